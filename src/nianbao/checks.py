@@ -1,0 +1,144 @@
+"""Run every rule of a spec over a report: cell kinds, totals, 勾稽关系, year-over-year."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from .findings import ERROR, WARNING, Finding, fmt_number, make
+from .model import Report
+from .spec import Rule, Spec
+
+BLANK_MODES = ("zero", "error")
+
+
+def _loc(report: Report, key: str) -> dict:
+    sheet, cell = report.where.get(key, ("", ""))
+    return {"sheet": sheet, "cell": cell, "key": key}
+
+
+def _labels(spec: Spec, key: str) -> dict:
+    c = spec.cells[key]
+    return {"table": c.table.name, "row": c.row_label, "column": c.col_label}
+
+
+def check_blanks(report: Report, spec: Spec, blank: str = "zero") -> list[Finding]:
+    if report.empty:
+        return [make("NB001", "未填写：所有数值格均为空，不能当作全部为 0 的报告")]
+    out: list[Finding] = []
+    by_table: dict[str, list[str]] = {}
+    for key in report.blank:
+        by_table.setdefault(spec.cells[key].table.name, []).append(key)
+    for tname, keys in by_table.items():
+        if blank == "error":
+            for k in keys:
+                lab = _labels(spec, k)
+                out.append(make("NB101", f"{tname}“{lab['row']} / {lab['column']}”未填写（没有发生请填 0）",
+                                severity=ERROR, actual="", **lab, **_loc(report, k)))
+        else:
+            refs = [report.where[k][1] for k in keys if k in report.where]
+            first = keys[0]
+            shown = "、".join(refs[:20]) + ("等" if len(refs) > 20 else "")
+            out.append(make("NB101", f"{tname}有 {len(keys)} 个空白格按 0 计：{shown}（没有发生请填 0）",
+                            severity=WARNING, table=tname, row=_labels(spec, first)["row"],
+                            column=_labels(spec, first)["column"],
+                            sheet=report.where.get(first, ("", ""))[0],
+                            cell=refs[0] if refs else "", expected="0", actual="",
+                            related=refs[1:]))
+    return out
+
+
+def check_kinds(report: Report, spec: Spec) -> list[Finding]:
+    out: list[Finding] = []
+    rules = {r["check"]: r for r in spec.cell_rules}
+    for key, v in report.values.items():
+        if v is None or key not in spec.cells:
+            continue
+        cell = spec.cells[key]
+        kind = spec.kinds[cell.kind]
+        lab = _labels(spec, key)
+        checks = []
+        if "min" in kind and v < Decimal(kind["min"]):
+            checks.append(("min", fmt_number(Decimal(kind["min"]))))
+        if kind.get("type") == "integer" and v != v.to_integral_value():
+            checks.append(("integer", None))
+        places = kind.get("places")
+        if places is not None and v.as_tuple().exponent < -int(places) and v != v.quantize(Decimal(1).scaleb(-int(places))):
+            checks.append(("places", str(places)))
+        for name, expected in checks:
+            r = rules.get(name)
+            if r is None:
+                continue
+            actual = fmt_number(v)
+            msg = r["message"].format(expected=expected, actual=actual, **lab)
+            out.append(make(r["code"], msg, severity=r["severity"], expected=expected, actual=actual,
+                            **lab, **_loc(report, key)))
+    return out
+
+
+def _side(terms, report: Report, previous: Report | None) -> Decimal | None:
+    total = Decimal(0)
+    for t in terms:
+        src = previous if t.prev else report
+        if src is None or t.cell not in src.values and t.prev:
+            return None
+        if t.cell in src.invalid:
+            return None
+        total += t.sign * src.value(t.cell)
+    return total
+
+
+def evaluate(rule: Rule, report: Report, previous: Report | None = None):
+    """(lhs, rhs, ok) for one rule, or None when it cannot be evaluated."""
+    if rule.uses_previous and previous is None:
+        return None
+    lhs, rhs = _side(rule.lhs, report, previous), _side(rule.rhs, report, previous)
+    if lhs is None or rhs is None:
+        return None
+    ok = {"eq": lhs == rhs, "le": lhs <= rhs, "ge": lhs >= rhs}[rule.op]
+    return lhs, rhs, ok
+
+
+def check_rule(rule: Rule, spec: Spec, report: Report, previous: Report | None = None) -> Finding | None:
+    res = evaluate(rule, report, previous)
+    if res is None or res[2]:
+        return None
+    lhs, rhs, _ = res
+    actual = report.value(rule.target)
+    if rule.op != "eq":
+        expected = rhs
+    elif any(t.cell == rule.target and not t.prev for t in rule.lhs):
+        sign = next(t.sign for t in rule.lhs if t.cell == rule.target)
+        expected = (rhs - (lhs - sign * actual)) * sign
+    else:
+        sign = next(t.sign for t in rule.rhs if t.cell == rule.target)
+        expected = (lhs - (rhs - sign * actual)) * sign
+    lab = _labels(spec, rule.target)
+    e, a = fmt_number(expected), fmt_number(actual)
+    msg = rule.message.format(expected=e, actual=a, lhs_value=fmt_number(lhs),
+                              rhs_value=fmt_number(rhs), **lab)
+    related = [report.where[c][1] for c in rule.cells() if c != rule.target and c in report.where]
+    return Finding(code=rule.code, severity=rule.severity, message=msg, expected=e, actual=a,
+                   related=related, **lab, **_loc(report, rule.target))
+
+
+def check_report(report: Report, spec: Spec, previous: Report | None = None,
+                 blank: str = "zero") -> list[Finding]:
+    """All findings of the spec's rules over ``report`` (reader findings are not repeated)."""
+    if report.unreadable:
+        return []
+    out = check_blanks(report, spec, blank)
+    if report.empty:
+        return out
+    out += check_kinds(report, spec)
+    for rule in spec.rules:
+        f = check_rule(rule, spec, report, previous)
+        if f is not None:
+            out.append(f)
+    return out
+
+
+def run_checks(report: Report, spec: Spec | None, previous: Report | None = None,
+               blank: str = "zero") -> Report:
+    """Append the check findings to the report's own (reader) findings and return it."""
+    if spec is not None:
+        report.findings.extend(check_report(report, spec, previous, blank))
+    return report

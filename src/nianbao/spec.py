@@ -1,0 +1,396 @@
+"""Load and validate the declarative form specs in ``templates/``.
+
+Everything that knows a label, a header tree, a cell kind or a rule reads it from here.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+SPEC_PREFIX = "gov-info-disclosure-"
+KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+CELL_REF_RE = re.compile(r"^(?:[a-z]{1,3}\d+|r\d*c\d*)$", re.I)
+OPS = {"eq", "le", "ge"}
+
+
+class SpecError(Exception):
+    """A spec file is malformed; the message names the file and the entry."""
+
+    def __init__(self, path: Path | str, entry: str, message: str):
+        self.path, self.entry = str(path), entry
+        super().__init__(f"表式定义文件 {path} 有误（{entry}）：{message}")
+
+
+def templates_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    for cand in (here / "templates", here.parents[1] / "templates"):
+        if cand.is_dir():
+            return cand
+    raise FileNotFoundError("找不到表式定义目录 templates/")
+
+
+@dataclass(eq=False)
+class Node:
+    """A node of a row or column header tree."""
+
+    key: str
+    label: str
+    depth: int
+    parent: Node | None = None
+    children: list[Node] = field(default_factory=list)
+    span: int = 1  # grid columns a leaf column occupies
+    kind: str | None = None
+
+    @property
+    def is_leaf(self) -> bool:
+        return not self.children
+
+    def leaves(self) -> list[Node]:
+        if self.is_leaf:
+            return [self]
+        return [leaf for c in self.children for leaf in c.leaves()]
+
+    def walk(self):
+        yield self
+        for c in self.children:
+            yield from c.walk()
+
+    @property
+    def width(self) -> int:
+        return sum(leaf.span for leaf in self.leaves())
+
+
+@dataclass(eq=False)
+class Cell:
+    key: str
+    table: Table
+    section: Section
+    row: Node
+    col: Node
+    kind: str
+
+    @property
+    def row_label(self) -> str:
+        """Row label as shown in findings; 表四's unlabeled row uses the column's group."""
+        r = self.row
+        if not r.label:
+            return self.col.parent.label if self.col.parent else ""
+        if r.parent is not None and r.parent.depth >= 1:
+            return f"{r.parent.label} {r.label}"
+        return r.label
+
+    @property
+    def col_label(self) -> str:
+        return self.col.label
+
+
+@dataclass(eq=False)
+class Section:
+    key: str
+    title: str | None
+    corner: str | None
+    columns: list[Node]
+    rows: list[Node]
+
+    def leaf_columns(self) -> list[Node]:
+        return [leaf for n in self.columns for leaf in n.leaves()]
+
+    def leaf_rows(self) -> list[Node]:
+        return [leaf for n in self.rows for leaf in n.leaves()]
+
+    @property
+    def col_depth(self) -> int:
+        return max(_depth(n) for n in self.columns)
+
+    @property
+    def row_depth(self) -> int:
+        return max(_depth(n) for n in self.rows) if any(r.label for r in self.rows) else 0
+
+    @property
+    def value_width(self) -> int:
+        return sum(n.width for n in self.columns)
+
+
+def _depth(n: Node) -> int:
+    return 1 + max((_depth(c) for c in n.children), default=0)
+
+
+@dataclass(eq=False)
+class Table:
+    key: str
+    name: str
+    title: str
+    sheet: str
+    origin: str
+    sections: list[Section]
+    cells: list[Cell] = field(default_factory=list)
+
+    @property
+    def width(self) -> int:
+        return max(s.row_depth + s.value_width for s in self.sections)
+
+
+@dataclass(frozen=True)
+class Term:
+    cell: str
+    sign: int = 1
+    prev: bool = False
+
+
+@dataclass(eq=False)
+class Rule:
+    """One expanded relation: sum(lhs) <op> sum(rhs), reported at ``target``."""
+
+    code: str
+    name: str
+    severity: str
+    table: Table
+    op: str
+    lhs: list[Term]
+    rhs: list[Term]
+    target: str
+    message: str
+
+    @property
+    def uses_previous(self) -> bool:
+        return any(t.prev for t in self.lhs + self.rhs)
+
+    def cells(self) -> list[str]:
+        return [t.cell for t in self.lhs + self.rhs if not t.prev]
+
+
+@dataclass(eq=False)
+class Spec:
+    path: Path
+    form: str
+    version: str
+    name: str
+    basis: str
+    years: dict
+    workbook: dict
+    cover: list[dict]
+    kinds: dict
+    body: list[str]
+    tables: list[Table]
+    rules: list[Rule]
+    cell_rules: list[dict]
+    instructions: list[str]
+    digest: str
+
+    @property
+    def form_id(self) -> str:
+        return f"{self.form}-{self.version}"
+
+    @property
+    def cells(self) -> dict[str, Cell]:
+        return self._cells
+
+    def table(self, key: str) -> Table:
+        return next(t for t in self.tables if t.key == key)
+
+    def cover_label(self, key: str) -> str:
+        return next(c["label"] for c in self.cover if c["key"] == key)
+
+
+def _node(raw, depth: int, parent: Node | None, where: str, path) -> Node:
+    if not isinstance(raw, dict) or "key" not in raw or "label" not in raw:
+        raise SpecError(path, where, "表头节点必须有 key 和 label")
+    key = str(raw["key"])
+    if key and not KEY_RE.match(key):
+        raise SpecError(path, where, f"key “{key}” 只能用小写字母、数字和下划线")
+    node = Node(key=key, label=str(raw["label"]), depth=depth, parent=parent,
+                span=int(raw.get("span", 1)), kind=raw.get("kind"))
+    kids = raw.get("children") or []
+    if not isinstance(kids, list):
+        raise SpecError(path, f"{where}/{key}", "children 必须是列表")
+    node.children = [_node(c, depth + 1, node, f"{where}/{key}", path) for c in kids]
+    if node.children and node.span != 1:
+        raise SpecError(path, f"{where}/{key}", "只有末级表头可以设置 span")
+    return node
+
+
+def _cell_key(table: str, row: str, col: str) -> str:
+    return "_".join(p for p in ("nb", table, row, col) if p)
+
+
+def load_spec(path: Path | str) -> Spec:
+    path = Path(path)
+    raw_bytes = path.read_bytes()
+    try:
+        raw = yaml.safe_load(raw_bytes.decode("utf-8"))
+    except yaml.YAMLError as e:
+        raise SpecError(path, "YAML", str(e)) from None
+    for need in ("form", "version", "tables", "rules", "cover", "kinds", "workbook"):
+        if need not in raw:
+            raise SpecError(path, need, "缺少此项")
+    kinds = raw["kinds"]
+    tables: list[Table] = []
+    cells: dict[str, Cell] = {}
+    for traw in raw["tables"]:
+        tkey = traw.get("key", "?")
+        where = f"tables/{tkey}"
+        for need in ("key", "name", "title", "sheet", "origin", "sections"):
+            if need not in traw:
+                raise SpecError(path, where, f"缺少 {need}")
+        table = Table(key=tkey, name=traw["name"], title=traw["title"], sheet=traw["sheet"],
+                      origin=traw["origin"], sections=[])
+        default_kind = traw.get("kind", "count")
+        for sraw in traw["sections"]:
+            swhere = f"{where}/{sraw.get('key', '?')}"
+            cols = [_node(c, 0, None, f"{swhere}/columns", path) for c in sraw.get("columns") or []]
+            rows = [_node(r, 0, None, f"{swhere}/rows", path) for r in sraw.get("rows") or []]
+            if not cols or not rows:
+                raise SpecError(path, swhere, "表头树不能为空（columns 与 rows 都必须有）")
+            sec = Section(key=sraw["key"], title=sraw.get("title"), corner=sraw.get("corner"),
+                          columns=cols, rows=rows)
+            table.sections.append(sec)
+            for tree in (cols, rows):
+                seen: set[str] = set()
+                for n in (x for t in tree for x in t.walk()):
+                    if n.key in seen:
+                        raise SpecError(path, f"{swhere}/{n.key}", "同一表头树中 key 重复")
+                    seen.add(n.key)
+            for r in sec.leaf_rows():
+                for c in sec.leaf_columns():
+                    kind = c.kind or r.kind or default_kind
+                    if kind not in kinds:
+                        raise SpecError(path, f"{swhere}/{c.key}", f"未定义的单元格类型 “{kind}”")
+                    ck = _cell_key(tkey, r.key, c.key)
+                    if ck in cells:
+                        raise SpecError(path, f"{swhere}/{r.key}/{c.key}", f"单元格 key 重复：{ck}")
+                    if CELL_REF_RE.match(ck):
+                        raise SpecError(path, ck, "key 形如单元格引用，不能用作 Excel 名称")
+                    cell = Cell(key=ck, table=table, section=sec, row=r, col=c, kind=kind)
+                    cells[ck] = cell
+                    table.cells.append(cell)
+        if any(t.key == tkey for t in tables):
+            raise SpecError(path, where, "表 key 重复")
+        tables.append(table)
+    rules = [r for i, rr in enumerate(raw["rules"]) for r in _expand_rule(rr, i, tables, cells, path)]
+    spec = Spec(path=path, form=raw["form"], version=str(raw["version"]), name=raw.get("name", ""),
+                basis=raw.get("basis", ""), years=raw.get("years") or {}, workbook=raw["workbook"],
+                cover=raw["cover"], kinds=kinds, body=raw.get("body") or [], tables=tables,
+                rules=rules, cell_rules=raw.get("cell_rules") or [],
+                instructions=raw.get("instructions") or [],
+                digest=hashlib.sha256(raw_bytes).hexdigest()[:16])
+    spec._cells = cells
+    return spec
+
+
+def _expand_rule(rr: dict, idx: int, tables: list[Table], cells: dict[str, Cell], path) -> list[Rule]:
+    where = f"rules[{idx}] {rr.get('code', '?')}"
+    for need in ("code", "severity", "table", "for_each", "lhs", "rhs", "message"):
+        if need not in rr:
+            raise SpecError(path, where, f"缺少 {need}")
+    if rr["severity"] not in ("error", "warning"):
+        raise SpecError(path, where, "severity 只能是 error 或 warning")
+    op = rr.get("op", "eq")
+    if op not in OPS:
+        raise SpecError(path, where, f"op 只能是 {sorted(OPS)}")
+    table = next((t for t in tables if t.key == rr["table"]), None)
+    if table is None:
+        raise SpecError(path, where, f"未知的表 “{rr['table']}”")
+    axis = rr["for_each"]
+    if axis not in ("row", "column"):
+        raise SpecError(path, where, "for_each 只能是 row 或 column")
+
+    # names the terms may use: keys of the other axis (groups expand to their leaves)
+    def term_leaves(sec: Section, name: str) -> list[Node] | None:
+        tree = sec.columns if axis == "row" else sec.rows
+        for n in (x for t in tree for x in t.walk()):
+            if n.key == name:
+                return n.leaves()
+        return None
+
+    def parse(term: str) -> tuple[int, bool, str]:
+        t = str(term)
+        sign = -1 if t.startswith("-") else 1
+        t = t.lstrip("-")
+        prev = t.startswith("prev:")
+        return sign, prev, t.removeprefix("prev:")
+
+    names = [parse(t)[2] for t in list(rr["lhs"]) + list(rr["rhs"])]
+    target_name = rr.get("target", parse(rr["lhs"][0])[2] if rr["lhs"] else None)
+    if target_name is None or target_name not in names:
+        raise SpecError(path, where, "target 必须是 lhs/rhs 中的一项")
+    only = set(rr.get("rows" if axis == "row" else "columns") or [])
+    out: list[Rule] = []
+    resolved_any = set()
+    for sec in table.sections:
+        iter_nodes = sec.leaf_rows() if axis == "row" else sec.leaf_columns()
+        found = {n: term_leaves(sec, n) for n in names}
+        if any(v is None for v in found.values()):
+            if any(v is not None for v in found.values()):
+                missing = [n for n, v in found.items() if v is None]
+                raise SpecError(path, where, f"表 {table.key} 的分区 {sec.key} 中找不到 {missing}")
+            continue
+        for it in iter_nodes:
+            if only and it.key not in only:
+                continue
+            resolved_any.add(it.key)
+
+            def expand(terms) -> list[Term]:
+                res = []
+                for t in terms:
+                    sign, prev, name = parse(t)
+                    for leaf in found[name]:
+                        r, c = (it, leaf) if axis == "row" else (leaf, it)
+                        res.append(Term(_cell_key(table.key, r.key, c.key), sign, prev))
+                return res
+
+            lhs, rhs = expand(rr["lhs"]), expand(rr["rhs"])
+            tleaves = found[target_name]
+            if len(tleaves) != 1:
+                raise SpecError(path, where, "target 必须是末级表头")
+            r, c = (it, tleaves[0]) if axis == "row" else (tleaves[0], it)
+            target = _cell_key(table.key, r.key, c.key)
+            out.append(Rule(code=rr["code"], name=rr.get("name", rr["code"]), severity=rr["severity"],
+                            table=table, op=op, lhs=lhs, rhs=rhs, target=target,
+                            message=rr["message"]))
+    if not out:
+        raise SpecError(path, where, f"规则在表 {table.key} 中没有可用的单元格")
+    if only - resolved_any:
+        raise SpecError(path, where, f"未知的行/列：{sorted(only - resolved_any)}")
+    for rule in out:
+        for t in rule.lhs + rule.rhs:
+            if t.cell not in cells:
+                raise SpecError(path, where, f"引用了不存在的单元格 {t.cell}")
+    return out
+
+
+@lru_cache(maxsize=None)
+def _load_cached(path: str, mtime: float) -> Spec:
+    return load_spec(path)
+
+
+def spec_paths() -> list[Path]:
+    return sorted(templates_dir().glob(f"{SPEC_PREFIX}*.yaml"))
+
+
+def get_spec(version: str = "2021") -> Spec:
+    """The spec of form version ``version`` ("2021" or "2019")."""
+    path = templates_dir() / f"{SPEC_PREFIX}{version}.yaml"
+    if not path.exists():
+        raise KeyError(version)
+    return _load_cached(str(path), path.stat().st_mtime)
+
+
+def all_specs() -> list[Spec]:
+    return [_load_cached(str(p), p.stat().st_mtime) for p in spec_paths()]
+
+
+def form_for_year(year: int | None) -> str:
+    """Which form version applies to a report year (by each spec's years.first/last)."""
+    best = None
+    for s in all_specs():
+        first, last = s.years.get("first", 0), s.years.get("last", 9999)
+        if year is not None and first <= year <= last:
+            return s.version
+        if best is None or s.years.get("first", 0) > best.years.get("first", 0):
+            best = s
+    return best.version
