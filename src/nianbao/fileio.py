@@ -1,0 +1,47 @@
+"""Output files are written atomically: a temporary file in the target folder, then a rename."""
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+
+class OutputError(Exception):
+    """An output could not be written; the message is Chinese and names the file."""
+
+
+@contextmanager
+def atomic_path(target: Path | str, force: bool = True):
+    """Yield a temporary path next to ``target``; on success it replaces ``target``.
+
+    With ``force=False`` an existing target is never replaced. A failure leaves no partial file.
+    """
+    target = Path(target)
+    if target.exists() and not force:
+        raise OutputError(f"输出文件已存在：{target}（如需覆盖请加 --force）")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".~nianbao-", suffix=target.suffix, dir=target.parent)
+        os.close(fd)
+    except OSError as e:
+        raise OutputError(f"无法写入 {target}：{e.strerror or e}") from None
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        if not force and target.exists():
+            raise OutputError(f"输出文件已存在：{target}（如需覆盖请加 --force）")
+        os.replace(tmp_path, target)
+    except OSError as e:
+        raise OutputError(f"无法写入 {target}：{e.strerror or e}") from None
+    finally:
+        if tmp_path.exists():
+            try:
+                tmp_path.unlink()
+            except OSError:
+                pass
+
+
+def write_bytes_atomic(target: Path | str, data: bytes, force: bool = True) -> None:
+    with atomic_path(target, force) as tmp:
+        tmp.write_bytes(data)
