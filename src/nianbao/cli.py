@@ -55,6 +55,98 @@ def template_cmd(
                                       force=force))
 
 
+def _format_option(value: str) -> str:
+    if value not in ("text", "json", "csv"):
+        raise typer.BadParameter("输出格式只能是 text、json 或 csv")
+    return value
+
+
+def _blank_option(value: str) -> str:
+    if value not in ("zero", "error"):
+        raise typer.BadParameter("--blank 只能是 zero（空白按 0 计并提示）或 error（空白即错误）")
+    return value
+
+
+def _load_previous(previous: Optional[Path]):
+    from .pipeline import load_previous
+
+    if previous is None:
+        return None
+    try:
+        prev = load_previous(previous)
+    except FileNotFoundError:
+        _fail(f"找不到上年数据文件：{previous}")
+    if prev.unreadable:
+        _fail(f"上年数据文件无法读取：{previous}（{prev.findings[0].message if prev.findings else ''}）")
+    return prev
+
+
+def _check_inputs(paths: List[Path], blank: str, previous: Optional[Path]):
+    from .pipeline import collect_reports
+    from .render import Progress
+
+    prev = _load_previous(previous)
+    return collect_reports(paths, blank, prev, progress_factory=Progress)
+
+
+def _exit_code(reports) -> int:
+    return EXIT_FINDINGS if any(r.status != "passed" for r in reports) else EXIT_OK
+
+
+@app.command("check", help="审核退回的填报表：文件、文件夹（含子文件夹）或 .zip 压缩包，逐格报告问题。")
+def check_cmd(
+    paths: List[Path] = typer.Argument(..., help="要审核的文件、文件夹或 .zip", show_default=False),
+    fmt: str = typer.Option("text", "--format", callback=_format_option, help="输出格式：text、json 或 csv"),
+    blank: str = typer.Option("zero", "--blank", callback=_blank_option,
+                              help="空白格处理：zero 按 0 计并给出警告；error 每个空白格都算错误"),
+    previous: Optional[Path] = typer.Option(None, "--previous", help="同一单位上年的填报表，用于跨年度核对"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="把结果写入文件（json/csv 格式时）"),
+) -> None:
+    from .fileio import OutputError, write_bytes_atomic
+    from .render import print_text, to_csv, to_json, write_stdout
+
+    reports, skipped = _check_inputs(paths, blank, previous)
+    if fmt == "text":
+        print_text(reports, skipped)
+    else:
+        text = to_json(reports, skipped) if fmt == "json" else to_csv(reports)
+        if output:
+            try:
+                write_bytes_atomic(output, text.encode("utf-8"))
+            except OutputError as e:
+                _fail(str(e))
+        else:
+            write_stdout(text if fmt == "csv" else text + "\n")
+    raise typer.Exit(_exit_code(reports))
+
+
+@app.command("annotate", help="生成批注副本：错误格标红、警告格标黄并加批注，首页为“审核结果”；原文件不改动。")
+def annotate_cmd(
+    paths: List[Path] = typer.Argument(..., help="要审核的文件、文件夹或 .zip", show_default=False),
+    out_dir: Path = typer.Option(..., "--out-dir", help="批注副本的输出文件夹"),
+    force: bool = typer.Option(False, "--force", help="覆盖已存在的批注副本"),
+    blank: str = typer.Option("zero", "--blank", callback=_blank_option, help="空白格处理：zero 或 error"),
+    previous: Optional[Path] = typer.Option(None, "--previous", help="同一单位上年的填报表，用于跨年度核对"),
+) -> None:
+    from rich.console import Console
+
+    from .pipeline import annotate_one as annotate_report
+
+    con = Console(stderr=True, highlight=False)
+    reports, skipped = _check_inputs(paths, blank, previous)
+    usage_error = False
+    for r in reports:
+        msg, ok = annotate_report(r, out_dir, force=force)
+        con.print(msg)
+        usage_error |= not ok
+    from .render import summary
+
+    s = summary(reports, skipped)
+    con.print(f"共 {s['files']} 个文件：通过 {s['passed']}，有错误 {s['failed']}，无法读取 {s['unreadable']}；"
+              f"跳过 {s['skipped']} 个。批注副本在：{out_dir}")
+    raise typer.Exit(EXIT_USAGE if usage_error else _exit_code(reports))
+
+
 def main() -> None:  # pragma: no cover - console entry
     try:
         app()

@@ -1,0 +1,150 @@
+"""Read and check a batch of inputs: every input gets a Report, whatever happens to it.
+
+Work is spread over the CPU cores in worker processes. A worker that dies (a native library
+aborting on a hostile file) is reported against the file it was reading; the batch goes on.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from .findings import make
+from .model import Report
+
+PARALLEL_MIN = 16  # below this many files a pool costs more than it saves
+CHUNK = 8
+
+
+def unreadable(display: str, reason: str, code: str = "NB002") -> Report:
+    r = Report(path=display, unreadable=True)
+    r.findings.append(make(code, f"{display}：{reason}"))
+    return r
+
+
+def internal_error(display: str, exc: BaseException) -> Report:
+    ref = uuid.uuid4().hex[:8]
+    return unreadable(display, f"处理时发生内部错误（参考编号 {ref}：{type(exc).__name__}），"
+                               "其余文件不受影响，请将此文件与编号反馈给维护人员", "NB005")
+
+
+def read_and_check(item, blank: str = "zero", previous: Report | None = None) -> Report:
+    """Read one input and run the checks of its form. Never raises."""
+    from .checks import run_checks
+    from .reader import read_report
+    from .spec import get_spec
+
+    try:
+        report = read_report(item)
+        if not report.unreadable and report.form:
+            run_checks(report, get_spec(report.form), previous, blank)
+        return report
+    except Exception as exc:  # noqa: BLE001 - the batch must go on
+        return internal_error(item.display, exc)
+
+
+def _work(args) -> list[Report]:
+    items, blank, previous = args
+    return [read_and_check(i, blank, previous) for i in items]
+
+
+def _alone(item, blank, previous) -> Report:
+    """Run one item in its own process, so that a crash is pinned on this file."""
+    try:
+        with ProcessPoolExecutor(max_workers=1) as ex:
+            return ex.submit(_work, ([item], blank, previous)).result()[0]
+    except BrokenProcessPool:
+        return unreadable(item.display, "读取时程序异常退出（文件可能已损坏或含有异常巨大的区域），已跳过")
+
+
+def process(items: list, blank: str = "zero", previous: Report | None = None,
+            jobs: int | None = None, progress: Callable[[int], None] | None = None) -> Iterator[Report]:
+    """Yield one Report per item, in input order."""
+    jobs = jobs or os.cpu_count() or 1
+    if len(items) < PARALLEL_MIN or jobs == 1:
+        for it in items:
+            # a lone file still runs isolated when it could crash the interpreter (big or odd)
+            yield read_and_check(it, blank, previous)
+            if progress:
+                progress(1)
+        return
+    chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
+    results: dict[int, list[Report]] = {}
+    broken: list[int] = []
+    with ProcessPoolExecutor(max_workers=jobs) as ex:
+        futs = {ex.submit(_work, (c, blank, previous)): n for n, c in enumerate(chunks)}
+        for fut in as_completed(futs):
+            n = futs[fut]
+            try:
+                results[n] = fut.result()
+            except BrokenProcessPool:
+                broken.append(n)
+            except Exception as exc:  # noqa: BLE001
+                results[n] = [internal_error(i.display, exc) for i in chunks[n]]
+            if progress:
+                progress(len(chunks[n]))
+    for n in broken:
+        results[n] = [_alone(i, blank, previous) for i in chunks[n]]
+    for n in range(len(chunks)):
+        yield from results[n]
+
+
+def collect_reports(paths: Iterable[Path], blank: str = "zero", previous: Report | None = None,
+                    progress_factory=None):
+    """(reports, skipped) for the user's paths: files, folders and zips."""
+    from .inputs import collect
+
+    col = collect([Path(p) for p in paths])
+    reports: list[Report] = []
+    items = list(col.items)
+    bar = progress_factory(len(items)) if progress_factory else None
+    for item, r in zip(items, process(items, blank, previous, progress=bar.advance if bar else None)):
+        r.meta["input"] = item
+        reports.append(r)
+    if bar:
+        bar.close()
+    for it in col.unsupported:
+        reports.append(unreadable(it.display, "不支持的文件类型"))
+    return reports, list(col.skipped)
+
+
+def load_previous(path: Path | None) -> Report | None:
+    """Last year's data for the year-over-year rules (a unit workbook or an aggregate)."""
+    if path is None:
+        return None
+    from .inputs import collect
+    from .reader import read_report
+
+    col = collect([Path(path)])
+    if not col.items:
+        raise FileNotFoundError(str(path))
+    return read_report(col.items[0])
+
+
+def annotate_one(report: Report, out_dir: Path, force: bool = False) -> tuple[str, bool]:
+    """Write the annotated copy of one checked report. (Chinese line for the user, ok?)
+
+    ok is False only when an output could not be written (exit code 2)."""
+    from .annotate import annotate_workbook, output_name
+    from .fileio import OutputError
+
+    item = report.meta.get("input")
+    if report.unreadable or item is None:
+        why = report.findings[0].message if report.findings else "无法读取"
+        return f"[red]未生成[/] {report.path}：{why}", True
+    if item.suffix not in (".xlsx", ".xlsm", ".xls"):
+        return f"[yellow]未生成[/] {report.path}：只为 Excel 填报表生成批注副本", True
+    target = Path(out_dir) / output_name(item.name)
+    try:
+        src = item.data if item.data is not None else Path(item.path).read_bytes()
+        notes = annotate_workbook(src, item.name, report, target, force=force)
+    except OutputError as e:
+        return f"[red]未生成[/] {report.path}：{e}", False
+    except Exception as exc:  # noqa: BLE001 - one file never stops the batch
+        ref = uuid.uuid4().hex[:8]
+        return f"[red]未生成[/] {report.path}：生成批注副本时出错（参考编号 {ref}：{type(exc).__name__}）", True
+    extra = f"（{len(notes)} 项内容未能保留，见“审核结果”页）" if notes else ""
+    return f"已生成 {target}{extra}", True

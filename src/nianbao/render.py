@@ -1,0 +1,103 @@
+"""Render reports and findings: terminal (rich), JSON, CSV. One finding, one shape everywhere."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+
+from .findings import CSV_HEADER, neutralise
+from .model import FAILED, PASSED, UNREADABLE, Report
+
+STATUS_ZH = {PASSED: "通过", FAILED: "有错误", UNREADABLE: "无法读取", "warnings": "仅有警告"}
+
+
+def status_zh(r: Report) -> str:
+    if r.status == PASSED and r.warnings:
+        return STATUS_ZH["warnings"]
+    return STATUS_ZH[r.status]
+
+
+def summary(reports: list[Report], skipped: list) -> dict:
+    return {
+        "files": len(reports),
+        "passed": sum(r.status == PASSED for r in reports),
+        "failed": sum(r.status == FAILED for r in reports),
+        "unreadable": sum(r.status == UNREADABLE for r in reports),
+        "errors": sum(r.errors for r in reports),
+        "warnings": sum(r.warnings for r in reports),
+        "skipped": len(skipped),
+    }
+
+
+def to_json(reports: list[Report], skipped: list, with_values: bool = False) -> str:
+    doc = {"files": [r.to_dict(with_values) for r in reports],
+           "skipped": [{"path": p, "reason": why} for p, why in skipped],
+           "summary": summary(reports, skipped)}
+    return json.dumps(doc, ensure_ascii=False, indent=2)
+
+
+def to_csv(reports: list[Report]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(CSV_HEADER)
+    for r in reports:
+        for f in r.findings:
+            w.writerow([neutralise(x) for x in (
+                r.path, r.unit, f.code, f.severity_zh, f.table, f.row, f.column, f.sheet, f.cell,
+                f.expected or "", f.actual or "", f.message)])
+    return "\ufeff" + buf.getvalue()
+
+
+def write_stdout(text: str) -> None:
+    """UTF-8 regardless of the console code page (Windows redirects use cp936)."""
+    sys.stdout.buffer.write(text.encode("utf-8"))
+    sys.stdout.buffer.flush()
+
+
+def print_text(reports: list[Report], skipped: list, console=None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = console or Console(highlight=False)
+    for r in reports:
+        head = f"[bold]{r.path}[/]"
+        meta = "，".join(x for x in (r.unit, f"{r.year}年度" if r.year else "",
+                                     f"{r.form}版表式" if r.form else "") if x)
+        colour = {"通过": "green", "仅有警告": "yellow"}.get(status_zh(r), "red")
+        con.print(f"{head}  {meta}  [{colour}]{status_zh(r)}[/]（错误 {r.errors}，警告 {r.warnings}）")
+        if not r.findings:
+            continue
+        t = Table(show_header=True, header_style="bold", expand=False, show_lines=False)
+        for col in ("代码", "级别", "位置", "说明"):
+            t.add_column(col, overflow="fold")
+        for f in r.findings:
+            sev = "[red]错误[/]" if f.is_error else "[yellow]警告[/]"
+            t.add_row(f.code, sev, f.location, f.message)
+        con.print(t)
+    s = summary(reports, skipped)
+    con.print(f"共 {s['files']} 个文件：通过 {s['passed']}，有错误 {s['failed']}，无法读取 {s['unreadable']}；"
+              f"错误 {s['errors']} 条，警告 {s['warnings']} 条；跳过 {s['skipped']} 个（锁定文件、隐藏文件或本工具的输出）。")
+
+
+class Progress:
+    """A progress bar on stderr, shown only on a terminal."""
+
+    def __init__(self, total: int, label: str = "正在审核"):
+        self._p = None
+        if total >= 2 and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress as RP, TimeRemainingColumn
+
+            self._p = RP("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                         TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+            self._p.start()
+            self._task = self._p.add_task(label, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self._p:
+            self._p.advance(self._task, n)
+
+    def close(self) -> None:
+        if self._p:
+            self._p.stop()
