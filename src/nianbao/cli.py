@@ -147,6 +147,15 @@ def annotate_cmd(
     raise typer.Exit(EXIT_USAGE if usage_error else _exit_code(reports))
 
 
+@app.command("demo", help="演示：用自带样例跑一遍完整流程（模板、审核、批注、汇总、发布），结果写入指定文件夹。")
+def demo_cmd(
+    out: Path = typer.Argument(Path("demo-output"), help="演示输出文件夹"),
+) -> None:
+    from .demo import run_demo
+
+    raise typer.Exit(run_demo(out))
+
+
 def main() -> None:  # pragma: no cover - console entry
     try:
         app()
