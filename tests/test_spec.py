@@ -1,0 +1,120 @@
+"""The form specs: structure, stable keys, validation errors, agreement with the reference."""
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nianbao.layout import workbook_layout
+from nianbao.spec import SpecError, all_specs, get_spec, load_spec
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "official-format.md"
+
+
+@pytest.fixture(params=["2021", "2019"])
+def spec(request):
+    return get_spec(request.param)
+
+
+def test_cell_counts_match_the_official_forms():
+    s21, s19 = get_spec("2021"), get_spec("2019")
+    count = lambda s, t: sum(1 for c in s.cells.values() if c.table.key == t)  # noqa: E731
+    # 表二 10 value cells (2021); 表三 25x7 / 23x7; 表四 15
+    assert (count(s21, "t2"), count(s21, "t3"), count(s21, "t4")) == (10, 175, 15)
+    assert (count(s19, "t3"), count(s19, "t4")) == (161, 15)
+
+
+def test_keys_are_ascii_defined_names_and_shared_across_forms():
+    s21, s19 = get_spec("2021"), get_spec("2019")
+    for s in (s21, s19):
+        for key in s.cells:
+            assert re.fullmatch(r"nb_[a-z0-9_]+", key)
+    shared = set(s21.cells) & set(s19.cells)
+    # every 表三 cell but the three （六） sub-rows, all of 表四 and the 处理决定 cells are shared
+    assert {k for k in s21.cells if k.startswith("nb_t3_") and "_other_" not in k
+            or k.startswith("nb_t3_other_org")} <= shared
+    assert {k for k in s21.cells if k.startswith("nb_t4_")} <= shared
+    for key in shared:
+        a, b = s21.cells[key], s19.cells[key]
+        assert (a.row.key, a.col.key) == (b.row.key, b.col.key)
+
+
+def test_rule_targets_exist_and_errors_cover_every_total(spec):
+    codes = {r.code for r in spec.rules}
+    assert {"NB201", "NB202", "NB203", "NB204", "NB301"} <= codes
+    for r in spec.rules:
+        assert r.target in spec.cells
+        assert r.severity in ("error", "warning")
+    t3_rows = {c.row.key for c in spec.cells.values() if c.table.key == "t3"}
+    row_total_rules = [r for r in spec.rules if r.code == "NB201"]
+    assert len(row_total_rules) == len(t3_rows)
+
+
+def test_spec_labels_agree_with_the_reference(spec):
+    if not REFERENCE.exists():
+        pytest.skip("未找到 ../shared/reference/official-format.md")
+    text = REFERENCE.read_text(encoding="utf-8")
+    quoted = set(re.findall(r"`([^`]+)`", text))
+    labels = set()
+    for t in spec.tables:
+        for sec in t.sections:
+            labels.update(x for x in (sec.title, sec.corner) if x)
+            for tree in (sec.columns, sec.rows):
+                labels.update(n.label for root in tree for n in root.walk() if n.label)
+    missing = [lab for lab in labels if lab not in quoted and lab not in text]
+    assert not missing, missing
+
+
+def _write(tmp_path, mutate):
+    raw = yaml.safe_load(get_spec("2021").path.read_text(encoding="utf-8"))
+    mutate(raw)
+    p = tmp_path / "bad.yaml"
+    p.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return p
+
+
+def test_duplicate_key_is_reported_with_file_and_entry(tmp_path):
+    def dup(raw):
+        rows = raw["tables"][0]["sections"][0]["rows"]
+        rows.append(dict(rows[0]))
+    p = _write(tmp_path, dup)
+    with pytest.raises(SpecError) as e:
+        load_spec(p)
+    assert "bad.yaml" in str(e.value) and "重复" in str(e.value) and "item1" in str(e.value)
+
+
+def test_rule_naming_unknown_cell_is_reported(tmp_path):
+    def bad(raw):
+        raw["rules"][0]["rhs"] = ["natural", "no_such_column"]
+    p = _write(tmp_path, bad)
+    with pytest.raises(SpecError) as e:
+        load_spec(p)
+    assert "no_such_column" in str(e.value) and "NB201" in str(e.value)
+
+
+def test_malformed_header_tree_is_reported(tmp_path):
+    def bad(raw):
+        raw["tables"][1]["sections"][0]["columns"][0]["children"][0] = {"label": "自然人"}
+    p = _write(tmp_path, bad)
+    with pytest.raises(SpecError) as e:
+        load_spec(p)
+    assert "t3" in str(e.value) and "key" in str(e.value)
+
+
+def test_layout_matches_the_reference_grid():
+    lay = workbook_layout(get_spec("2021"))
+    t3 = lay.table("t3")
+    corner = next(b for b in t3.boxes if b.role == "corner")
+    assert (corner.nrows, corner.ncols) == (3, 3)
+    result = next(b for b in t3.boxes if b.key == "result")
+    assert result.nrows == 22
+    t4 = lay.table("t4")
+    lit = next(b for b in t4.boxes if b.key == "litigation")
+    assert lit.ncols == 10 and t4.width == 15
+    t2 = lay.table("t2")
+    assert t2.values["nb_t2_license_decisions"].ncols == 3
+
+
+def test_all_specs_load():
+    versions = sorted(s.version for s in all_specs())
+    assert versions == ["2019", "2021"]
