@@ -156,6 +156,19 @@ def demo_cmd(
     raise typer.Exit(run_demo(out))
 
 
+@app.command("rules", help="列出全部审核规则及其代码（错误/警告）。")
+def rules_cmd() -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .findings import SEVERITY_ZH, rule_catalogue
+
+    t = Table("代码", "级别", "规则", "适用表式", header_style="bold")
+    for r in rule_catalogue():
+        t.add_row(r["code"], SEVERITY_ZH[r["severity"]], r["name"], r["forms"])
+    Console(highlight=False).print(t)
+
+
 def main() -> None:  # pragma: no cover - console entry
     try:
         app()

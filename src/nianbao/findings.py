@@ -95,3 +95,22 @@ def neutralise(text) -> str:
     if s[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + s
     return s
+
+
+def rule_catalogue() -> list[dict]:
+    """Every finding code with severity, name and the forms it applies to (for docs and CLI)."""
+    from .spec import all_specs
+
+    rows: dict[str, dict] = {}
+    for code, (sev, name) in CODES.items():
+        rows[code] = {"code": code, "severity": sev, "name": name, "forms": "全部"}
+    for s in all_specs():
+        for code, sev, name in [(r.code, r.severity, r.name) for r in s.rules] + \
+                [(r["code"], r["severity"], r.get("name", r["code"])) for r in s.cell_rules]:
+            row = rows.setdefault(code, {"code": code, "severity": sev, "name": name, "forms": []})
+            if isinstance(row["forms"], list) and s.version not in row["forms"]:
+                row["forms"].append(s.version)
+    for row in rows.values():
+        if isinstance(row["forms"], list):
+            row["forms"] = "、".join(sorted(row["forms"])) if len(row["forms"]) < len(all_specs()) else "全部"
+    return [rows[k] for k in sorted(rows)]
