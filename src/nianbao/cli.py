@@ -169,6 +169,127 @@ def rules_cmd() -> None:
     Console(highlight=False).print(t)
 
 
+@app.command("publish", help="由审核通过的填报表或汇总表生成年度报告：Word 文档（官方表格、公文格式），可同时生成网页。")
+def publish_cmd(
+    workbook: Path = typer.Argument(..., help="审核通过的填报表或 nianbao aggregate 生成的汇总表", show_default=False),
+    output: Path = typer.Option(..., "-o", "--output", help="输出的 Word 文档，如 年报.docx"),
+    html: Optional[Path] = typer.Option(None, "--html", help="同时生成网页，如 年报.html（单个文件，可直接上网发布）"),
+    text: Optional[Path] = typer.Option(None, "--text", help="正文文件（Markdown 或纯文本，按“一、总体情况”等六个标题分段）"),
+    previous: Optional[Path] = typer.Option(None, "--previous", help="上年的填报表或汇总表，用于写明与上年相比的增减"),
+    unit: Optional[str] = typer.Option(None, "--unit", help="报告标题中的单位名称（默认取填报单位）"),
+    year: Optional[int] = typer.Option(None, "--year", help="报告年度（默认取表中的报告年度）"),
+    force: bool = typer.Option(False, "--force", help="数据有错误时仍然生成（首页标注“未通过审核，仅供核对”）"),
+) -> None:
+    from .publish import publish_command
+
+    raise typer.Exit(publish_command(workbook, output, html=html, text=text, previous=previous,
+                                     unit=unit, year=year, force=force))
+
+
+@app.command("serve", help="启动本机网页：在浏览器中下载模板、审核、汇总，无需使用命令行。")
+def serve_cmd(
+    host: str = typer.Option("127.0.0.1", "--host",
+                             help="监听地址；默认只允许本机访问，绑定其他地址时必须设置 --token"),
+    port: int = typer.Option(8765, "--port", help="端口"),
+    data: Optional[Path] = typer.Option(None, "--data",
+                                        help="保存上传文件和审核结果的文件夹（默认：用户数据目录下的 nianbao）"),
+    open_browser: bool = typer.Option(False, "--open", help="启动后自动打开浏览器"),
+    token: Optional[str] = typer.Option(None, "--token", envvar="NIANBAO_TOKEN",
+                                        help="访问口令（至少 8 个字符）；首次访问时需输入"),
+) -> None:
+    from .web.server import serve
+
+    raise typer.Exit(serve(host=host, port=port, data=data, token=token, open_browser=open_browser))
+
+
+def _text_json_option(value: str) -> str:
+    if value not in ("text", "json"):
+        raise typer.BadParameter("输出格式只能是 text 或 json")
+    return value
+
+
+@app.command("aggregate", help="汇总各单位填报表：报送情况（谁未报、谁有错）、合计数、逐单位明细与问题清单，写入一个 .xlsx。")
+def aggregate_cmd(
+    paths: List[Path] = typer.Argument(..., help="各单位填报表：文件、文件夹（含子文件夹）或 .zip", show_default=False),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="汇总表输出文件，如 汇总.xlsx（--format json 时可省略）"),
+    roster: Optional[Path] = typer.Option(None, "--roster", help="单位名单（.xlsx 或 .csv，表头含“单位名称”，可有“别名”“类别”列）"),
+    previous: Optional[Path] = typer.Option(None, "--previous", help="上年的汇总表，或上年各单位填报表所在文件夹，用于跨年度核对"),
+    annotate_dir: Optional[Path] = typer.Option(None, "--annotate-dir", help="同时为有错误的填报表生成批注副本，放在此文件夹"),
+    include_failed: bool = typer.Option(False, "--include-failed", help="有错误的单位也计入合计（在“报送情况”中标明）"),
+    year: Optional[int] = typer.Option(None, "--year", help="汇总的报告年度（默认取多数单位填报的年度）"),
+    fmt: str = typer.Option("text", "--format", callback=_text_json_option, help="输出格式：text 或 json"),
+    blank: str = typer.Option("zero", "--blank", callback=_blank_option, help="空白格处理：zero 或 error"),
+    force: bool = typer.Option(False, "--force", help="覆盖已存在的汇总表和批注副本"),
+) -> None:
+    from rich.console import Console
+
+    from .aggregate import Roster, aggregate, load_previous, print_text, to_json
+    from .aggregate_xlsx import write_aggregate
+    from .fileio import OutputError
+    from .render import Progress, write_stdout
+    from .roster import RosterError, read_roster
+
+    if output is None and fmt == "text":
+        _fail("请用 -o 指定汇总表输出文件，如 -o 汇总.xlsx")
+    if output is not None and output.suffix.lower() != ".xlsx":
+        _fail(f"汇总表须为 .xlsx 文件：{output}")
+    if output is not None and output.exists() and not force:
+        _fail(f"输出文件已存在：{output}（如需覆盖请加 --force）")
+    if year is not None and not 1990 <= year <= 2100:
+        _fail(f"报告年度应为四位年份，如 2025（收到的是 {year}）")
+    ros = None
+    if roster is not None:
+        try:
+            ros = Roster(read_roster(roster))
+        except RosterError as e:
+            _fail(str(e))
+    prev = None
+    if previous is not None:
+        try:
+            prev = load_previous(previous, ros, blank, progress_factory=lambda n: Progress(n, "正在读取上年数据"))
+        except FileNotFoundError:
+            _fail(f"找不到上年数据：{previous}（请给出上年的汇总表，或上年各单位填报表所在的文件夹）")
+    try:
+        res = aggregate(paths, roster=ros, previous=prev, annotate_dir=annotate_dir,
+                        include_failed=include_failed, year=year, blank=blank, force=force,
+                        progress_factory=lambda n: Progress(n, "正在汇总"))
+    except Exception as exc:  # noqa: BLE001 - never a traceback for the user
+        _fail(f"汇总时发生内部错误（{type(exc).__name__}），请将输入文件夹与此信息反馈给维护人员")
+    try:
+        err = Console(stderr=True, highlight=False)
+        for msg in res.annotate_messages:
+            err.print(msg)
+        if output is not None:
+            try:
+                write_aggregate(res, output, force=force)
+            except OutputError as e:
+                _fail(str(e))
+            except Exception as exc:  # noqa: BLE001
+                _fail(f"写入汇总表 {output} 时发生内部错误（{type(exc).__name__}）")
+        if fmt == "json":
+            write_stdout(to_json(res) + "\n")
+        else:
+            print_text(res, output)
+        code = EXIT_USAGE if res.annotate_failed else (EXIT_FINDINGS if res.has_problems() else EXIT_OK)
+    finally:
+        res.close()
+    raise typer.Exit(code)
+
+
+@app.command("import", help="导入已发布的年度报告（.txt 文本、.html 网页、.docx、.pdf），识别表二至表四的数字并审核，"
+                             "写成官方格式的填报表（.xlsx）。单个报告用 -o，多个报告用 --out-dir。")
+def import_cmd(
+    reports: List[Path] = typer.Argument(..., help="报告文件或文件夹（.txt .html .docx .pdf）"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="输出的填报表，如 年报.xlsx（单个报告）"),
+    out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="输出文件夹（多个报告，每个生成 <文件名>.xlsx）"),
+    fmt: str = typer.Option("text", "--format", help="输出格式：text（中文摘要）或 json（数值与问题）"),
+    force: bool = typer.Option(False, "--force", help="覆盖已存在的输出文件"),
+) -> None:
+    from .importers.command import import_command
+
+    raise typer.Exit(import_command(reports, output, out_dir, fmt, force))
+
+
 def main() -> None:  # pragma: no cover - console entry
     try:
         app()

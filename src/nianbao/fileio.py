@@ -7,6 +7,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def _umask() -> int:
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+_UMASK = _umask()
+
+
 class OutputError(Exception):
     """An output could not be written; the message is Chinese and names the file."""
 
@@ -24,6 +33,7 @@ def atomic_path(target: Path | str, force: bool = True):
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".~nianbao-", suffix=target.suffix, dir=target.parent)
         os.close(fd)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs follow the user's umask
     except OSError as e:
         raise OutputError(f"无法写入 {target}：{e.strerror or e}") from None
     tmp_path = Path(tmp)

@@ -20,6 +20,8 @@ CODES: dict[str, tuple[str, str]] = {
     "NB102": (ERROR, "不是有效数字"),
     "NB105": (ERROR, "公式无法计算"),
     "NB107": (WARNING, "数值格被合并"),
+    "NB310": (WARNING, "正文数字与表格不一致"),
+    "NB311": (WARNING, "正文未说明信息处理费收取情况"),
 }
 
 

@@ -128,7 +128,7 @@ def annotate_one(report: Report, out_dir: Path, force: bool = False) -> tuple[st
     """Write the annotated copy of one checked report. (Chinese line for the user, ok?)
 
     ok is False only when an output could not be written (exit code 2)."""
-    from .annotate import annotate_workbook, output_name
+    from .annotate import AnnotateError, annotate_workbook, output_name
     from .fileio import OutputError
 
     item = report.meta.get("input")
@@ -141,6 +141,8 @@ def annotate_one(report: Report, out_dir: Path, force: bool = False) -> tuple[st
     try:
         src = item.data if item.data is not None else Path(item.path).read_bytes()
         notes = annotate_workbook(src, item.name, report, target, force=force)
+    except AnnotateError as e:  # the input cannot be annotated: an input problem (exit 1)
+        return f"[red]未生成[/] {report.path}：{e}", True
     except OutputError as e:
         return f"[red]未生成[/] {report.path}：{e}", False
     except Exception as exc:  # noqa: BLE001 - one file never stops the batch

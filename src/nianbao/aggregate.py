@@ -1,0 +1,576 @@
+"""``nianbao aggregate``: who reported, whose data is wrong, and the county totals.
+
+Every input is read and checked by the same code as ``nianbao check`` in worker processes.
+Each result is reduced at once to a small :class:`Entry` (name, status, counts); its values and
+findings go to a temporary spool file, and the workbook bytes are released, so memory stays
+nearly flat however many files there are. Statuses are settled once every file is known
+(duplicates, majority form and year), then the units that count are summed exactly (Decimal).
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+import tempfile
+import unicodedata
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .findings import Finding
+from .model import Report, _json_num
+from .spec import Spec, all_specs, form_for_year, get_spec
+
+PASSED, WARNINGS, FAILED, EMPTY, UNREADABLE = "passed", "warnings", "failed", "empty", "unreadable"
+WRONG_FORM, WRONG_YEAR, DUPLICATE = "wrong_form", "wrong_year", "duplicate"
+MISSING, NOT_IN_ROSTER = "missing", "not_in_roster"
+# Problems first: the order of the 报送情况 sheet.
+STATUS_ORDER = (MISSING, UNREADABLE, FAILED, EMPTY, WRONG_FORM, WRONG_YEAR, DUPLICATE,
+                NOT_IN_ROSTER, WARNINGS, PASSED)
+STATUS_ZH = {MISSING: "未报送", UNREADABLE: "无法读取", FAILED: "有错误", EMPTY: "未填写",
+             WRONG_FORM: "表式不符", WRONG_YEAR: "年度不符", DUPLICATE: "重复报送",
+             NOT_IN_ROSTER: "不在名单中", WARNINGS: "仅有警告", PASSED: "通过"}
+COUNTY = "（汇总）"  # the unit name of the county sums
+UNCATEGORISED = "（未分类）"
+
+_SPACE = re.compile(r"[\s\u200b-\u200d\u2060\ufeff]+")
+_ALIAS_SEP = re.compile(r"[、,，;；]")
+
+
+def norm_name(name) -> str:
+    """Unit names compare after NFKC (full/half width) and without any whitespace."""
+    return _SPACE.sub("", unicodedata.normalize("NFKC", str(name or "")))
+
+
+def prev_cells() -> frozenset[str]:
+    """Cells that any spec reads from last year's report (``prev:`` terms)."""
+    return frozenset(t.cell for s in all_specs() for r in s.rules for t in r.lhs + r.rhs if t.prev)
+
+
+# ---------------------------------------------------------------- roster
+class Roster:
+    """The units that must report, matched by name or alias after normalisation."""
+
+    def __init__(self, units: list[dict]):
+        from .roster import ALIAS, CATEGORY, NAME
+
+        self.units = units
+        self.index: dict[str, int] = {}
+        for i, u in enumerate(units):
+            for n in [u[NAME], *_ALIAS_SEP.split(unicodedata.normalize("NFKC", u.get(ALIAS, "")))]:
+                k = norm_name(n)
+                if k:
+                    self.index.setdefault(k, i)
+        self.has_category = any(u.get(CATEGORY) for u in units)
+        seen: dict[str, None] = {}
+        for u in units:
+            for h in u:
+                if h not in (NAME, ALIAS, CATEGORY):
+                    seen.setdefault(h)
+        self.extra_columns = list(seen)
+        self._name, self._category = NAME, CATEGORY
+
+    def match(self, name) -> int | None:
+        return self.index.get(norm_name(name))
+
+    def guess(self, text) -> int | None:
+        """The roster unit whose longest name or alias occurs in ``text`` (a file name)."""
+        t = norm_name(text)
+        hits = [(len(k), i) for k, i in self.index.items() if len(k) >= 2 and k in t]
+        return max(hits)[1] if hits else None
+
+    def name(self, i: int) -> str:
+        return self.units[i][self._name]
+
+    def category(self, i: int) -> str:
+        return self.units[i].get(self._category, "")
+
+    def __len__(self) -> int:
+        return len(self.units)
+
+
+# ---------------------------------------------------------------- per-unit summary
+@dataclass(slots=True)
+class Entry:
+    """One row of 报送情况: a file (or a roster unit that sent none). Small on purpose."""
+
+    name: str
+    status: str = MISSING
+    file: str = ""  # display path ('' for 未报送)
+    idx: int = -1  # input order
+    reported: str = ""  # 填报单位 as written in the file
+    roster: int | None = None
+    category: str = ""
+    form: str | None = None
+    year: int | None = None
+    filler: str = ""
+    phone: str = ""
+    date: str = ""
+    errors: int = 0
+    warnings: int = 0
+    mtime: float = 0.0
+    when: tuple = ()
+    unreadable: bool = False
+    empty: bool = False
+    summed: bool = False
+    note: str = ""
+    annotated: str = ""  # path of the annotated copy, when one was written
+    spool: int = -1  # offset of (values, findings) in the spool
+
+    @property
+    def status_zh(self) -> str:
+        return STATUS_ZH[self.status]
+
+    @property
+    def group(self) -> str:
+        """Identity of the unit for duplicates and last year's data."""
+        return f"r{self.roster}" if self.roster is not None else "n:" + norm_name(self.name)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "category": self.category or None, "status": self.status,
+                "status_zh": self.status_zh, "errors": self.errors, "warnings": self.warnings,
+                "file": self.file or None, "unit_in_file": self.reported or None,
+                "form": self.form, "year": self.year, "filler": self.filler or None,
+                "phone": self.phone or None, "date": self.date or None, "summed": self.summed,
+                "annotated": self.annotated or None, "note": self.note or None}
+
+
+class Spool:
+    """Values and findings of every entry, kept on disk until the outputs are written."""
+
+    def __init__(self):
+        self._f = tempfile.TemporaryFile(prefix="nianbao-")
+
+    def put(self, values, findings: list[Finding]) -> int:
+        off = self._f.seek(0, os.SEEK_END)
+        pickle.dump((values, findings), self._f, protocol=pickle.HIGHEST_PROTOCOL)
+        return off
+
+    def get(self, off: int):
+        self._f.seek(off)
+        return pickle.load(self._f)
+
+    def close(self) -> None:
+        self._f.close()
+
+
+def _compact(v: Decimal | None):
+    """Integral values as int (small ints are shared objects), others stay Decimal."""
+    if v is None:
+        return None
+    return int(v) if v == v.to_integral_value() else v
+
+
+def date_key(text) -> date | None:
+    """填报日期 as a date: 2025-01-15, 2025/1/15, 2025年1月15日, 20250115 or an Excel serial."""
+    s = unicodedata.normalize("NFKC", str(text or "")).strip()
+    if not s:
+        return None
+    try:
+        m = re.search(r"(\d{4})\D{1,3}(\d{1,2})\D{1,3}(\d{1,2})", s)
+        if m:
+            return date(*map(int, m.groups()))
+        if re.fullmatch(r"\d{8}", s):
+            return date(int(s[:4]), int(s[4:6]), int(s[6:]))
+        if re.fullmatch(r"\d{5}(\.0+)?", s) and 20000 < float(s) < 80000:
+            return date(1899, 12, 30) + timedelta(days=int(float(s)))
+    except ValueError:
+        return None
+    return None
+
+
+# ---------------------------------------------------------------- reading, streamed
+def stream_reports(items: list, blank: str = "zero", jobs: int | None = None,
+                   progress: Callable[[int], None] | None = None) -> Iterator[tuple[int, Report]]:
+    """Yield (index, checked Report) for every item as soon as it is done (any order).
+
+    Unlike :func:`pipeline.process` nothing is accumulated: at most a few chunks per worker are
+    in flight. A worker that dies is pinned on its file by re-running the suspects one by one.
+    """
+    from .pipeline import CHUNK, PARALLEL_MIN, _alone, _work, internal_error, read_and_check
+
+    jobs = jobs or os.cpu_count() or 1
+    if len(items) < PARALLEL_MIN or jobs == 1:
+        for i, it in enumerate(items):
+            yield i, read_and_check(it, blank)
+            if progress:
+                progress(1)
+        return
+    todo = [(lo, min(lo + CHUNK, len(items))) for lo in range(0, len(items), CHUNK)]
+    todo.reverse()  # pop() from the end keeps input order
+    window = jobs * 4
+    while todo:
+        suspects: list[tuple[int, int]] = []
+        with ProcessPoolExecutor(max_workers=jobs) as ex:
+            pending: dict = {}
+            while todo or pending:
+                while todo and len(pending) < window:
+                    lo, hi = todo.pop()
+                    pending[ex.submit(_work, (items[lo:hi], blank, None))] = (lo, hi)
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                broken = False
+                for fut in done:
+                    lo, hi = pending.pop(fut)
+                    try:
+                        reports = fut.result()
+                    except BrokenProcessPool:
+                        suspects.append((lo, hi))
+                        broken = True
+                        continue
+                    except Exception as exc:  # noqa: BLE001 - the batch must go on
+                        reports = [internal_error(items[i].display, exc) for i in range(lo, hi)]
+                    for i, r in zip(range(lo, hi), reports):
+                        yield i, r
+                    if progress:
+                        progress(hi - lo)
+                if broken:
+                    suspects.extend(pending.values())
+                    break
+        for lo, hi in suspects:
+            for i in range(lo, hi):
+                yield i, _alone(items[i], blank, None)
+                if progress:
+                    progress(1)
+
+
+# ---------------------------------------------------------------- last year's data
+@dataclass
+class Previous:
+    """Last year's county sums and per-unit values of the cells the year-over-year rules read."""
+
+    county: Report | None = None
+    units: dict[str, dict[str, Decimal]] = field(default_factory=dict)  # unit name -> values
+    source: str = ""
+
+    def for_unit(self, name: str, roster: Roster | None) -> Report | None:
+        if not self.units:
+            return None
+        if not hasattr(self, "_index"):
+            self._index = {}
+            for n, vals in self.units.items():
+                i = roster.match(n) if roster else None
+                self._index.setdefault(f"r{i}" if i is not None else "n:" + norm_name(n), vals)
+        i = roster.match(name) if roster else None
+        vals = self._index.get(f"r{i}" if i is not None else "n:" + norm_name(name))
+        return Report(path=self.source, unit=name, values=dict(vals)) if vals is not None else None
+
+
+def load_previous(path: Path, roster: Roster | None = None, blank: str = "zero",
+                  progress_factory=None) -> Previous:
+    """Last year's aggregate workbook, or last year's folder (aggregated here the same way).
+
+    Raises FileNotFoundError when there is nothing to read."""
+    from .aggregate_xlsx import read_aggregate
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(str(path))
+    if path.is_file():
+        prev = read_aggregate(path)
+        if prev is not None:
+            return prev
+    res = aggregate([path], roster=roster, blank=blank, progress_factory=progress_factory)
+    try:
+        if not res.entries or all(e.status == MISSING for e in res.entries):
+            raise FileNotFoundError(str(path))
+        keep = prev_cells()
+        units: dict[str, dict[str, Decimal]] = {}
+        for e in res.entries:
+            if e.status in (PASSED, WARNINGS, FAILED):
+                vals = res.values(e)
+                units[e.name] = {k: Decimal(v) for k, v in vals.items() if k in keep and v is not None}
+        county = Report(path=str(path), form=res.form, unit=COUNTY, year=res.year,
+                        values=dict(res.sums))
+        return Previous(county=county, units=units, source=str(path))
+    finally:
+        res.close()
+
+
+def previous_findings(report: Report, spec: Spec, prev: Report | None) -> list[Finding]:
+    """The year-over-year findings (rules with ``prev:`` terms) of one report."""
+    from .checks import check_rule
+
+    if prev is None:
+        return []
+    out = []
+    for rule in spec.rules:
+        if rule.uses_previous:
+            f = check_rule(rule, spec, report, prev)
+            if f is not None:
+                out.append(f)
+    return out
+
+
+# ---------------------------------------------------------------- the aggregate
+@dataclass
+class Result:
+    spec: Spec
+    year: int | None
+    entries: list[Entry]
+    sums: dict[str, Decimal]
+    categories: dict[str, tuple[int, dict[str, Decimal]]]  # 类别 -> (units summed, sums)
+    county: Report
+    skipped: list[tuple[str, str]]
+    roster: Roster | None
+    spool: Spool
+    include_failed: bool = False
+    annotate_messages: list[str] = field(default_factory=list)
+    annotate_failed: bool = False  # an annotated copy could not be written (exit 2)
+
+    @property
+    def form(self) -> str:
+        return self.spec.version
+
+    @property
+    def summed(self) -> list[Entry]:
+        return [e for e in self.entries if e.summed]
+
+    def values(self, e: Entry) -> dict[str, int | Decimal | None]:
+        if e.spool < 0:
+            return {}
+        vals, _ = self.spool.get(e.spool)
+        if vals is None:
+            return {}
+        return dict(zip(get_spec(e.form).cells, vals))
+
+    def findings(self, e: Entry) -> list[Finding]:
+        return self.spool.get(e.spool)[1] if e.spool >= 0 else []
+
+    def counts(self) -> dict[str, int]:
+        c = Counter(e.status for e in self.entries)
+        return {s: c.get(s, 0) for s in STATUS_ORDER}
+
+    def has_problems(self) -> bool:
+        return any(e.status not in (PASSED, WARNINGS) for e in self.entries) or self.county.errors > 0
+
+    def close(self) -> None:
+        self.spool.close()
+
+
+def _entry(idx: int, item, report: Report, roster: Roster | None) -> Entry:
+    reported = (report.unit or "").strip()
+    stem = Path(item.name).stem if item is not None else Path(report.path).stem
+    ridx = roster.match(reported) if roster and reported else None
+    if roster and ridx is None and not reported:
+        ridx = roster.guess(stem)
+    if ridx is not None:
+        name = roster.name(ridx)
+    else:
+        name = reported or stem
+    mtime = report.mtime or (item.mtime if item is not None else 0.0) or 0.0
+    return Entry(name=name, file=report.path, idx=idx, reported=reported, roster=ridx,
+                 category=roster.category(ridx) if roster and ridx is not None else "",
+                 form=report.form, year=report.year, filler=report.filler, phone=report.phone,
+                 date=str(report.date or ""), mtime=mtime, unreadable=report.unreadable,
+                 empty=report.empty)
+
+
+def _settle(entries: list[Entry], roster: Roster | None, year: int | None,
+            include_failed: bool) -> tuple[str, int | None]:
+    """Give every entry its final status; return the form and year that win."""
+    usable = [e for e in entries if not e.unreadable and not e.empty and e.form
+              and (roster is None or e.roster is not None)]
+    if year is not None:
+        form = form_for_year(year)
+    else:
+        forms = Counter(e.form for e in usable)
+        form = max(forms, key=lambda f: (forms[f], f)) if forms else form_for_year(None)
+        years = Counter(e.year for e in usable if e.form == form and e.year)
+        year = max(years, key=lambda y: (years[y], y)) if years else None
+    groups: dict[str, list[Entry]] = {}
+    for e in entries:
+        if e.unreadable:
+            e.status = UNREADABLE
+        elif e.empty:
+            e.status = EMPTY
+            e.note = "所有数值格均为空，不能当作全部为 0 的报告"
+        elif roster is not None and e.roster is None:
+            e.status = NOT_IN_ROSTER
+            e.note = f"填报单位“{e.reported or e.name}”不在单位名单中（如是别称，可在名单“别名”列补充）"
+        elif e.form != form:
+            e.status = WRONG_FORM
+            e.note = (f"使用的是 {e.form} 版表式，本次汇总采用 {form} 版表式" if e.form
+                      else "未能识别表式")
+        elif year is not None and e.year is not None and e.year != year:
+            e.status = WRONG_YEAR
+            e.note = f"报告年度为 {e.year}，本次汇总的年度为 {year}"
+        else:
+            groups.setdefault(e.group, []).append(e)
+            continue
+        e.summed = False
+    for files in groups.values():
+        for e in files:
+            # the latest 填报日期 wins; the file's modification time stands in or breaks ties
+            d = date_key(e.date) or (date.fromtimestamp(e.mtime) if e.mtime > 0 else date.min)
+            e.when = (d, e.mtime, e.idx)
+        files.sort(key=lambda e: e.when, reverse=True)
+        winner = files[0]
+        winner.status = FAILED if winner.errors else WARNINGS if winner.warnings else PASSED
+        winner.summed = winner.status in (PASSED, WARNINGS) or (include_failed and winner.status == FAILED)
+        if winner.status == FAILED:
+            winner.note = "已计入汇总（含错误，按 --include-failed）" if winner.summed else "有错误，未计入汇总"
+        for e in files[1:]:
+            e.status = DUPLICATE
+            e.note = f"同一单位另有填报日期较晚的文件 {winner.file}，本文件未计入汇总"
+    return form, year
+
+
+def _sort_key(e: Entry):
+    return (STATUS_ORDER.index(e.status), e.roster if e.roster is not None else 1 << 30,
+            norm_name(e.name), e.file)
+
+
+def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
+              previous: Previous | None = None, annotate_dir: Path | None = None,
+              include_failed: bool = False, year: int | None = None, blank: str = "zero",
+              force: bool = False, progress_factory=None, jobs: int | None = None) -> Result:
+    """Read, check, identify, settle and sum. The caller writes the outputs and calls close()."""
+    from .checks import run_checks
+    from .inputs import collect
+    from .pipeline import annotate_one, unreadable
+
+    ros = Roster(roster) if isinstance(roster, list) else roster
+    col = collect([Path(p) for p in paths])
+    items: list = list(col.items)
+    skipped = list(col.skipped)
+    unsupported = list(col.unsupported)
+    del col
+    spool = Spool()
+    entries: list[Entry] = []
+    messages: list[str] = []
+    annotate_failed = False
+    bar = progress_factory(len(items)) if progress_factory and items else None
+    try:
+        for idx, report in stream_reports(items, blank, jobs, bar.advance if bar else None):
+            item = items[idx]
+            e = _entry(idx, item, report, ros)
+            if previous is not None and report.form and not report.unreadable and not report.empty:
+                spec = get_spec(report.form)
+                report.findings.extend(previous_findings(report, spec, previous.for_unit(e.name, ros)))
+            if annotate_dir is not None and report.errors and not report.unreadable:
+                report.meta["input"] = item
+                msg, ok = annotate_one(report, Path(annotate_dir), force=force)
+                messages.append(msg)
+                annotate_failed |= not ok
+                if ok and msg.startswith("已生成"):
+                    from .annotate import output_name
+
+                    e.annotated = str(Path(annotate_dir) / output_name(item.name))
+            e.errors, e.warnings = report.errors, report.warnings
+            vals = None
+            if report.form and not report.unreadable:
+                vals = tuple(_compact(report.values.get(k)) for k in get_spec(report.form).cells)
+            e.spool = spool.put(vals, report.findings)
+            entries.append(e)
+            items[idx] = None  # release the item (and an archive member's bytes)
+    finally:
+        if bar:
+            bar.close()
+    for n, item in enumerate(unsupported, start=len(items)):
+        r = unreadable(item.display, "不支持的文件类型")
+        e = _entry(n, item, r, ros)
+        e.errors, e.warnings = r.errors, r.warnings
+        e.spool = spool.put(None, r.findings)
+        entries.append(e)
+    for e in entries:
+        if e.unreadable:
+            fs = spool.get(e.spool)[1]
+            e.note = fs[0].message if fs else "无法读取"
+    form, year = _settle(entries, ros, year, include_failed)
+    if ros is not None:
+        have = {e.roster for e in entries if e.roster is not None}
+        for i in range(len(ros)):
+            if i not in have:
+                entries.append(Entry(name=ros.name(i), status=MISSING, roster=i,
+                                     category=ros.category(i), note="名单中的单位没有报送文件"))
+    entries.sort(key=_sort_key)
+
+    spec = get_spec(form)
+    keys = list(spec.cells)
+    sums = {k: Decimal(0) for k in keys}
+    cats: dict[str, list] = {}
+    for e in entries:
+        if not e.summed:
+            continue
+        vals = spool.get(e.spool)[0]
+        bucket = None
+        if ros is not None and ros.has_category:
+            bucket = cats.setdefault(e.category or UNCATEGORISED, [0, {k: Decimal(0) for k in keys}])
+            bucket[0] += 1
+        for k, v in zip(keys, vals):
+            if v is not None:
+                sums[k] += v
+                if bucket is not None:
+                    bucket[1][k] += v
+    from .aggregate_xlsx import county_where
+
+    county = Report(path=COUNTY, form=form, unit=COUNTY, year=year, values=dict(sums),
+                    where=county_where(spec), source="aggregate")
+    run_checks(county, spec, previous.county if previous else None, blank)
+    return Result(spec=spec, year=year, entries=entries, sums=sums,
+                  categories={c: (n, s) for c, (n, s) in cats.items()}, county=county,
+                  skipped=skipped, roster=ros, spool=spool, include_failed=include_failed,
+                  annotate_messages=messages, annotate_failed=annotate_failed)
+
+
+# ---------------------------------------------------------------- JSON
+def to_json(res: Result) -> str:
+    def nums(d: dict) -> dict:
+        return {k: _json_num(v) for k, v in d.items()}
+
+    findings = [{"unit": COUNTY, "file": None, **f.to_dict()} for f in res.county.findings]
+    for e in res.entries:
+        for f in res.findings(e):
+            findings.append({"unit": e.name, "file": e.file or None, **f.to_dict()})
+    counts = res.counts()
+    doc = {
+        "form": res.form, "form_id": res.spec.form_id, "year": res.year,
+        "units": [e.to_dict() for e in res.entries],
+        "sums": nums(res.sums),
+        "categories": {c: {"units": n, "sums": nums(s)} for c, (n, s) in res.categories.items()},
+        "findings": findings,
+        "summary": {"units": len(res.entries), "summed": len(res.summed),
+                    "statuses": counts, "county_errors": res.county.errors,
+                    "county_warnings": res.county.warnings, "skipped": len(res.skipped)},
+        "skipped": [{"path": p, "reason": why} for p, why in res.skipped],
+    }
+    return json.dumps(doc, ensure_ascii=False, indent=2)
+
+
+def summary_line(res: Result) -> str:
+    parts = [f"{STATUS_ZH[s]} {n}" for s, n in res.counts().items() if n]
+    return (f"共 {len(res.entries)} 行（{'，'.join(parts) or '无'}）；计入汇总 {len(res.summed)} 个单位；"
+            f"汇总表校验：错误 {res.county.errors}，警告 {res.county.warnings}；跳过 {len(res.skipped)} 个文件。")
+
+
+def print_text(res: Result, output: Path | None, console=None, limit: int = 200) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    con = console or Console(highlight=False)
+    colours = {PASSED: "green", WARNINGS: "yellow", DUPLICATE: "magenta", NOT_IN_ROSTER: "magenta"}
+    rows = [e for e in res.entries if e.status != PASSED]
+    if rows:
+        t = Table(show_header=True, header_style="bold")
+        for col in ("单位名称", "状态", "错误", "警告", "文件", "说明"):
+            t.add_column(col, overflow="fold")
+        for e in rows[:limit]:
+            c = colours.get(e.status, "red")
+            t.add_row(escape(e.name), f"[{c}]{e.status_zh}[/]", str(e.errors), str(e.warnings),
+                      escape(e.file), escape(e.note))
+        con.print(t)
+        if len(rows) > limit:
+            con.print(f"……另有 {len(rows) - limit} 行，见汇总表“报送情况”。")
+    for f in res.county.findings:
+        sev = "[red]错误[/]" if f.is_error else "[yellow]警告[/]"
+        con.print(f"{COUNTY} {sev} [{f.code}] {escape(f.message)}")
+    con.print(summary_line(res))
+    if output is not None:
+        con.print(f"汇总表已写入：{escape(str(output))}")

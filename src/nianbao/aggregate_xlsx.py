@@ -1,0 +1,507 @@
+"""The aggregate workbook: 汇总, 报送情况, 明细, 问题清单 (+ 分类汇总), written with xlsxwriter.
+
+The 汇总 sheet stacks the three official tables (boxes from ``layout.workbook_layout``) with
+the county sums; every summed cell also gets its cell key as a defined name. The big sheets are
+written row by row in xlsxwriter's constant-memory mode, so a province's 100,000 units do not
+have to fit in memory. The workbook is marked as a nianbao output (custom property) so that a
+re-run skips it, and carries a hidden meta sheet so that it can serve as last year's data.
+"""
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from . import __version__
+from .aggregate import (COUNTY, DUPLICATE, EMPTY, FAILED, MISSING, NOT_IN_ROSTER, PASSED,
+                        STATUS_ZH, UNCATEGORISED, UNREADABLE, WARNINGS, WRONG_FORM, WRONG_YEAR,
+                        Previous, Result, prev_cells)
+from .fileio import atomic_path
+from .layout import Box, TableLayout, a1, col_letter, parse_a1, workbook_layout
+from .model import Report
+from .spec import Spec, get_spec
+
+SUMMARY, STATUS_SHEET, DETAIL, FINDINGS, CATEGORIES = "汇总", "报送情况", "明细", "问题清单", "分类汇总"
+OUTPUT_KIND = "aggregate"
+HEAD_ROWS = 4  # title, note, list of summed units, blank; the tables start below
+MAX_URLS = 65_000  # xlsxwriter/Excel limit of hyperlinks per sheet is 65,530
+MAX_NAMES_TEXT = 3000
+STATUS_COLUMNS = ["单位名称", "类别", "状态", "错误数", "警告数", "填报人", "联系电话", "填报日期",
+                  "文件", "批注副本", "计入汇总", "说明"]
+FINDING_COLUMNS = ["单位", "文件", "代码", "级别", "表", "行", "列", "工作表", "单元格", "应为", "实为", "说明"]
+DETAIL_LEAD = ["单位名称", "类别", "状态", "计入汇总", "文件"]
+LABEL_ROWS = ("表", "行", "列")  # Chinese labels above the cell-key header of 明细/分类汇总
+STATUS_COLOURS = {
+    MISSING: ("#FFC7CE", "#9C0006"), UNREADABLE: ("#FFC7CE", "#9C0006"),
+    FAILED: ("#FFC7CE", "#9C0006"), EMPTY: ("#F8CBAD", "#833C0B"),
+    WRONG_FORM: ("#F8CBAD", "#833C0B"), WRONG_YEAR: ("#F8CBAD", "#833C0B"),
+    DUPLICATE: ("#E4DFEC", "#5B3F86"), NOT_IN_ROSTER: ("#E4DFEC", "#5B3F86"),
+    WARNINGS: ("#FFEB9C", "#9C5700"), PASSED: ("#C6EFCE", "#006100"),
+}
+MAX_UNZIPPED = 256 * 1024 * 1024  # refuse to inflate an absurd "last year's aggregate"
+
+
+# ---------------------------------------------------------------- geometry of 汇总
+@lru_cache(maxsize=None)
+def _stack(spec: Spec) -> tuple[tuple[TableLayout, int], ...]:
+    """Each table's layout with the row offset that places it on the 汇总 sheet."""
+    out, row = [], HEAD_ROWS
+    for tl in workbook_layout(spec).tables:
+        off = row - tl.title.row
+        out.append((tl, off))
+        row = tl.last_row + off + 2
+    return tuple(out)
+
+
+def county_where(spec: Spec) -> dict[str, tuple[str, str]]:
+    """cell key -> (sheet, A1) of the county sums on the 汇总 sheet."""
+    return {k: (SUMMARY, a1(b.row + off, b.col)) for tl, off in _stack(spec) for k, b in tl.values.items()}
+
+
+def _num(v):
+    if v is None:
+        return None
+    if isinstance(v, Decimal):
+        return int(v) if v == v.to_integral_value() else float(v)
+    return v
+
+
+class _Formats:
+    def __init__(self, wb):
+        self.wb, self._c = wb, {}
+
+    def __call__(self, **kw):
+        key = tuple(sorted(kw.items()))
+        if key not in self._c:
+            self._c[key] = self.wb.add_format({"font_name": "宋体", "font_size": 10,
+                                               "valign": "vcenter", **kw})
+        return self._c[key]
+
+
+def _streaming_sheet(wb, name: str):
+    """A worksheet in constant-memory mode (rows flushed to disk as they are written).
+
+    xlsxwriter sets the mode per workbook; the 汇总 sheet needs random access for its merged
+    headers, so only the row-by-row sheets are switched on (an attribute xlsxwriter reads when a
+    sheet is added; without it the sheet is simply kept in memory)."""
+    if not hasattr(wb, "constant_memory"):
+        return wb.add_worksheet(name)
+    wb.constant_memory = True
+    try:
+        return wb.add_worksheet(name)
+    finally:
+        wb.constant_memory = False
+
+
+def _text(ws, r: int, c: int, value, fmt=None) -> None:
+    s = "" if value is None else str(value)
+    if s:
+        ws.write_string(r, c, s[:32767], fmt)
+    elif fmt is not None:
+        ws.write_blank(r, c, None, fmt)
+
+
+# ---------------------------------------------------------------- writer
+class _Writer:
+    def __init__(self, wb, res: Result, out: Path):
+        self.wb, self.res, self.out, self.f = wb, res, out, _Formats(wb)
+        self.spec = res.spec
+
+    def build(self) -> None:
+        summary = self.wb.add_worksheet(SUMMARY)
+        status = _streaming_sheet(self.wb, STATUS_SHEET)
+        detail = _streaming_sheet(self.wb, DETAIL)
+        issues = _streaming_sheet(self.wb, FINDINGS)
+        cats = _streaming_sheet(self.wb, CATEGORIES) if self.res.categories else None
+        meta = self.wb.add_worksheet(self.spec.workbook["meta_sheet"])
+        self.write_summary(summary)
+        self.write_status(status)
+        self.write_detail(detail)
+        self.write_findings(issues)
+        if cats is not None:
+            self.write_categories(cats)
+        self.write_meta(meta)
+        summary.activate()
+        self.write_properties()
+
+    # -- 汇总
+    def _note(self) -> tuple[str, str]:
+        res = self.res
+        c = res.counts()
+        summed = res.summed
+        parts = [f"{STATUS_ZH[s]} {sum(1 for e in summed if e.status == s)} 个"
+                 for s in (PASSED, WARNINGS, FAILED) if any(e.status == s for e in summed)]
+        left = [f"{STATUS_ZH[s]} {n}" for s, n in c.items() if n and s not in (PASSED, WARNINGS)
+                and not (s == FAILED and res.include_failed)]
+        note = f"本表为 {len(summed)} 个单位的合计（{'、'.join(parts) or '无'}）"
+        if res.include_failed and c[FAILED]:
+            note += "，其中有错误的单位也已计入"
+        note += "；未计入：" + ("、".join(left) if left else "无") + "。"
+        note += f"各单位报送情况见“{STATUS_SHEET}”，逐单位数据见“{DETAIL}”，问题见“{FINDINGS}”。"
+        names, total = [], 0
+        for e in summed:
+            total += len(e.name) + 1
+            if total > MAX_NAMES_TEXT:
+                names.append(f"……等 {len(summed)} 个")
+                break
+            names.append(e.name)
+        return note, "计入汇总的单位：" + ("、".join(names) if names else "无")
+
+    def write_summary(self, ws) -> None:
+        from .template import column_widths, row_heights
+
+        spec, res, f = self.spec, self.res, self.f
+        stack = _stack(spec)
+        width = max(tl.width for tl, _ in stack)
+        widths: dict[int, float] = {}
+        for tl, _ in stack:
+            for i, w in enumerate(column_widths(tl)):
+                widths[tl.title.col + i] = max(widths.get(tl.title.col + i, 0), w)
+        for c, w in widths.items():
+            ws.set_column(c, c, w)
+        title = spec.workbook["title"].replace("{year}", str(res.year) if res.year else "    ")
+        ws.merge_range(0, 0, 0, width - 1, f"{title}（{SUMMARY}）",
+                       f(font_name="黑体", font_size=16, align="center"))
+        ws.set_row(0, 32)
+        note, names = self._note()
+        for r, text in ((1, note), (2, names)):
+            ws.merge_range(r, 0, r, width - 1, "", f(text_wrap=True))
+            ws.write_string(r, 0, text, f(text_wrap=True))
+            lines = max(1, int(len(text) * 2 / max(sum(widths.values()), 20)) + 1)
+            ws.set_row(r, min(15 * lines + 4, 400))
+        label = f(border=1, align="center", text_wrap=True, bg_color="#E7E6E6")
+        label_left = f(border=1, align="left", text_wrap=True, bg_color="#E7E6E6")
+        for tl, off in stack:
+            boxes = [replace(b, row=b.row + off) for b in tl.boxes]
+            self._box(ws, replace(tl.title, row=tl.title.row + off), tl.title.text,
+                      f(font_name="黑体", font_size=13, align="center"))
+            ws.set_row(tl.title.row + off, 26)
+            srow = tl.status.row + off
+            ws.write_string(srow, tl.status_label.col, "汇总校验", label)
+            errs = [x for x in res.county.findings if x.table == tl.table.name and x.is_error]
+            warns = [x for x in res.county.findings if x.table == tl.table.name and not x.is_error]
+            text = "通过" if not errs else f"{len(errs)} 处不相符（见“{FINDINGS}”）"
+            if warns:
+                text += f"；{len(warns)} 项提示"
+            colour = "#006100" if not errs else "#C00000"
+            self._box(ws, replace(tl.status, row=srow), text,
+                      f(border=1, bold=True, font_color=colour, align="left"))
+            for b in boxes:
+                if b.role == "value":
+                    continue
+                left = b.role == "rowhead" and b.nrows == 1 or b.role == "corner"
+                self._box(ws, b, b.text, label_left if left else label)
+            for r, h in row_heights(boxes, widths).items():
+                ws.set_row(r, h)
+            for key, b in tl.values.items():
+                kind = spec.kinds[spec.cells[key].kind]
+                fmt = f(border=1, align="center", font_size=11,
+                        num_format="0.00##" if kind.get("type") == "decimal" else "0")
+                bb = replace(b, row=b.row + off)
+                if bb.merged:
+                    ws.merge_range(bb.row, bb.col, bb.last_row, bb.last_col, "", fmt)
+                ws.write_number(bb.row, bb.col, _num(res.sums.get(key, Decimal(0))), fmt)
+                self.wb.define_name(key, f"='{SUMMARY}'!${col_letter(bb.col)}${bb.row + 1}")
+        last = max(tl.last_row + off for tl, off in stack)
+        ws.set_landscape()
+        ws.set_paper(9)
+        ws.fit_to_pages(1, 0)
+        ws.print_area(0, 0, last, width - 1)
+
+    @staticmethod
+    def _box(ws, b: Box, text: str, fmt) -> None:
+        if b.merged:
+            ws.merge_range(b.row, b.col, b.last_row, b.last_col, "", fmt)
+        _text(ws, b.row, b.col, text, fmt)
+
+    # -- 报送情况
+    def write_status(self, ws) -> None:
+        res, f = self.res, self.f
+        extra = res.roster.extra_columns if res.roster else []
+        head = f(bold=True, border=1, bg_color="#E7E6E6", align="center", text_wrap=True)
+        cols = STATUS_COLUMNS + extra
+        widths = [24, 10, 11, 7, 7, 10, 14, 12, 40, 30, 10, 50] + [14] * len(extra)
+        for c, w in enumerate(widths):
+            ws.set_column(c, c, w)
+        for c, h in enumerate(cols):
+            ws.write_string(0, c, h, head)
+        cell = f(border=1)
+        num = f(border=1, align="center")
+        link = f(border=1, font_color="blue", underline=1)
+        urls = 0
+        for r, e in enumerate(res.entries, start=1):
+            bg, fg = STATUS_COLOURS[e.status]
+            summed = ("是（含错误）" if e.status == FAILED else "是") if e.summed else "否"
+            row = [e.name, e.category, None, e.errors, e.warnings, e.filler, e.phone, e.date,
+                   e.file, None, summed, e.note]
+            for c, v in enumerate(row):
+                if isinstance(v, int):
+                    ws.write_number(r, c, v, num)
+                elif v is not None:
+                    _text(ws, r, c, v, cell)
+            ws.write_string(r, 2, e.status_zh, f(border=1, bold=True, align="center",
+                                                   bg_color=bg, font_color=fg))
+            if e.annotated:
+                target = self._relative(e.annotated)
+                if urls < MAX_URLS and len(target) < 2000:
+                    ws.write_url(r, 9, "external:" + target, link, Path(e.annotated).name)
+                    urls += 1
+                else:
+                    _text(ws, r, 9, target, cell)
+            else:
+                ws.write_blank(r, 9, None, cell)
+            if extra and e.roster is not None:
+                unit = res.roster.units[e.roster]
+                for c, h in enumerate(extra, start=len(STATUS_COLUMNS)):
+                    _text(ws, r, c, unit.get(h, ""), cell)
+        ws.freeze_panes(1, 1)
+        ws.autofilter(0, 0, max(len(res.entries), 1), len(cols) - 1)
+
+    def _relative(self, path: str) -> str:
+        try:
+            return os.path.relpath(Path(path).resolve(), self.out.resolve().parent)
+        except ValueError:  # another drive on Windows
+            return str(Path(path).resolve())
+
+    # -- 明细 and 分类汇总 share the header: labels above, cell keys as the header row
+    def _key_header(self, ws, lead: list[str]) -> list[str]:
+        spec, f = self.spec, self.f
+        keys = list(spec.cells)
+        n = len(lead)
+        lab = f(bg_color="#E7E6E6", text_wrap=True, border=1, align="center")
+        ws.set_column(0, 0, 24)
+        ws.set_column(1, n - 1, 11)
+        ws.set_column(n, n + len(keys) - 1, 14)
+        for i, name in enumerate(LABEL_ROWS):
+            _text(ws, i, n - 1, name, f(bold=True, align="right"))
+            for j, k in enumerate(keys):
+                cell = spec.cells[k]
+                text = (cell.table.name, cell.row_label, cell.col_label)[i]
+                _text(ws, i, n + j, text, lab)
+        ws.set_row(1, 45)
+        ws.set_row(2, 30)
+        head = f(bold=True, border=1, bg_color="#D9E1F2")
+        for c, h in enumerate(lead + keys):
+            ws.write_string(3, c, h, head)
+        ws.freeze_panes(4, 1)
+        return keys
+
+    def write_detail(self, ws) -> None:
+        res = self.res
+        keys = self._key_header(ws, DETAIL_LEAD)
+        n = len(DETAIL_LEAD)
+        r = 4
+        for e in res.entries:
+            if e.spool < 0 or e.empty or e.unreadable:
+                continue
+            vals = res.values(e)
+            if not vals:
+                continue
+            lead = [e.name, e.category, e.status_zh, "是" if e.summed else "否", e.file]
+            for c, v in enumerate(lead):
+                _text(ws, r, c, v)
+            for j, k in enumerate(keys):
+                v = vals.get(k)
+                if v is not None:
+                    ws.write_number(r, n + j, _num(v))
+            r += 1
+        ws.autofilter(3, 0, max(r - 1, 3), n + len(keys) - 1)
+
+    def write_categories(self, ws) -> None:
+        res = self.res
+        lead = ["类别", "计入汇总单位数"]
+        keys = self._key_header(ws, lead)
+        order = [c for c in res.categories if c != UNCATEGORISED]
+        order.sort(key=lambda c: min((e.roster for e in res.entries
+                                      if e.category == c and e.roster is not None), default=1 << 30))
+        if UNCATEGORISED in res.categories:
+            order.append(UNCATEGORISED)
+        rows = [(c, *res.categories[c]) for c in order] + [("合计", len(res.summed), res.sums)]
+        bold = self.f(bold=True)
+        for r, (name, count, sums) in enumerate(rows, start=4):
+            fmt = bold if name == "合计" else None
+            _text(ws, r, 0, name, fmt)
+            ws.write_number(r, 1, count, fmt)
+            for j, k in enumerate(keys):
+                ws.write_number(r, 2 + j, _num(sums.get(k, Decimal(0))), fmt)
+
+    # -- 问题清单
+    def write_findings(self, ws) -> None:
+        res, f = self.res, self.f
+        head = f(bold=True, border=1, bg_color="#E7E6E6", align="center")
+        for c, (h, w) in enumerate(zip(FINDING_COLUMNS, [24, 30, 8, 6, 6, 28, 18, 8, 8, 10, 10, 80])):
+            ws.set_column(c, c, w)
+            ws.write_string(0, c, h, head)
+        err = f(font_color="#9C0006", bg_color="#FFC7CE", align="center")
+        warn = f(font_color="#9C5700", bg_color="#FFEB9C", align="center")
+        r = 1
+
+        def put(unit: str, file: str, x) -> None:
+            nonlocal r
+            row = [unit, file, x.code, None, x.table, x.row, x.column, x.sheet, x.cell,
+                   x.expected, x.actual, x.message]
+            for c, v in enumerate(row):
+                _text(ws, r, c, v)
+            ws.write_string(r, 3, x.severity_zh, err if x.is_error else warn)
+            r += 1
+
+        for x in res.county.findings:
+            put(COUNTY, self.out.name, x)
+        for e in res.entries:
+            for x in res.findings(e):
+                put(e.name, e.file, x)
+        ws.freeze_panes(1, 0)
+        ws.autofilter(0, 0, max(r - 1, 1), len(FINDING_COLUMNS) - 1)
+
+    # -- machine-readable marks
+    def meta(self) -> dict[str, str]:
+        s, res = self.spec, self.res
+        return {"kind": OUTPUT_KIND, "form_id": s.form_id, "form": s.form, "version": s.version,
+                "spec_digest": s.digest, "unit": COUNTY,
+                "year": "" if res.year is None else str(res.year),
+                "units_summed": str(len(res.summed)),
+                "include_failed": "1" if res.include_failed else "0",
+                "generator": f"nianbao {__version__}",
+                "created": datetime.now().isoformat(timespec="seconds")}
+
+    def write_meta(self, ws) -> None:
+        ws.set_column(0, 0, 16)
+        ws.set_column(1, 1, 40)
+        for i, (k, v) in enumerate(self.meta().items()):
+            ws.write_string(i, 0, k)
+            ws.write_string(i, 1, v)
+        ws.hide()
+
+    def write_properties(self) -> None:
+        m = self.meta()
+        self.wb.set_properties({"title": f"{m['year']}年度汇总", "author": "nianbao",
+                                "keywords": m["form_id"],
+                                "comments": f"由 nianbao {__version__} 生成的汇总表"})
+        self.wb.set_custom_property("nianbao_output", OUTPUT_KIND, "text")
+        for k in ("form_id", "form", "version", "unit"):
+            self.wb.set_custom_property("nianbao_" + k, m[k], "text")
+        if self.res.year is not None:
+            self.wb.set_custom_property("nianbao_year", int(self.res.year), "number_int")
+
+
+def write_aggregate(res: Result, out: Path | str, force: bool = False) -> None:
+    """Write the aggregate workbook atomically; OutputError (Chinese) when it cannot be written."""
+    import xlsxwriter
+
+    out = Path(out)
+    with atomic_path(out, force=force) as tmp:
+        wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
+                                            "strings_to_numbers": False,
+                                            "tmpdir": str(tmp.parent)})
+        try:
+            _Writer(wb, res, out).build()
+        finally:
+            wb.close()
+
+
+# ---------------------------------------------------------------- reading it back
+def _sheet_rows(wb, name: str, nrows: int | None = None) -> list[list] | None:
+    if name not in wb.sheet_names:
+        return None
+    return wb.get_sheet_by_name(name).to_python(nrows=nrows) if nrows else wb.get_sheet_by_name(name).to_python()
+
+
+def is_aggregate(data: bytes) -> bool:
+    """Is this package an aggregate written here (custom property nianbao_output=aggregate)?"""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            if sum(i.file_size for i in z.infolist()) > MAX_UNZIPPED:
+                return False
+            info = z.getinfo("docProps/custom.xml")
+            return info.file_size < 1 << 20 and OUTPUT_KIND.encode() in z.read(info)
+    except (KeyError, OSError, zipfile.BadZipFile, ValueError, RuntimeError, EOFError,
+            NotImplementedError):
+        return False
+
+
+def read_aggregate(src: Path | str | bytes, display: str = "") -> Previous | None:
+    """Last year's county sums and per-unit values from an aggregate workbook written here.
+
+    ``src`` is a path or the workbook's bytes. None when it is not such a workbook."""
+    from python_calamine import CalamineWorkbook
+
+    from .normalize import parse_number
+
+    if not isinstance(src, bytes):
+        display = display or str(src)
+        try:
+            src = Path(src).read_bytes()
+        except OSError:
+            return None
+    path = display
+    if not is_aggregate(src):
+        return None
+    try:
+        wb = CalamineWorkbook.from_filelike(io.BytesIO(src))
+    except Exception:  # noqa: BLE001 - calamine errors: not a workbook we can use
+        return None
+    try:
+        meta_rows = _sheet_rows(wb, get_spec().workbook["meta_sheet"], 50) or []
+        meta = {str(r[0]): str(r[1]) for r in meta_rows if len(r) >= 2}
+        if meta.get("kind") != OUTPUT_KIND:
+            return None
+        try:
+            spec = get_spec(meta.get("version", ""))
+        except KeyError:
+            return None
+        year = int(meta["year"]) if meta.get("year", "").isdigit() else None
+        rows = _sheet_rows(wb, SUMMARY) or []
+        values = {}
+        for key, (_, ref) in county_where(spec).items():
+            r, c = parse_a1(ref)
+            raw = rows[r][c] if r < len(rows) and c < len(rows[r]) else None
+            v, _why = parse_number(raw if raw != "" else None)
+            values[key] = v
+        county = Report(path=str(path), form=spec.version, unit=COUNTY, year=year, values=values,
+                        where=county_where(spec), source="aggregate")
+        units: dict[str, dict[str, Decimal]] = {}
+        detail = _sheet_rows(wb, DETAIL) or []
+        if len(detail) > 4:
+            header = [str(h) for h in detail[3]]
+            keep = prev_cells()
+            cols = {h: i for i, h in enumerate(header)}
+            name_c, status_c = cols.get(DETAIL_LEAD[0]), cols.get(DETAIL_LEAD[2])
+            used = {STATUS_ZH[s] for s in (PASSED, WARNINGS, FAILED)}
+            if name_c is not None and status_c is not None:
+                for row in detail[4:]:
+                    if len(row) <= max(name_c, status_c) or str(row[status_c]) not in used:
+                        continue
+                    vals = {}
+                    for k in keep:
+                        i = cols.get(k)
+                        if i is not None and i < len(row):
+                            v, _why = parse_number(row[i] if row[i] != "" else None)
+                            if v is not None:
+                                vals[k] = v
+                    units[str(row[name_c])] = vals
+        return Previous(county=county, units=units, source=str(path))
+    finally:
+        wb.close()
+
+
+
+def read_aggregate_report(item) -> Report | None:
+    """The county sums of an aggregate as a Report (unit （汇总）), for readers of any input.
+
+    ``item`` is an ``inputs.Input``; None when it is not an aggregate written here."""
+    try:
+        data = item.read_bytes()
+    except OSError:
+        return None
+    prev = read_aggregate(data, item.display)
+    if prev is None or prev.county is None:
+        return None
+    r = prev.county
+    r.mtime = getattr(item, "mtime", 0.0) or 0.0
+    r.where = county_where(get_spec(r.form))
+    return r

@@ -1,0 +1,147 @@
+"""``nianbao import``: published reports -> checked reports -> filled official workbooks."""
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from pathlib import Path
+
+from ..findings import make
+from ..model import Report
+from . import SUFFIXES, FileItem, read_report_file
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def _err(msg: str) -> None:
+    print(f"错误：{msg}", file=sys.stderr)
+
+
+def _expand(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    files, problems = [], []
+    for p in paths:
+        if p.is_dir():
+            found = sorted(x for x in p.rglob("*") if x.is_file() and x.suffix.lower() in SUFFIXES
+                           and not x.name.startswith((".", "~$")))
+            if not found:
+                problems.append(f"文件夹 {p} 中没有可导入的报告（.txt、.html、.docx、.pdf）")
+            files += found
+        elif p.is_file():
+            files.append(p)
+        else:
+            problems.append(f"找不到文件：{p}")
+    return files, problems
+
+
+def _targets(files: list[Path], output: Path | None, out_dir: Path | None) -> list[Path]:
+    if output is not None:
+        return [output]
+    used: set[str] = set()
+    out = []
+    for f in files:
+        name = f.stem + ".xlsx"
+        if name in used:
+            name = f"{f.stem}_{f.suffix.lstrip('.')}.xlsx"
+        n = 2
+        while name in used:
+            name, n = f"{f.stem}_{n}.xlsx", n + 1
+        used.add(name)
+        out.append(out_dir / name)
+    return out
+
+
+def import_one(path: Path, target: Path, force: bool) -> tuple[Report, str | None, str | None]:
+    """(report, written workbook or None, output error or None). Never raises."""
+    from ..checks import run_checks
+    from ..fileio import OutputError
+    from ..spec import get_spec
+    from ..template import write_template
+
+    try:
+        report = read_report_file(FileItem.of(path))
+    except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
+        report = Report(path=str(path), source="import", unreadable=True)
+        report.findings.append(make("NB005", f"{path}：处理时发生内部错误（参考编号 {uuid.uuid4().hex[:8]}："
+                                             f"{type(exc).__name__}），请将此文件反馈给维护人员"))
+        return report, None, None
+    if report.unreadable or not report.form:
+        return report, None, None
+    spec = get_spec(report.form)
+    run_checks(report, spec)
+    values = {k: v for k, v in report.values.items() if k in spec.cells}
+    try:
+        write_template(target, spec, unit=report.unit or None, year=report.year, values=values, force=force)
+    except OutputError as e:
+        return report, None, str(e)
+    except OSError as e:
+        return report, None, f"无法写入 {target}：{e.strerror or e}"
+    return report, str(target), None
+
+
+def _summary(report: Report, written: str | None, out_error: str | None) -> list[str]:
+    head = report.unit or "（未识别单位）"
+    year = f"{report.year}年" if report.year else "（未识别年度）"
+    form = f"{report.form} 表式" if report.form else "表式未知"
+    if report.unreadable:
+        state = "无法读取"
+    else:
+        state = "通过" if not report.errors else "有错误"
+    lines = [f"{report.path}：{head} {year}（{form}）{state}，错误 {report.errors} 个、警告 {report.warnings} 个"]
+    if written:
+        lines.append(f"  已写入 {written}")
+    if out_error:
+        lines.append(f"  未写入：{out_error}")
+    for f in report.findings[:30]:
+        where = f" [{f.location}]" if f.location else ""
+        lines.append(f"  [{f.code}] {f.severity_zh}{where}：{f.message}")
+    if len(report.findings) > 30:
+        lines.append(f"  …… 另有 {len(report.findings) - 30} 条，请用 --format json 查看全部")
+    return lines
+
+
+def import_command(reports: list[Path], output: Path | None, out_dir: Path | None,
+                   fmt: str = "text", force: bool = False) -> int:
+    if fmt not in ("text", "json"):
+        _err("--format 只能是 text 或 json")
+        return EXIT_USAGE
+    if output is None and out_dir is None:
+        _err("请用 -o 指定输出文件（单个报告），或用 --out-dir 指定输出文件夹（多个报告）")
+        return EXIT_USAGE
+    if output is not None and out_dir is not None:
+        _err("-o 与 --out-dir 只能选一个")
+        return EXIT_USAGE
+    if output is not None and output.suffix.lower() != ".xlsx":
+        _err(f"输出文件应以 .xlsx 结尾：{output}")
+        return EXIT_USAGE
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        _err(f"--out-dir 不是文件夹：{out_dir}")
+        return EXIT_USAGE
+    files, problems = _expand(list(reports))
+    if problems:
+        for p in problems:
+            _err(p)
+        return EXIT_USAGE
+    if output is not None and len(files) != 1:
+        _err(f"-o 只能用于单个报告（现有 {len(files)} 个），多个报告请用 --out-dir")
+        return EXIT_USAGE
+    results = []
+    for f, target in zip(files, _targets(files, output, out_dir)):
+        results.append(import_one(f, target, force))
+    if fmt == "json":
+        payload = {"files": []}
+        for report, written, out_error in results:
+            d = report.to_dict(with_values=True)
+            d["output"] = written
+            if out_error:
+                d["output_error"] = out_error
+            payload["files"].append(d)
+        sys.stdout.buffer.write(json.dumps(payload, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
+        sys.stdout.flush()
+    else:
+        for report, written, out_error in results:
+            print("\n".join(_summary(report, written, out_error)))
+    if any(e for _, _, e in results):
+        return EXIT_USAGE
+    if any(r.unreadable or r.errors for r, _, _ in results):
+        return EXIT_FINDINGS
+    return EXIT_OK

@@ -1,0 +1,411 @@
+"""Read 表二/表三/表四 out of a Doc, driven entirely by the spec's labels and header trees.
+
+Per table: the tokens of its region are cut into segments (label text followed by value cells);
+every label of the table is looked up in the concatenated label text (verbatim, longest first,
+then with a few edits tolerated, then without a trailing note); the values of a segment belong
+to the last row label found in it.
+"""
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from ..findings import make
+from ..layout import workbook_layout
+from ..model import Report
+from ..normalize import label_keys, parse_number, shorten
+from ..spec import Node, Section, Spec, Table, all_specs
+from .match import MASK, allowed_errors, find_all, fuzzy_find
+from .prose import find_headings
+from .tokens import Doc, Tok
+from .values import AMBIGUOUS, BLANK_ROW, OK, TOO_FEW, map_values
+
+LEAF, GROUP, OTHER = "leaf", "group", "other"
+_CJK = re.compile(r"[\u3400-\u9fff]")
+UNKNOWN_TAIL = 4  # unmatched CJK characters after a row label that make the row unknown
+
+
+@dataclass
+class Entry:
+    key: str
+    kind: str
+    label: str
+    node: Node | None = None
+    section: Section | None = None
+    order: int = 0  # position of a leaf among the table's leaves
+    tail: int = 0  # unmatched characters tolerated after it (matched without its note)
+
+
+@dataclass
+class Hit:
+    start: int
+    end: int
+    entry: Entry
+    spans: bool = False  # continues into the next segment's label text
+
+
+@dataclass
+class Seg:
+    labels: list[Tok] = field(default_factory=list)
+    vals: list[Tok] = field(default_factory=list)
+    start: int = 0
+    end: int = 0
+    hits: list[Hit] = field(default_factory=list)
+
+
+@dataclass
+class RowRead:
+    seg: Seg | None
+    owner: bool
+
+
+# ------------------------------------------------------------------ labels of a table
+def _entries(spec: Spec, table: Table) -> list[Entry]:
+    out: list[Entry] = [Entry(k, OTHER, table.title) for k in label_keys(table.title)[:1]]
+    order = 0
+    for sec in table.sections:
+        for text in (sec.title, sec.corner):
+            if text:
+                out.append(Entry(label_keys(text)[0], OTHER, text, section=sec))
+        for root in sec.columns:
+            for n in root.walk():
+                if n.label:
+                    out.append(Entry(label_keys(n.label)[0], OTHER, n.label, n, sec))
+        for root in sec.rows:
+            for n in root.walk():
+                if not n.label:
+                    continue
+                if n.is_leaf:
+                    out.append(Entry(label_keys(n.label)[0], LEAF, n.label, n, sec, order))
+                    order += 1
+                else:
+                    out.append(Entry(label_keys(n.label)[0], GROUP, n.label, n, sec))
+    known = {e.key for e in out}
+    # the other form's wording of the same row (e.g. 规范性文件 under the 2021 columns)
+    for other in all_specs():
+        if other is spec:
+            continue
+        try:
+            t2 = other.table(table.key)
+        except StopIteration:
+            continue
+        leaves = {e.node.key: e for e in out if e.kind == LEAF}
+        for sec in t2.sections:
+            for leaf in sec.leaf_rows():
+                e = leaves.get(leaf.key)
+                k = label_keys(leaf.label)[0] if leaf.label else ""
+                if e is not None and k and k not in known:
+                    out.append(Entry(k, LEAF, e.label, e.node, e.section, e.order))
+                    known.add(k)
+    return [e for e in out if e.key]
+
+
+def _segments(toks: list[Tok]) -> tuple[list[Seg], str]:
+    segs: list[Seg] = []
+    cur: Seg | None = None
+    for t in toks:
+        if not t.value:
+            if cur is None or cur.vals:
+                cur = Seg()
+                segs.append(cur)
+            cur.labels.append(t)
+        else:
+            if cur is None:
+                cur = Seg()
+                segs.append(cur)
+            cur.vals.append(t)
+    parts, pos = [], 0
+    for s in segs:
+        run = "".join(t.key for t in s.labels)
+        s.start, s.end = pos, pos + len(run)
+        parts.append(run)
+        pos = s.end
+    return segs, "".join(parts)
+
+
+def _locate(text: str, entries: list[Entry]) -> tuple[list[Hit], str]:
+    """Every occurrence of every entry, longest labels first; returns the hits and the text
+    with the matched characters masked."""
+    hay = text
+    hits: list[Hit] = []
+
+    def take(a: int, b: int, e: Entry) -> None:
+        nonlocal hay
+        hits.append(Hit(a, b, e))
+        hay = hay[:a] + MASK * (b - a) + hay[b:]
+
+    for e in sorted(entries, key=lambda e: -len(e.key)):
+        for a in find_all(hay, e.key):
+            take(a, a + len(e.key), e)
+    # leaves not found verbatim: a few edits, then without a trailing note; only between the
+    # neighbouring rows that were found, since rows come in the spec's order
+    found = {h.entry.order: h for h in sorted(hits, key=lambda h: -h.start) if h.entry.kind == LEAF}
+    leaves = sorted({e.order: e for e in entries if e.kind == LEAF}.values(), key=lambda e: e.order)
+    for e in leaves:
+        if e.order in found:
+            continue
+        lo = max((h.end for o, h in found.items() if o < e.order), default=0)
+        hi = min((h.start for o, h in found.items() if o > e.order), default=len(hay))
+        if lo >= hi:
+            lo, hi = 0, len(hay)
+        cands = [x for x in entries if x.kind == LEAF and x.order == e.order]
+        hit = None
+        for c in cands:
+            r = fuzzy_find(hay[lo:hi], c.key, allowed_errors(c.key))
+            if r is not None:
+                hit = (lo + r[0], lo + r[1], c)
+                break
+        if hit is None:
+            for c in cands:
+                keys = label_keys(c.label)
+                if len(keys) > 1 and len(keys[1]) >= 4:
+                    pos = find_all(hay[lo:hi], keys[1])
+                    if pos:
+                        a = lo + pos[0]
+                        short = Entry(keys[1], LEAF, c.label, c.node, c.section, c.order,
+                                      tail=len(c.key) - len(keys[1]) + 4)
+                        hit = (a, a + len(keys[1]), short)
+                        break
+        if hit is not None:
+            take(*hit)
+            found[e.order] = hits[-1]
+    return hits, hay
+
+
+def _attach(segs: list[Seg], hits: list[Hit]) -> None:
+    starts = [s.start for s in segs]
+    for h in hits:
+        i = bisect.bisect_right(starts, h.start) - 1
+        while i < len(segs) - 1 and segs[i].end <= h.start:
+            i += 1
+        if i < 0:
+            continue
+        h.spans = h.end > segs[i].end
+        segs[i].hits.append(h)
+    for s in segs:
+        s.hits.sort(key=lambda h: h.start)
+
+
+def _owner(seg: Seg, hay: str) -> tuple[Hit | None, str]:
+    """The row label owning the segment's values, or None with the unknown label text."""
+    rows = [h for h in seg.hits if h.entry.kind in (LEAF, GROUP)]
+    after = rows[-1].end if rows else seg.start
+    rest = hay[after:seg.end].replace(MASK, "")
+    unknown = len(_CJK.findall(rest))
+    if rows and (rows[-1].spans or unknown - rows[-1].entry.tail < UNKNOWN_TAIL):
+        return rows[-1], ""
+    return None, rest if unknown >= UNKNOWN_TAIL else ""
+
+
+# ------------------------------------------------------------------ regions
+def _markers(table: Table) -> set[str]:
+    keys = {label_keys(table.title)[0]}
+    for sec in table.sections:
+        keys.update(label_keys(x)[0] for x in (sec.title, sec.corner) if x)
+        for tree in (sec.columns, sec.rows):
+            keys.update(label_keys(n.label)[0] for root in tree for n in root.walk() if n.label)
+    return {k for k in keys if len(k) >= 4}
+
+
+def _is_marker(key: str, markers: set[str]) -> bool:
+    if key in markers:
+        return True
+    return any(len(m) >= 6 and m in key and len(key) <= 2 * len(m) for m in markers)
+
+
+def regions(doc: Doc, spec: Spec, heads: dict[int, int]) -> dict[str, tuple[int, int]]:
+    """Token range of each table: from its heading (or first marker label) to the next
+    heading or table."""
+    toks = doc.tokens
+    body_keys = [label_keys(b)[0] if b else "" for b in spec.body]
+    starts: dict[str, int] = {}
+    for t in spec.tables:
+        k = label_keys(t.title)[0]
+        if k in body_keys and body_keys.index(k) in heads:
+            starts[t.key] = heads[body_keys.index(k)]
+    lo = 0
+    for t in spec.tables:
+        if t.key in starts:
+            lo = starts[t.key] + 1
+            continue
+        marks = _markers(t)
+        hit = next((i for i in range(lo, len(toks)) if not toks[i].value and _is_marker(toks[i].key, marks)), None)
+        if hit is not None:
+            starts[t.key] = hit
+            lo = hit + 1
+    bounds = sorted(set(starts.values()) | set(heads.values()) | {len(toks)})
+    return {k: (s, next(b for b in bounds if b > s)) for k, s in starts.items()}
+
+
+# ------------------------------------------------------------------ extraction
+@dataclass
+class Extraction:
+    missing_tables: int = 0
+    missing_rows: int = 0
+    found_values: int = 0
+
+
+def _where(spec: Spec) -> dict[str, tuple[str, str]]:
+    lay = workbook_layout(spec)
+    return {k: (tl.sheet, box.ref) for tl in lay.tables for k, box in tl.values.items()}
+
+
+def _leaf_cells(table: Table, section: Section, leaf: Node) -> list:
+    return [c for c in table.cells if c.section is section and c.row is leaf]
+
+
+def _loc(spec: Spec, where, cell) -> dict:
+    sheet, ref = where[cell.key]
+    return {"table": cell.table.name, "row": cell.row_label, "column": cell.col_label,
+            "sheet": sheet, "cell": ref, "key": cell.key}
+
+
+def _fill_row(report: Report, spec: Spec, where, cells: list, seg: Seg | None, label: str, ex: Extraction) -> None:
+    """Put the values of one row into the report (blank, number or unreadable per cell)."""
+    texts = [t.text for t in seg.vals] if seg is not None else []
+    spans = [c.col.span for c in cells]
+    status, mapped = map_values(texts, spans) if texts else (BLANK_ROW, [""] * len(cells))
+    if status not in (OK, BLANK_ROW):
+        shown = "、".join(shorten(t, 12) for t in texts if t) or "无"
+        n = sum(1 for t in texts if t)
+        why = (f"读到 {n} 个数值（{shown}），应为 {len(cells)} 个" if status != AMBIGUOUS
+               else f"数值与空格（{shown}）的位置有多种可能")
+        cell = cells[0]
+        report.findings.append(make(
+            "NB003", f"{cell.table.name}“{label}”行{why}，无法确定各数值所属的列，该行未导入（请核对原文）",
+            **{**_loc(spec, where, cell), "column": ""}, actual=shown))
+        for c in cells:
+            report.values[c.key] = None
+            report.invalid.add(c.key)
+        return
+    for c, raw in zip(cells, mapped):
+        if not raw:
+            report.values[c.key] = None
+            report.blank.append(c.key)
+            continue
+        num, problem = parse_number(raw)
+        if num is None:
+            report.values[c.key] = None
+            report.invalid.add(c.key)
+            loc = _loc(spec, where, c)
+            report.findings.append(make(
+                "NB102", f"{loc['table']}“{loc['row']} / {loc['column']}”{problem or '不是有效数字'}："
+                         f"“{shorten(raw)}”（未导入，请核对原文）", **loc, actual=shorten(raw)))
+        else:
+            report.values[c.key] = num
+            ex.found_values += 1
+
+
+def _missing_row(report: Report, spec: Spec, where, cells: list, label: str, ex: Extraction) -> None:
+    cell = cells[0]
+    ex.missing_rows += 1
+    report.findings.append(make("NB003", f"{cell.table.name}中未找到“{label}”行，该行数值未导入",
+                                **{**_loc(spec, where, cell), "column": ""}))
+    for c in cells:
+        report.values[c.key] = None
+        report.invalid.add(c.key)
+
+
+def _read_unlabelled(report, spec, where, table: Table, sec: Section, leaf: Node, segs, ex) -> Seg | None:
+    """A row without a label (表四): the segment of the region holding the most numbers."""
+    cells = _leaf_cells(table, sec, leaf)
+    best = max((s for s in segs if s.vals), key=lambda s: sum(1 for t in s.vals if t.text), default=None)
+    if best is None or not any(t.text for t in best.vals):
+        wide = [s for s in segs if len(s.vals) >= sum(c.col.span for c in cells)]
+        best = wide[-1] if wide else None
+    if best is None:
+        _missing_row(report, spec, where, cells, table.name + "数据", ex)
+        return None
+    _fill_row(report, spec, where, cells, best, table.name, ex)
+    return best
+
+
+def extract(doc: Doc, spec: Spec, report: Report) -> Extraction:
+    """Fill report.values/blank/invalid/where and reader findings for every cell of ``spec``."""
+    ex = Extraction()
+    where = _where(spec)
+    report.where.update(where)
+    heads = find_headings(doc, spec)
+    regs = regions(doc, spec, heads)
+    for table in spec.tables:
+        if table.key not in regs:
+            ex.missing_tables += 1
+            report.findings.append(make("NB003", f"未找到{table.name}（{table.title}），该表数值未导入",
+                                        table=table.name, sheet=table.sheet))
+            for c in table.cells:
+                report.values[c.key] = None
+                report.invalid.add(c.key)
+            continue
+        a, b = regs[table.key]
+        segs, text = _segments(doc.tokens[a:b])
+        entries = _entries(spec, table)
+        hits, hay = _locate(text, entries)
+        _attach(segs, hits)
+        reads: dict[int, RowRead] = {}
+        groups: dict[str, Seg] = {}
+        unknowns: list[tuple[Seg, str]] = []
+        for seg in segs:
+            owner, unknown = _owner(seg, hay)
+            for h in seg.hits:
+                e = h.entry
+                if e.kind != LEAF or (h is owner):
+                    continue
+                reads.setdefault(id(e.node), RowRead(None, False))
+            if owner is not None:
+                e = owner.entry
+                if e.kind == GROUP:
+                    if any(t.text for t in seg.vals):
+                        groups.setdefault(e.node.key, seg)
+                    continue
+                old = reads.get(id(e.node))
+                has = any(t.text for t in seg.vals)
+                if old is None or not old.owner or (has and not any(t.text for t in old.seg.vals)):
+                    reads[id(e.node)] = RowRead(seg, True)
+            elif unknown and any(t.text for t in seg.vals):
+                unknowns.append((seg, unknown))
+        used: set[int] = set()
+        for sec in table.sections:
+            for leaf in sec.leaf_rows():
+                if not leaf.label:
+                    used.add(id(_read_unlabelled(report, spec, where, table, sec, leaf, segs, ex)))
+                    continue
+                cells = _leaf_cells(table, sec, leaf)
+                rr = reads.get(id(leaf))
+                label = cells[0].row_label
+                if rr is None:
+                    _missing_row(report, spec, where, cells, label, ex)
+                else:
+                    _fill_row(report, spec, where, cells, rr.seg, label, ex)
+        for seg, unknown in unknowns:
+            if id(seg) not in used:
+                vals = "、".join(shorten(t.text, 10) for t in seg.vals if t.text)
+                report.findings.append(make(
+                    "NB006", f"{table.name}中有无法识别的行“{shorten(unknown, 30)}”，其数值（{shorten(vals, 40)}）未导入",
+                    table=table.name, sheet=table.sheet))
+        _merged_groups(report, table, groups, reads)
+    return ex
+
+
+def _merged_groups(report: Report, table: Table, groups: dict[str, Seg], reads: dict[int, RowRead]) -> None:
+    """A group label (e.g. （六）其他处理) carrying numbers of its own while its sub-rows are
+    missing: the older form's single row under this form's sub-rows."""
+    for sec in table.sections:
+        for root in sec.rows:
+            for node in root.walk():
+                if node.is_leaf or node.key not in groups:
+                    continue
+                leaves = node.leaves()
+                if any(id(x) in reads for x in leaves):
+                    continue
+                vals = "、".join(t.text for t in groups[node.key].vals if t.text)
+                subs = "”“".join(x.label for x in leaves)
+                report.findings.append(make(
+                    "NB003", f"{table.name}“{node.label}”只有一行数字（{shorten(vals, 40)}），这是旧表式的写法；"
+                             f"本表式应分为“{subs}”{len(leaves)} 行填报，这些数字无法对应到各行，未导入",
+                    table=table.name, row=node.label, sheet=table.sheet, actual=shorten(vals, 40)))
+
+
+def total_found(report: Report) -> int:
+    return sum(1 for v in report.values.values() if isinstance(v, Decimal))

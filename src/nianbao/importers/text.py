@@ -1,0 +1,58 @@
+"""Flattened text of a published report (reference §5, shapes 1–5) -> a Doc.
+
+1. one table row per line, cells separated by `` | `` (trailing ``|``);
+2. one cell per line ending in `` |`` (extra pipes for merged cells; a line of pipes is a blank);
+3. one cell per line with ``|`` on a line of its own between cells;
+4. one cell per line, no separators, blank cells dropped;
+5. PDF text: labels wrapped or one character per line, numbers space-separated at line ends.
+"""
+from __future__ import annotations
+
+import re
+
+from .tokens import Doc, DocBuilder
+
+_PAGE_FOOTER = re.compile(r"^(?:[\-—–]\s*\d{1,4}\s*[\-—–]|第\s*\d{1,4}\s*页(?:\s*[,，/]?\s*共\s*\d{1,4}\s*页)?)$")
+
+
+def _pipe_only(s: str) -> bool:
+    return bool(s) and set(s) <= {"|", " "}
+
+
+def _cells(s: str) -> list[str]:
+    t = s[:-1] if s.endswith("|") else s
+    return [c.strip() for c in t.split("|")]
+
+
+def text_doc(text: str) -> Doc:
+    lines = [ln.strip() for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    lines = [ln.replace("\u3000", " ").replace("\xa0", " ").strip() for ln in lines]
+    nonblank = [ln for ln in lines if ln]
+    pipe_only = sum(1 for ln in nonblank if _pipe_only(ln))
+    ends_pipe = sum(1 for ln in nonblank if ln.endswith("|") and not _pipe_only(ln))
+    separators = pipe_only > 0 and ends_pipe * 4 < pipe_only  # shape 3
+    b = DocBuilder()
+    last_sep = False
+    for s in nonblank:
+        if _PAGE_FOOTER.match(s):
+            continue
+        if _pipe_only(s):
+            if separators:
+                if last_sep:  # two separators in a row enclose a blank cell
+                    b.token("", b.line(""), value=True)
+                last_sep = True
+            else:
+                b.token("", b.line(s), value=True)
+            continue
+        last_sep = False
+        if "|" in s:
+            cells = _cells(s)
+            if sum(1 for c in cells if c) >= 2:
+                b.row(cells)
+            else:
+                b.token(next((c for c in cells if c), ""), b.line(s))
+        elif "\t" in s:
+            b.row(s.split("\t"))
+        else:
+            b.free_line(s)
+    return b.doc

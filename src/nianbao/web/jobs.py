@@ -1,0 +1,211 @@
+"""Background work of the web app: checking a batch and aggregating it.
+
+The server never reads a user's file itself. Each job runs in a child process
+(``python -m nianbao.web.jobs batch|aggregate DIR``) started from one background thread, so a
+hostile file that makes a native library abort, or a batch that needs much memory, can never
+take the server down; the page polls the job's ``progress.json`` meanwhile. The child writes
+the results into the job's ``manifest.json``; a job left unfinished by a restart is run again.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from .storage import DONE, FAILED, RUNNING, Storage, read_json, write_json
+
+ANNOTATABLE = (".xlsx", ".xlsm", ".xls")
+_MARKUP = re.compile(r"\[/?(?:bold |dim )?(?:red|yellow|green|bold|dim)?\]")
+
+
+def plain(msg: str) -> str:
+    """A CLI message without its rich colour tags."""
+    return _MARKUP.sub("", msg)
+
+
+class ProgressFile:
+    """Progress of one phase, written to progress.json at most a few times a second."""
+
+    def __init__(self, folder: Path, phase: str, total: int, start: float, share: float):
+        self.path, self.phase, self.total = folder / "progress.json", phase, total
+        self.start, self.share, self.done, self._last = start, share, 0, 0.0
+        self._write()
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        if time.monotonic() - self._last > 0.25 or self.done >= self.total:
+            self._write()
+
+    def close(self) -> None:
+        self._write()
+
+    def _write(self) -> None:
+        self._last = time.monotonic()
+        frac = self.done / self.total if self.total else 1.0
+        write_json(self.path, {"phase": self.phase, "done": self.done, "total": self.total,
+                               "percent": round(100 * (self.start + self.share * frac))})
+
+
+def _result(i: int, r, annotated: str | None, note: str) -> dict:
+    from ..render import status_zh
+
+    d = r.to_dict()
+    d.update(index=i, status_zh=status_zh(r), annotated=annotated, note=note)
+    return d
+
+
+def run_batch(folder: Path) -> None:
+    """Check every upload of the batch in ``folder`` and write its annotated copies."""
+    from ..pipeline import annotate_one, collect_reports
+    from ..render import summary
+
+    m = read_json(folder / "manifest.json")
+    m.update(state=RUNNING, error=None)
+    write_json(folder / "manifest.json", m)
+    os.chdir(folder / "uploads")  # so that every path shown is the uploaded name
+    names = [Path(f["name"]) for f in m["files"] if (folder / "uploads" / f["name"]).is_file()]
+    reports, skipped = collect_reports(
+        names, m.get("blank", "zero"), None,
+        progress_factory=lambda n: ProgressFile(folder, "正在读取并审核", n, 0, 0.4))
+    todo = [(i, r) for i, r in enumerate(reports)
+            if not r.unreadable and r.meta.get("input") is not None
+            and str(r.meta["input"].suffix).lower() in ANNOTATABLE]
+    bar = ProgressFile(folder, "正在生成批注副本", len(todo), 0.4, 0.6)
+    annotated: dict[int, tuple[str | None, str]] = {}
+    for i, r in todo:
+        out = folder / "annotated" / str(i)
+        msg, _ok = annotate_one(r, out, force=True)
+        made = sorted(p for p in out.glob("*") if p.is_file()) if out.is_dir() else []
+        annotated[i] = (made[0].relative_to(folder).as_posix() if made else None, plain(msg))
+        bar.advance()
+    bar.close()
+    m["results"] = [_result(i, r, *annotated.get(i, (None, ""))) for i, r in enumerate(reports)]
+    m["skipped"] = [{"path": str(p), "reason": why} for p, why in skipped]
+    m["summary"] = summary(reports, skipped)
+    m.update(state=DONE, finished=time.strftime("%Y-%m-%d %H:%M:%S"))
+    write_json(folder / "manifest.json", m)
+
+
+def run_aggregate(folder: Path) -> None:
+    """Aggregate the uploads of the batch two levels up, with the roster/previous given."""
+    from .aggregating import aggregate_batch
+
+    m = read_json(folder / "manifest.json")
+    m.update(state=RUNNING, error=None)
+    write_json(folder / "manifest.json", m)
+    m.update(aggregate_batch(folder.parent.parent / "uploads", folder, m))
+    ProgressFile(folder, "汇总完成", 1, 1, 0).close()
+    m.update(state=DONE, finished=time.strftime("%Y-%m-%d %H:%M:%S"))
+    write_json(folder / "manifest.json", m)
+
+
+def _fail(folder: Path, message: str) -> None:
+    m = read_json(folder / "manifest.json") or {}
+    m.update(state=FAILED, error=message)
+    write_json(folder / "manifest.json", m)
+
+
+class Runner:
+    """Runs jobs one after another in a background thread, each in a child process."""
+
+    def __init__(self, storage: Storage, timeout: float = 6 * 3600):
+        self.storage, self.timeout = storage, timeout
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nianbao-job")
+        self._lock = threading.Lock()
+        self._pending: set[tuple[str, str | None]] = set()
+        self._procs: set[subprocess.Popen] = set()
+        self._closed = False
+
+    def submit(self, batch_id: str, agg_id: str | None = None) -> None:
+        key = (batch_id, agg_id)
+        with self._lock:
+            if key in self._pending or self._closed:
+                return
+            self._pending.add(key)
+        self._pool.submit(self._run, key)
+
+    def resume(self) -> None:
+        for batch_id, agg_id in self.storage.unfinished():
+            self.submit(batch_id, agg_id)
+
+    def busy(self, batch_id: str, agg_id: str | None = None) -> bool:
+        with self._lock:
+            return (batch_id, agg_id) in self._pending
+
+    def _run(self, key: tuple[str, str | None]) -> None:
+        batch_id, agg_id = key
+        try:
+            folder = (self.storage.aggregate_dir(batch_id, agg_id) if agg_id
+                      else self.storage.batch_dir(batch_id))
+            if folder is None or self._closed:
+                return
+            kind = "aggregate" if agg_id else "batch"
+            cmd = [sys.executable, "-m", "nianbao.web.jobs", kind, str(folder)]
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE)
+            with self._lock:
+                self._procs.add(proc)
+            try:
+                _, err = proc.communicate(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+                _fail(folder, "处理超时，已停止。请把文件分成几批上传。")
+                return
+            finally:
+                with self._lock:
+                    self._procs.discard(proc)
+            if self._closed:
+                return
+            state = (read_json(folder / "manifest.json") or {}).get("state")
+            if proc.returncode == 0 and state in (DONE, FAILED):
+                return
+            ref = uuid.uuid4().hex[:8]
+            sys.stderr.write(f"[nianbao] 后台任务 {folder} 异常（退出码 {proc.returncode}，任务编号 {ref}）：\n"
+                             + err.decode("utf-8", "replace")[-4000:] + "\n")
+            if state != FAILED:
+                _fail(folder, f"处理过程意外中断（参考编号 {ref}）。其他批次不受影响；"
+                              "可以把文件分成几批重新上传，以找出有问题的文件。")
+        finally:
+            with self._lock:
+                self._pending.discard(key)
+
+    def close(self) -> None:
+        """Stop: running children are ended; unfinished jobs stay queued for the next start."""
+        self._closed = True
+        with self._lock:
+            procs = list(self._procs)
+        for p in procs:
+            p.kill()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def main(argv: list[str]) -> int:
+    from .aggregating import JobError
+
+    kind, folder = argv[0], Path(argv[1])
+    try:
+        (run_batch if kind == "batch" else run_aggregate)(folder)
+        return 0
+    except JobError as e:
+        _fail(folder, str(e))
+        return 0
+    except Exception as exc:  # noqa: BLE001 - recorded for the page, traceback for the log
+        import traceback
+
+        ref = uuid.uuid4().hex[:8]
+        sys.stderr.write(f"参考编号 {ref}\n")
+        traceback.print_exc()
+        _fail(folder, f"处理时发生内部错误（参考编号 {ref}：{type(exc).__name__}）。"
+                      "请把文件与编号反馈给维护人员。")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
