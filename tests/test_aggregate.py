@@ -180,8 +180,15 @@ def test_every_status(county):
     doc = county["doc"]
     # with --previous, the unit that does not follow last year gets warnings (NB301)
     assert statuses(doc) == {**EXPECTED, "县卫生健康局": ["warnings"]}
+    assert {"form", "year", "units", "sums", "categories", "findings", "summary"} <= set(doc)
     for u in doc["units"]:
         assert u["status_zh"] == STATUS_ZH[u["status"]]
+        assert {"name", "category", "status", "status_zh", "errors", "warnings", "file", "filler",
+                "phone", "date", "summed"} <= set(u)
+    for f in doc["findings"]:
+        assert set(f) == {"unit", "file", "code", "severity", "table", "row", "column", "sheet",
+                          "cell", "expected", "actual", "message"}
+        assert f["severity"] in ("error", "warning")
     # problems first, in the documented order
     order = [STATUS_ORDER.index(u["status"]) for u in doc["units"]]
     assert order == sorted(order)
@@ -434,3 +441,20 @@ def test_stream_survives_a_dying_worker(tmp_path, monkeypatch):
     crash = next(i for i, it in enumerate(items) if it.name == "crash.xlsx")
     assert got[crash].unreadable
     assert all(not r.unreadable and r.unit == "甲局" for i, r in got.items() if i != crash)
+
+
+def test_aggregate_reads_back_as_the_county_report(county):
+    from nianbao.aggregate_xlsx import read_aggregate_report
+    from nianbao.inputs import Input
+
+    def item(p: Path) -> Input:
+        return Input(display=str(p), name=p.name, suffix=".xlsx", path=p)
+
+    r = read_aggregate_report(item(county["out"]))
+    assert (r.unit, r.form, r.year) == ("（汇总）", "2021", YEAR)
+    assert r.values == county["sums"]
+    sheet, ref = r.where["nb_t3_r_total_total"]
+    ws = openpyxl.load_workbook(county["out"])[sheet]
+    assert Decimal(str(ws[ref].value)) == county["sums"]["nb_t3_r_total_total"]
+    assert read_aggregate_report(item(county["src"] / "教育局.xlsx")) is None
+    assert read_aggregate_report(item(county["src"] / "县交通运输局.xlsx")) is None

@@ -50,8 +50,9 @@ def site(tmp_path_factory):
     """A real `nianbao serve` process on a free loopback port; yields (url, data folder)."""
     data = tmp_path_factory.mktemp("serve-data")
     port = free_port()
+    log = open(data.parent / "serve.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "nianbao.cli", "serve", "--port", str(port),
-                             "--data", str(data)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                             "--data", str(data)], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -60,7 +61,7 @@ def site(tmp_path_factory):
                 break
             except OSError:
                 if proc.poll() is not None:
-                    raise AssertionError(proc.stdout.read().decode("utf-8", "replace"))
+                    raise AssertionError((data.parent / "serve.log").read_text("utf-8", "replace")) from None
                 time.sleep(0.05)
         yield url, data
     finally:
@@ -69,6 +70,7 @@ def site(tmp_path_factory):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()
 
 
 @pytest.fixture(scope="module")

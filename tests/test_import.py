@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 from conftest import consistent_values
-from fixtures_import import SHAPES, report_docx, report_html, report_text, soffice, to_pdf
+from fixtures_import import (
+    SHAPES,
+    report_docx,
+    report_html,
+    report_text,
+    soffice,
+    to_pdf,
+)
 from typer.testing import CliRunner
 
 from nianbao.checks import run_checks
@@ -138,7 +145,7 @@ def test_typos_punctuation_spaces_and_heading_variants():
     text = report_text(vals, "rows", spec=spec)
     swaps = [("只计这一情形", "只计这一情况"), ("三类内部事务信息", "三类内容事务信息"),
              ("（", "("), ("）", ")"), ("：", ":"), ("，", ","), ("商业企业", "商业 企业"),
-             ("| 行政规范性文件 |", "| 规范性文件 |"), ("行政规范性文件 |", "规范性文件 |"),
+             ("\n行政规范性文件 |", "\n规范性文件 |"),
              ("二、主动公开政府信息情况", "二、行政机关主动公开政府信息情况"),
              ("四、政府信息公开行政复议、行政诉讼情况", "四、因政府信息公开工作被申请行政复议、提起行政诉讼情况"),
              ("五、存在的主要问题及改进情况", "五、政府信息公开工作存在的主要问题及改进情况"),
@@ -164,10 +171,11 @@ def test_form_comes_from_labels_not_year():
 def test_issuer_from_text_or_warning():
     spec = get_spec("2021")
     vals = consistent_values(spec, seed=17)
-    texts = {0: "2023年,测试县交通运输局坚持依法行政,深化信息公开。"}
+    fee = "本年度发出收费通知，未实际收取信息处理费。"
+    texts = {0: "2023年,测试县交通运输局坚持依法行政,深化信息公开。", 5: fee}
     r = parse_text(report_text(vals, "rows", spec=spec, title=None, texts=texts), "a.txt")
     assert (r.unit, r.year) == ("测试县交通运输局", 2023)
-    r = parse_text(report_text(vals, "rows", spec=spec, title=None, texts={0: "本机关坚持依法行政。"}), "a.txt")
+    r = parse_text(report_text(vals, "rows", spec=spec, title=None, texts={0: "本机关坚持依法行政。", 5: fee}), "a.txt")
     assert (r.unit, r.year) == ("", None)
     assert [f.code for f in r.findings] == ["NB004"]
     assert "填报单位" in r.findings[0].message and "报告年度" in r.findings[0].message
@@ -331,3 +339,29 @@ def test_cli_import_json_and_exit_codes(tmp_path):
     assert CliRunner().invoke(app, ["import", str(good), str(bad), "-o", str(tmp_path / "x.xlsx")]).exit_code == 2
     assert CliRunner().invoke(app, ["import", str(good)]).exit_code == 2
     assert CliRunner().invoke(app, ["import", str(tmp_path / "无此文件.txt"), "-o", str(tmp_path / "y.xlsx")]).exit_code == 2
+
+
+# ------------------------------------------------------------------ never a traceback
+def _pieces():
+    spec = get_spec("2021")
+    labels = [b.text for tl in workbook_layout(spec).tables for b in tl.boxes if b.text]
+    return labels + spec.body + ["0", "12", "无", "", "|", "||", " | ", "\n", "<td rowspan='99'>", "</tr>",
+                                 "<table>", "1.5", "-3", "二、", "2022年", "某局"]
+
+
+def test_garbage_never_raises():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    pieces = _pieces()
+
+    @settings(max_examples=60, deadline=None, derandomize=True)
+    @given(st.lists(st.sampled_from(pieces) | st.text(max_size=5), max_size=80),
+           st.sampled_from(["\n", " | ", "", " "]))
+    def run(parts, sep):
+        text = sep.join(parts)
+        for r in (parse_text(text, "x.txt"), parse_html(text.encode("utf-8", "surrogatepass"), "x.html")):
+            assert r.unreadable or r.form in FORMS
+            assert all(f.message for f in r.findings)
+
+    run()

@@ -15,7 +15,6 @@ from docx.oxml.ns import qn
 from docx.shared import Mm
 from typer.testing import CliRunner
 
-from nianbao.samples import consistent_values
 from nianbao.cli import app
 from nianbao.findings import fmt_number
 from nianbao.layout import workbook_layout
@@ -23,6 +22,7 @@ from nianbao.publish import build_document
 from nianbao.publish.command import publish_command
 from nianbao.publish.docx_writer import TEXT_WIDTH_TWIPS
 from nianbao.publish.text import match_heading, parse_text
+from nianbao.samples import consistent_values
 from nianbao.spec import get_spec
 from nianbao.template import write_template
 
@@ -265,7 +265,7 @@ def test_refuses_a_workbook_with_errors_unless_forced(tmp_path, form):
     assert all(r.font.color.rgb == docx.shared.RGBColor(0xFF, 0, 0) for r in first[0].runs)
     page = html.read_text("utf-8")
     assert page.index(notice) < page.index("<h2")
-    assert re.search(r'class="notice"[^>]*>' + re.escape(notice), page)
+    assert re.search(r'<p class="notice"><strong>' + re.escape(notice) + "</strong>", page)
 
 
 def test_clean_workbook_has_no_notice(published):
@@ -387,7 +387,7 @@ def test_previous_year_changes(tmp_path):
     old["nb_t3_new_total"] = cur["nb_t3_new_total"] + 4  # this year: 4 fewer (last year's errors do not matter)
     cur_wb = make_workbook(tmp_path / "本年.xlsx", spec, cur)
     prev_wb = make_workbook(tmp_path / "上年.xlsx", spec, old, year=YEAR - 1)
-    code, msg, out, html = publish(tmp_path, cur_wb, "--previous", str(prev_wb))
+    code, msg, out, _ = publish(tmp_path, cur_wb, "--previous", str(prev_wb))
     assert code == 0, msg
     text = body_text(out)
     assert "新收申请数较上年减少4件" in text
@@ -514,6 +514,10 @@ def test_libreoffice_converts_to_pdf_within_the_page(published, tmp_path):
     for f, p in zip(FORMS, docs):
         srcs.append(tmp_path / f"{f}.docx")
         shutil.copy(p, srcs[-1])
+    spec = get_spec("2021")  # and one published with --force: the notice is red on page 1
+    wb = make_workbook(tmp_path / "有错.xlsx", spec, broken_values(spec))
+    assert publish_command(wb, tmp_path / "forced.docx", force=True) == 0
+    srcs.append(tmp_path / "forced.docx")
     subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/lo", "--convert-to", "pdf",
                     "--outdir", str(tmp_path), *map(str, srcs)], env=env, check=True, capture_output=True,
                    timeout=180)
@@ -522,17 +526,25 @@ def test_libreoffice_converts_to_pdf_within_the_page(published, tmp_path):
             assert len(pdf.pages) == EXPECTED_PAGES[form]
             right = float(Mm(210 - 26).pt)
             left = float(Mm(28).pt)
+            tables = 0
             for n, page in enumerate(pdf.pages, 1):
                 assert round(page.width) == 595 and round(page.height) == 842  # A4 portrait
-                edges = [e for e in page.edges] + [c for c in page.chars]
-                assert max(e["x1"] for e in edges) <= right + 1.5, (form, n)
-                assert min(e["x0"] for e in edges) >= left - 1.5, (form, n)
-                text = page.extract_text()
-                assert f"— {n} —" in text.replace("—", "— ").replace("  ", " ") or f"—{n}—" in text.replace(" ", "")
-            tables = sum(len(p.find_tables()) for p in pdf.pages)
+                for t in page.find_tables():  # every table inside the text width
+                    tables += 1
+                    assert t.bbox[0] >= left - 1.5 and t.bbox[2] <= right + 1.5, (form, n, t.bbox)
+                things = page.edges + page.chars
+                assert max(e["x1"] for e in things) <= right + 1.5, (form, n)
+                assert min(e["x0"] for e in things) >= left - 1.5, (form, n)
+                assert page.extract_text().splitlines()[-1] == f"— {n} —"  # the PAGE field
             assert tables >= 3
             first = pdf.pages[0].extract_text().replace(" ", "").replace("\n", "")
             assert f"{YEAR}年政府信息公开工作年度报告" in first
+            assert "未通过审核" not in first
+    with pdfplumber.open(str(tmp_path / "forced.pdf")) as pdf:
+        page = pdf.pages[0]
+        assert "仅供核对，不得公开发布" in page.extract_text().replace("\n", "")
+        red = [c for c in page.chars if tuple(c["non_stroking_color"] or ()) == (1, 0, 0)]
+        assert "".join(c["text"] for c in red).startswith("本报告数据未通过审核")
 
 
 # ---------------------------------------------------------------- text vs tables, self-check, aggregate
@@ -595,7 +607,9 @@ def test_publish_an_aggregate_workbook(tmp_path):
         write_aggregate(res, tmp_path / "汇总.xlsx")
     finally:
         getattr(res, "close", lambda: None)()
-    code, msg, out, html = publish(tmp_path, tmp_path / "汇总.xlsx", "--unit", "某某县")
+    code, msg, out, _ = publish(tmp_path, tmp_path / "汇总.xlsx")
+    assert code == 2 and "--unit" in msg and not out.exists()  # the sums have no unit name
+    code, msg, out, _ = publish(tmp_path, tmp_path / "汇总.xlsx", "--unit", "某某县")
     assert code == 0, msg
     tl = workbook_layout(spec).table("t3")
     grid = docx_grid(docx.Document(str(out)).tables[1])

@@ -313,6 +313,15 @@ def test_aggregate_board_and_summed_cell(server, batch, county, tmp_path):
     got = wb[dest[0]][dest[1].replace("$", "")].value
     assert Decimal(str(got)) == Decimal(vals["a"][key]) + Decimal(vals["c"][key])  # 乙局 not summed
 
+    # the same again with this aggregate as "last year's": accepted, named on the board
+    r = client.post("/aggregates", data={"batch": batch, "year": "2025"},
+                    files={"roster": ("名单.csv", roster, "text/csv"),
+                           "previous": ("上年汇总.xlsx", p.read_bytes(), "application/octet-stream")},
+                    follow_redirects=False)
+    url2 = r.headers["location"]
+    assert wait(client, "/api" + url2)["state"] == "done"
+    assert "上年汇总表：上年汇总.xlsx" in client.get(url2).text
+
 
 def test_a_batch_can_be_deleted(server, county):
     client, data = server

@@ -247,17 +247,20 @@ class Previous:
     county: Report | None = None
     units: dict[str, dict[str, Decimal]] = field(default_factory=dict)  # unit name -> values
     source: str = ""
+    _index: dict | None = field(default=None, repr=False)
+
+    @staticmethod
+    def _key(name: str, roster: Roster | None) -> str:
+        i = roster.match(name) if roster else None
+        return f"r{i}" if i is not None else "n:" + norm_name(name)
 
     def for_unit(self, name: str, roster: Roster | None) -> Report | None:
-        if not self.units:
-            return None
-        if not hasattr(self, "_index"):
+        """Last year's report of the unit ``name`` (matched like this year's files), or None."""
+        if self._index is None:
             self._index = {}
             for n, vals in self.units.items():
-                i = roster.match(n) if roster else None
-                self._index.setdefault(f"r{i}" if i is not None else "n:" + norm_name(n), vals)
-        i = roster.match(name) if roster else None
-        vals = self._index.get(f"r{i}" if i is not None else "n:" + norm_name(name))
+                self._index.setdefault(self._key(n, roster), vals)
+        vals = self._index.get(self._key(name, roster))
         return Report(path=self.source, unit=name, values=dict(vals)) if vals is not None else None
 
 

@@ -9,6 +9,7 @@ re-run skips it, and carries a hidden meta sheet so that it can serve as last ye
 from __future__ import annotations
 
 import io
+import math
 import os
 import zipfile
 from dataclasses import replace
@@ -106,6 +107,13 @@ def _text(ws, r: int, c: int, value, fmt=None) -> None:
         ws.write_blank(r, c, None, fmt)
 
 
+def _print_setup(ws) -> None:
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(0)
+
+
 # ---------------------------------------------------------------- writer
 class _Writer:
     def __init__(self, wb, res: Result, out: Path):
@@ -153,7 +161,7 @@ class _Writer:
         return note, "计入汇总的单位：" + ("、".join(names) if names else "无")
 
     def write_summary(self, ws) -> None:
-        from .template import column_widths, row_heights
+        from .template import column_widths, row_heights, text_width
 
         spec, res, f = self.spec, self.res, self.f
         stack = _stack(spec)
@@ -172,8 +180,8 @@ class _Writer:
         for r, text in ((1, note), (2, names)):
             ws.merge_range(r, 0, r, width - 1, "", f(text_wrap=True))
             ws.write_string(r, 0, text, f(text_wrap=True))
-            lines = max(1, int(len(text) * 2 / max(sum(widths.values()), 20)) + 1)
-            ws.set_row(r, min(15 * lines + 4, 400))
+            usable = max(sum(widths.get(c, 9.0) for c in range(width)) - 2, 20)
+            ws.set_row(r, min(14 * math.ceil(text_width(text) / usable) + 6, 409))
         label = f(border=1, align="center", text_wrap=True, bg_color="#E7E6E6")
         label_left = f(border=1, align="left", text_wrap=True, bg_color="#E7E6E6")
         for tl, off in stack:
@@ -261,6 +269,7 @@ class _Writer:
                     _text(ws, r, c, unit.get(h, ""), cell)
         ws.freeze_panes(1, 1)
         ws.autofilter(0, 0, max(len(res.entries), 1), len(cols) - 1)
+        _print_setup(ws)
 
     def _relative(self, path: str) -> str:
         try:
@@ -357,6 +366,7 @@ class _Writer:
                 put(e.name, e.file, x)
         ws.freeze_panes(1, 0)
         ws.autofilter(0, 0, max(r - 1, 1), len(FINDING_COLUMNS) - 1)
+        _print_setup(ws)
 
     # -- machine-readable marks
     def meta(self) -> dict[str, str]:
@@ -396,8 +406,7 @@ def write_aggregate(res: Result, out: Path | str, force: bool = False) -> None:
     out = Path(out)
     with atomic_path(out, force=force) as tmp:
         wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
-                                            "strings_to_numbers": False,
-                                            "tmpdir": str(tmp.parent)})
+                                            "strings_to_numbers": False})
         try:
             _Writer(wb, res, out).build()
         finally:

@@ -249,6 +249,8 @@ def aggregate_cmd(
             prev = load_previous(previous, ros, blank, progress_factory=lambda n: Progress(n, "正在读取上年数据"))
         except FileNotFoundError:
             _fail(f"找不到上年数据：{previous}（请给出上年的汇总表，或上年各单位填报表所在的文件夹）")
+        except Exception as exc:  # noqa: BLE001 - never a traceback for the user
+            _fail(f"读取上年数据 {previous} 时发生内部错误（{type(exc).__name__}）")
     try:
         res = aggregate(paths, roster=ros, previous=prev, annotate_dir=annotate_dir,
                         include_failed=include_failed, year=year, blank=blank, force=force,

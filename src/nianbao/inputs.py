@@ -58,6 +58,7 @@ class Collected:
     items: list[Input] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (display, reason)
     unsupported: list[Input] = field(default_factory=list)
+    skip_outputs: bool = True
 
 
 def kind_of(name: str) -> str | None:
@@ -116,10 +117,14 @@ def skip_reason(name: str, hidden_check: bool = True) -> str | None:
     return None
 
 
-def collect(paths: list[Path]) -> Collected:
-    """Expand the user's paths into inputs, in a deterministic order."""
+def collect(paths: list[Path], skip_outputs: bool = True) -> Collected:
+    """Expand the user's paths into inputs, in a deterministic order.
+
+    ``skip_outputs=False`` keeps nianbao's own outputs (e.g. last year's aggregate given to
+    ``--previous``)."""
     out = Collected()
     seen: set[str] = set()
+    out.skip_outputs = skip_outputs
     for p in paths:
         p = Path(p)
         try:
@@ -163,6 +168,8 @@ def _add_file(p: Path, out: Collected, seen: set[str], hidden_check: bool) -> No
     seen.add(key)
     name = p.name
     reason = skip_reason(name, hidden_check)
+    if reason == SKIP_OUTPUT and not out.skip_outputs:
+        reason = None
     if reason:
         out.skipped.append((str(p), reason))
         return
@@ -179,7 +186,7 @@ def _add_file(p: Path, out: Collected, seen: set[str], hidden_check: bool) -> No
     if kind is None:
         out.unsupported.append(item)
         return
-    if item.suffix in (".xlsx", ".xlsm") and _file_has_marker(p):
+    if out.skip_outputs and item.suffix in (".xlsx", ".xlsm") and _file_has_marker(p):
         out.skipped.append((str(p), SKIP_OUTPUT))
         return
     out.items.append(item)
@@ -240,6 +247,8 @@ def _add_archive(data: bytes, display: str, name: str, path: Path | None, out: C
             out.skipped.append((mdisplay, SKIP_HIDDEN))
             continue
         reason = skip_reason(base)
+        if reason == SKIP_OUTPUT and not out.skip_outputs:
+            reason = None
         if reason:
             out.skipped.append((mdisplay, reason))
             continue
@@ -280,7 +289,7 @@ def _add_archive(data: bytes, display: str, name: str, path: Path | None, out: C
             _add_archive(blob, mdisplay, base, None, out, depth + 1)
             continue
         item.data = blob
-        if item.suffix in (".xlsx", ".xlsm") and carries_output_marker(blob):
+        if out.skip_outputs and item.suffix in (".xlsx", ".xlsm") and carries_output_marker(blob):
             out.skipped.append((mdisplay, SKIP_OUTPUT))
             continue
         out.items.append(item)

@@ -190,10 +190,11 @@ _ATTR = re.compile(rb"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 
 def _attrs(raw: bytes) -> dict[str, str]:
     out = {}
-    for m in _ATTR.finditer(raw):
-        val = m.group(2) if m.group(2) is not None else m.group(3)
-        key = m.group(1).decode("ascii", "replace").split(":")[-1]
-        out.setdefault(key, html.unescape(val.decode("utf-8", "replace")))
+    for key, v1, v2 in _ATTR.findall(raw):
+        val = (v1 or v2).decode("utf-8", "replace")
+        key = key.decode("ascii", "replace").rpartition(":")[2]
+        if key not in out:
+            out[key] = html.unescape(val) if "&" in val else val
     return out
 
 
@@ -384,41 +385,74 @@ def _formula_starts(xml: bytes):
         i = xml.find(b"<f", i + 2, e)
 
 
-def scan_formulas(xml: bytes) -> dict[tuple[int, int], str]:
-    """Formula text of every formula cell (0-based position -> text without '=');
-    shared formulas are translated to each cell."""
-    out: dict[tuple[int, int], str] = {}
-    if b"<f" not in xml and b":f" not in xml:
-        return out
-    masters: dict[str, tuple[tuple[int, int], str]] = {}
-    children: list[tuple[tuple[int, int], str]] = []
-    for p in _formula_starts(xml):
-        j = max(xml.rfind(b"<c ", 0, p), xml.rfind(b"<c>", 0, p))
-        k = xml.rfind(b":c ", 0, p)
-        if k > j:
-            j = xml.rfind(b"<", 0, k)
-        c_open = _C_OPEN.match(xml, j) if j >= 0 else None
-        if c_open is None:
-            continue
-        pos = _pos(_attrs(c_open.group(1)).get("r", ""))
-        fm = _F_ELEM.match(xml, p)
-        if pos is None or fm is None:
-            continue
-        fa = _attrs(fm.group(1))
-        text = html.unescape((fm.group(2) or b"").decode("utf-8", "replace")).strip()
-        if fa.get("t") == "shared" and "si" in fa:
-            if text:
-                masters[fa["si"]] = (pos, text)
-                out[pos] = text
-            else:
-                children.append((pos, fa["si"]))
-        elif text:
-            out[pos] = text
-    for pos, si in children:
-        if si in masters:
-            (mr, mc), text = masters[si]
-            out[pos] = shift_formula(text, pos[0] - mr, pos[1] - mc)
-    return out
+class Formulas:
+    """The formula cells of one sheet part; formula text is extracted only when asked for
+    (templates carry long status formulas nobody needs to read)."""
+
+    def __init__(self, xml: bytes):
+        self.xml = xml
+        self.at: dict[tuple[int, int], int] = {}  # position -> offset of its <f
+        self.shared: dict[tuple[int, int], str] = {}  # child position -> si
+        self.masters: dict[str, tuple[int, int]] = {}
+        self._text: dict[tuple[int, int], str | None] = {}
+        if b"<f" not in xml and b":f" not in xml:
+            return
+        prefixed = b":c " in xml
+        for p in _formula_starts(xml):
+            j = max(xml.rfind(b"<c ", 0, p), xml.rfind(b"<c>", max(0, p - 4096), p))
+            if prefixed:
+                k = xml.rfind(b":c ", 0, p)
+                if k > j:
+                    j = xml.rfind(b"<", 0, k)
+            c_open = _C_OPEN.match(xml, j) if j >= 0 else None
+            if c_open is None:
+                continue
+            pos = _pos(_attrs(c_open.group(1)).get("r", ""))
+            if pos is None:
+                continue
+            self.at[pos] = p
+            head = xml[p:xml.find(b">", p) + 1]
+            if b"shared" in head:
+                fa = _attrs(head)
+                if fa.get("t") == "shared" and "si" in fa:
+                    self.shared[pos] = fa["si"]
+                    if not head.endswith(b"/>"):
+                        self.masters[fa["si"]] = pos
+
+    def __contains__(self, pos) -> bool:
+        return pos in self.at
+
+    def __len__(self) -> int:
+        return len(self.at)
+
+    def _raw(self, pos) -> str:
+        fm = _F_ELEM.match(self.xml, self.at[pos])
+        return html.unescape((fm.group(2) or b"").decode("utf-8", "replace")).strip() if fm else ""
+
+    def get(self, pos, default=None) -> str | None:
+        if pos not in self.at:
+            return default
+        if pos not in self._text:
+            text = self._raw(pos)
+            if not text and pos in self.shared:
+                master = self.masters.get(self.shared[pos])
+                if master is not None and master != pos:
+                    base = self._raw(master)
+                    text = shift_formula(base, pos[0] - master[0], pos[1] - master[1]) if base else ""
+            self._text[pos] = text or None
+        return self._text[pos] if self._text[pos] is not None else default
+
+    def __getitem__(self, pos) -> str:
+        v = self.get(pos)
+        if v is None:
+            raise KeyError(pos)
+        return v
+
+
+def scan_formulas(xml: bytes) -> Formulas:
+    """Formula cells of a sheet part: ``.get((row, col))`` gives the text without '='
+    (shared formulas translated to each cell)."""
+    return Formulas(xml)
 
 
 def scan_errors(xml: bytes) -> dict[tuple[int, int], str]:
@@ -692,7 +726,7 @@ class Book:
     def formulas(self, name: str) -> dict:
         if name not in self._formulas:
             part = self.pkg.sheet_parts.get(name) if self.pkg else None
-            self._formulas[name] = scan_formulas(self.pkg.read(part)) if part else {}
+            self._formulas[name] = scan_formulas(self.pkg.read(part) if part else b"")
         return self._formulas[name]
 
     def errors(self, name: str) -> dict:
@@ -723,7 +757,7 @@ class Book:
                     in_range: bool) -> Decimal:
         if depth > MAX_FORMULA_DEPTH or (sheet, r, c) in stack:
             raise FormulaUnsupported("depth")
-        f = self.formulas(sheet).get((r, c))
+        f = self.formulas(sheet).get((r, c)) if self.pkg else None
         if f is not None:
             return _Eval(self, sheet, depth, stack | {(sheet, r, c)}).run(f)
         err = self.errors(sheet).get((r, c))
@@ -1101,7 +1135,7 @@ def parse_date(v) -> str:
 
 
 _NAME_NOISE = re.compile(
-    r"(_审核|审核|副本|\(\d+\)|（\d+）|\d{4}\s*年度?|政府信息公开工作年度报告|政府信息公开年度报告|政府信息公开年报"
+    r"(_审核|审核|副本|\(\d+\)|（\d+）|(?:19|20)\d\d\s*年?度?|政府信息公开工作年度报告|政府信息公开年度报告|政府信息公开年报"
     r"|政府信息公开|年度报告|年报|统计表|数据表|填报表|报表|模板|定稿|终稿|最终版|修改版|[vV]\d+)")
 
 
@@ -1125,7 +1159,7 @@ def _read_values(book: Book, spec: Spec, report: Report, cells: dict[str, Pos]) 
         sheet, r, c = cells[key]
         if sheet not in grids:
             grids[sheet] = book.grid(sheet)
-            formulas[sheet] = book.formulas(sheet) if book.pkg else {}
+            formulas[sheet] = book.formulas(sheet)
             errors[sheet] = book.errors(sheet) if book.pkg else {}
         g = grids[sheet]
         ref = _a1(r, c)
@@ -1187,7 +1221,14 @@ def _merged_value_cells(book: Book, spec: Spec, report: Report, cells: dict[str,
         g = book.grid(sheet)
         if g is None or not g.merged:
             continue
+        rows = {r for r, _ in pos}
+        cols = {c for _, c in pos}
+        r_lo, r_hi, c_lo, c_hi = min(rows), max(rows), min(cols), max(cols)
         for m in g.merged:
+            if m[2] < r_lo or m[0] > r_hi or m[3] < c_lo or m[1] > c_hi:
+                continue
+            if not any(m[0] <= r <= m[2] for r in rows):
+                continue
             area = (m[2] - m[0] + 1) * (m[3] - m[1] + 1)
             if area <= len(pos):
                 inside = [((r, c), pos[(r, c)]) for r in range(m[0], m[2] + 1)
@@ -1222,6 +1263,12 @@ def _read_workbook(item) -> Report:
         raise Unreadable(f"文件大小 {len(data) / 2**20:.0f} MB，超过 {MAX_FILE_BYTES // 2**20} MB 的上限，已拒绝读取")
     kind = _sniff(data, getattr(item, "suffix", "") or "")
     pkg = open_package(data) if kind == "zip" else None
+    if pkg is not None and pkg.custom.get("nianbao_output") == "aggregate":
+        from .aggregate_xlsx import read_aggregate_report  # last year's county sums
+
+        agg = read_aggregate_report(item)
+        if agg is not None:
+            return agg
     book = Book(item, data, pkg)
 
     meta = dict(pkg.custom) if pkg else {}
@@ -1259,7 +1306,7 @@ def _read_workbook(item) -> Report:
 
     report.form = spec.version
     report.meta.update({"form_id": spec.form_id, "spec_digest": meta.get("nianbao_spec_digest", meta.get("spec_digest", "")),
-                        "application": (pkg.app if pkg else "")})
+                        })
     cells: dict[str, Pos] = {}
     missing_keys: list[str] = []
     for t in spec.tables:

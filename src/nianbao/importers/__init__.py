@@ -90,6 +90,12 @@ def parse_docx(data: bytes, display: str) -> Report:
     return build_report(doc, display, _stem(display))
 
 
+def _quality(r: Report) -> tuple[int, int]:
+    """Fewer rows or cells not read, then more numbers read, is better."""
+    return (sum(1 for f in r.findings if f.code in ("NB003", "NB102", "NB006")),
+            -sum(1 for v in r.values.values() if v is not None))
+
+
 def parse_pdf(data: bytes, display: str) -> Report:
     """A report as a PDF with a text layer: the ruled tables when they read better, else the
     plain page text."""
@@ -108,9 +114,7 @@ def parse_pdf(data: bytes, display: str) -> Report:
         return by_tables
     if by_tables.unreadable:
         return by_text
-    quality = lambda r: (sum(1 for f in r.findings if f.code in ("NB003", "NB102", "NB006")),  # noqa: E731
-                         -sum(1 for v in r.values.values() if v is not None))
-    best = by_tables if quality(by_tables) <= quality(by_text) else by_text
+    best = by_tables if _quality(by_tables) <= _quality(by_text) else by_text
     if not best.body and by_text.body:
         best.body = by_text.body
     return best
@@ -157,5 +161,13 @@ def read_report_file(item) -> Report:
     return report
 
 
-__all__ = ["FileItem", "ReadError", "SUFFIXES", "parse_docx", "parse_html", "parse_pdf",
-           "parse_text", "read_report_file"]
+__all__ = [
+    "SUFFIXES",
+    "FileItem",
+    "ReadError",
+    "parse_docx",
+    "parse_html",
+    "parse_pdf",
+    "parse_text",
+    "read_report_file",
+]

@@ -2,6 +2,7 @@
 cells are recognised by their underlying ``<w:tc>`` element."""
 from __future__ import annotations
 
+import contextlib
 import io
 import zipfile
 
@@ -43,10 +44,8 @@ def docx_doc(data: bytes) -> Doc:
     except Exception as exc:  # noqa: BLE001 - python-docx raises many kinds on bad packages
         raise DocxError(f"Word 文件无法打开（{type(exc).__name__}）") from None
     b = DocBuilder()
-    try:
+    with contextlib.suppress(Exception):  # a broken core part only loses the title
         b.doc.title = (d.core_properties.title or "").strip()
-    except Exception:  # noqa: BLE001 - a broken core part only loses the title
-        pass
     P, TBL, SDT, CONTENT = qn("w:p"), qn("w:tbl"), qn("w:sdt"), qn("w:sdtContent")
 
     def walk(parent) -> None:

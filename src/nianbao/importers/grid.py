@@ -10,7 +10,6 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from ..findings import make
 from ..layout import workbook_layout
@@ -20,11 +19,13 @@ from ..spec import Node, Section, Spec, Table, all_specs
 from .match import MASK, allowed_errors, find_all, fuzzy_find
 from .prose import find_headings
 from .tokens import Doc, Tok
-from .values import AMBIGUOUS, BLANK_ROW, OK, TOO_FEW, map_values
+from .values import AMBIGUOUS, BLANK_ROW, OK, map_values
 
 LEAF, GROUP, OTHER = "leaf", "group", "other"
 _CJK = re.compile(r"[\u3400-\u9fff]")
 UNKNOWN_TAIL = 4  # unmatched CJK characters after a row label that make the row unknown
+MAX_LABEL = 80  # a longer piece of text is prose, not a table label
+MAX_FUZZY = 4000  # characters searched approximately for one missing label
 
 
 @dataclass
@@ -59,6 +60,7 @@ class Seg:
 class RowRead:
     seg: Seg | None
     owner: bool
+    blocked: str = ""  # unknown text owning the numbers after this row's label
 
 
 # ------------------------------------------------------------------ labels of a table
@@ -106,6 +108,9 @@ def _segments(toks: list[Tok]) -> tuple[list[Seg], str]:
     segs: list[Seg] = []
     cur: Seg | None = None
     for t in toks:
+        if not t.value and len(t.key) > MAX_LABEL:
+            cur = None  # a paragraph of prose: no row label, and it ends the row before it
+            continue
         if not t.value:
             if cur is None or cur.vals:
                 cur = Seg()
@@ -150,6 +155,7 @@ def _locate(text: str, entries: list[Entry]) -> tuple[list[Hit], str]:
         hi = min((h.start for o, h in found.items() if o > e.order), default=len(hay))
         if lo >= hi:
             lo, hi = 0, len(hay)
+        hi = min(hi, lo + MAX_FUZZY)
         cands = [x for x in entries if x.kind == LEAF and x.order == e.order]
         hit = None
         for c in cands:
@@ -189,14 +195,17 @@ def _attach(segs: list[Seg], hits: list[Hit]) -> None:
 
 
 def _owner(seg: Seg, hay: str) -> tuple[Hit | None, str]:
-    """The row label owning the segment's values, or None with the unknown label text."""
+    """The row label owning the segment's values, or None and the text that stands there."""
     rows = [h for h in seg.hits if h.entry.kind in (LEAF, GROUP)]
     after = rows[-1].end if rows else seg.start
     rest = hay[after:seg.end].replace(MASK, "")
     unknown = len(_CJK.findall(rest))
     if rows and (rows[-1].spans or unknown - rows[-1].entry.tail < UNKNOWN_TAIL):
         return rows[-1], ""
-    return None, rest if unknown >= UNKNOWN_TAIL else ""
+    shown = [t.text for t in seg.labels]
+    if rows:  # from the token holding the unknown text on
+        shown = [t.text for t in seg.labels if _CJK.search(t.text)][-1:] or shown
+    return None, " ".join(shown)
 
 
 # ------------------------------------------------------------------ regions
@@ -262,11 +271,19 @@ def _loc(spec: Spec, where, cell) -> dict:
             "sheet": sheet, "cell": ref, "key": cell.key}
 
 
+def _label_pad(spec: Spec, table: Table, leaf: Node) -> int:
+    """Grid columns the row's label box spans beyond its first (A:C merged -> 2)."""
+    box = next((b for b in workbook_layout(spec).table(table.key).boxes
+                if b.role == "rowhead" and b.key == leaf.key), None)
+    return box.ncols - 1 if box is not None else 0
+
+
 def _fill_row(report: Report, spec: Spec, where, cells: list, seg: Seg | None, label: str, ex: Extraction) -> None:
     """Put the values of one row into the report (blank, number or unreadable per cell)."""
     texts = [t.text for t in seg.vals] if seg is not None else []
     spans = [c.col.span for c in cells]
-    status, mapped = map_values(texts, spans) if texts else (BLANK_ROW, [""] * len(cells))
+    pad = _label_pad(spec, cells[0].table, cells[0].row)
+    status, mapped = map_values(texts, spans, pad) if texts else (BLANK_ROW, [""] * len(cells))
     if status not in (OK, BLANK_ROW):
         shown = "、".join(shorten(t, 12) for t in texts if t) or "无"
         n = sum(1 for t in texts if t)
@@ -298,10 +315,11 @@ def _fill_row(report: Report, spec: Spec, where, cells: list, seg: Seg | None, l
             ex.found_values += 1
 
 
-def _missing_row(report: Report, spec: Spec, where, cells: list, label: str, ex: Extraction) -> None:
+def _missing_row(report: Report, spec: Spec, where, cells: list, label: str, ex: Extraction,
+                 message: str = "") -> None:
     cell = cells[0]
     ex.missing_rows += 1
-    report.findings.append(make("NB003", f"{cell.table.name}中未找到“{label}”行，该行数值未导入",
+    report.findings.append(make("NB003", message or f"{cell.table.name}中未找到“{label}”行，该行数值未导入",
                                 **{**_loc(spec, where, cell), "column": ""}))
     for c in cells:
         report.values[c.key] = None
@@ -348,23 +366,24 @@ def extract(doc: Doc, spec: Spec, report: Report) -> Extraction:
         unknowns: list[tuple[Seg, str]] = []
         for seg in segs:
             owner, unknown = _owner(seg, hay)
+            has = any(t.text for t in seg.vals)
             for h in seg.hits:
-                e = h.entry
-                if e.kind != LEAF or (h is owner):
-                    continue
-                reads.setdefault(id(e.node), RowRead(None, False))
-            if owner is not None:
-                e = owner.entry
-                if e.kind == GROUP:
-                    if any(t.text for t in seg.vals):
-                        groups.setdefault(e.node.key, seg)
-                    continue
-                old = reads.get(id(e.node))
-                has = any(t.text for t in seg.vals)
-                if old is None or not old.owner or (has and not any(t.text for t in old.seg.vals)):
-                    reads[id(e.node)] = RowRead(seg, True)
-            elif unknown and any(t.text for t in seg.vals):
-                unknowns.append((seg, unknown))
+                if h.entry.kind == LEAF and h is not owner:
+                    # a row with no numbers of its own (blank cells dropped), unless the numbers
+                    # that follow belong to text we do not know: then it cannot be read
+                    reads.setdefault(id(h.entry.node), RowRead(None, False, unknown if owner is None and has else ""))
+            if owner is None:
+                if has:
+                    unknowns.append((seg, unknown))
+                continue
+            e = owner.entry
+            if e.kind == GROUP:
+                if has:
+                    groups.setdefault(e.node.key, seg)
+                continue
+            old = reads.get(id(e.node))
+            if old is None or not old.owner or (has and not any(t.text for t in old.seg.vals)):
+                reads[id(e.node)] = RowRead(seg, True)
         used: set[int] = set()
         for sec in table.sections:
             for leaf in sec.leaf_rows():
@@ -376,6 +395,10 @@ def extract(doc: Doc, spec: Spec, report: Report) -> Extraction:
                 label = cells[0].row_label
                 if rr is None:
                     _missing_row(report, spec, where, cells, label, ex)
+                elif rr.blocked:
+                    _missing_row(report, spec, where, cells, label, ex,
+                                 f"{table.name}“{label}”行之后是无法识别的内容“{shorten(rr.blocked, 30)}”，"
+                                 "无法确定该行的数值，未导入（请核对原文）")
                 else:
                     _fill_row(report, spec, where, cells, rr.seg, label, ex)
         for seg, unknown in unknowns:
@@ -405,7 +428,3 @@ def _merged_groups(report: Report, table: Table, groups: dict[str, Seg], reads: 
                     "NB003", f"{table.name}“{node.label}”只有一行数字（{shorten(vals, 40)}），这是旧表式的写法；"
                              f"本表式应分为“{subs}”{len(leaves)} 行填报，这些数字无法对应到各行，未导入",
                     table=table.name, row=node.label, sheet=table.sheet, actual=shorten(vals, 40)))
-
-
-def total_found(report: Report) -> int:
-    return sum(1 for v in report.values.values() if isinstance(v, Decimal))

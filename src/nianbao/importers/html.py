@@ -24,7 +24,7 @@ _WS = re.compile(r"\s+")
 
 
 class _Node:
-    __slots__ = ("tag", "attrs", "children")
+    __slots__ = ("attrs", "children", "tag")
 
     def __init__(self, tag: str, attrs: dict | None = None):
         self.tag, self.attrs, self.children = tag, attrs or {}, []
@@ -174,7 +174,7 @@ def _walk(node: _Node, b: DocBuilder, buf: list[str], doc: Doc, depth: int = 0) 
             _walk(ch, b, buf, doc, depth + 1)
 
 
-_CHARSET = re.compile(rb"""charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.I)
+_CHARSET = re.compile(rb"""charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.IGNORECASE)
 
 
 def decode_html(data: bytes) -> str:

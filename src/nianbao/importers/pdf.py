@@ -63,7 +63,7 @@ def pdf_docs(data: bytes) -> tuple[Doc | None, Doc]:
                 texts.append(page.extract_text() or "")
                 tables = page.find_tables()
                 boxes = [t.bbox for t in tables]
-                outside = page.filter(lambda o: o.get("object_type") != "char" or not _inside(o, boxes))
+                outside = page.filter(lambda o, bx=boxes: o.get("object_type") != "char" or not _inside(o, bx))
                 found = [(ln["top"], 0, "line", ln["text"]) for ln in outside.extract_text_lines()]
                 found += [(t.bbox[1], 1 + n, "table", t.extract()) for n, t in enumerate(tables)]
             except PdfError:
@@ -93,5 +93,6 @@ def pdf_docs(data: bytes) -> tuple[Doc | None, Doc]:
             b.free_line(obj)
         elif obj:
             n_tables += 1
-            b.grid([[(c, None if c is None else (r, j)) for j, c in enumerate(row)] for r, row in enumerate(obj)])
+            b.grid([[(c, None if c is None else (r, j)) for j, c in enumerate(row)]
+                    for r, row in enumerate(obj)])
     return (b.doc if n_tables else None), text_doc("\n".join(texts))

@@ -89,8 +89,7 @@ _NOT_UNIT = ("本", "我", "全", "各", "该", "年度", "关于")
 
 def _clean_unit(u: str) -> str:
     u = u.strip(" 《》“”\"'「」【】[]()（）")
-    if u.startswith("关于"):
-        u = u[2:]
+    u = u.removeprefix("关于")
     return "" if not u or u.startswith(_NOT_UNIT) else u
 
 
@@ -166,12 +165,14 @@ def prose_findings(report: Report, spec: Spec, doc: Doc) -> list[Finding]:
                             key=c.key, expected=fmt_number(total), actual=str(n)))
     fee = report.values.get(FEE_CELL) if FEE_CELL in spec.cells else None
     if fee is not None and fee > 0:
-        six = report.body.get(spec.body[-1], "") if spec.body else ""
-        if not any(w in six for w in FEE_WORDS):
+        heading = spec.body[-1] if spec.body else ""
+        six = report.body.get(heading)
+        if six is None or not any(w in six for w in FEE_WORDS):
             c = spec.cells[FEE_CELL]
             sheet, ref = report.where.get(c.key, ("", ""))
+            where = f"报告中未找到“{heading}”部分，" if six is None else f"但“{heading}”"
             out.append(make("NB311", f"{c.table.name}“{c.row_label} / {c.col_label}”为 {fmt_number(fee)}，"
-                                     f"但“{spec.body[-1]}”未说明收费（信息处理费）情况，请补充",
+                                     f"{where}未说明收费（信息处理费）情况，请补充",
                             table=c.table.name, row=c.row_label, column=c.col_label, sheet=sheet,
                             cell=ref, key=c.key, actual=fmt_number(fee)))
     return out

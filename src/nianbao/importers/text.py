@@ -20,7 +20,7 @@ def _pipe_only(s: str) -> bool:
 
 
 def _cells(s: str) -> list[str]:
-    t = s[:-1] if s.endswith("|") else s
+    t = s.removesuffix("|")
     return [c.strip() for c in t.split("|")]
 
 

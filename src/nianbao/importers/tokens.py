@@ -15,7 +15,7 @@ from ..spec import all_specs
 
 # Written in a numeric cell instead of a number; always read as a (bad) value, never a label.
 NULL_WORDS = {"无", "空", "没有", "暂无", "不详", "未知", "不适用", "-", "--", "/", "\\", "×",
-              "x", "X", "N/A", "n/a", "NA", "na", "*", "/"}
+              "x", "X", "N/A", "n/a", "NA", "na", "*"}
 _NUMLIKE = re.compile(r"^[+\-−]?[\d.,，]*\d[\d.,，]*\s*(件|个|条|项|起|万元|元|%)?$")
 _DASHES = re.compile(r"^[\-—–－_]+$")
 
@@ -119,17 +119,20 @@ class DocBuilder:
 
     def grid(self, rows: list[list[tuple[str | None, object]]]) -> None:
         """A table as a grid of (text, identity): a merged cell repeats its identity over the
-        grid positions it covers. Repeats to the right become blank cells; repeats downwards
-        keep a label's text (a vertical group label) but blank a value."""
+        grid positions it covers. Repeats to the right are dropped (as is a position whose text
+        is None: covered by a merge, as pdfplumber reports it); repeats downwards keep a label's
+        text (a vertical group label) but blank a value."""
         block = self._blocks
         self._blocks += 1
         prev: list[object] = []
         for r in rows:
             cells: list[str] = []
             for j, (text, ident) in enumerate(r):
+                if text is None and ident is None:
+                    continue
                 text = (text or "").strip()
                 if ident is not None and j > 0 and r[j - 1][1] is not None and ident == r[j - 1][1]:
-                    cells.append("")
+                    continue
                 elif ident is not None and j < len(prev) and prev[j] is not None and prev[j] == ident:
                     cells.append("" if is_value_text(text) else text)
                 else:

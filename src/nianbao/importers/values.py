@@ -15,15 +15,18 @@ def _span_map(window: list[str], spans: list[int]) -> tuple[str, ...] | None:
     return tuple(out)
 
 
-def map_values(cells: list[str], spans: list[int]) -> tuple[str, list[str] | None]:
+def map_values(cells: list[str], spans: list[int], pad: int = 0) -> tuple[str, list[str] | None]:
     """(status, texts per column). A column spanning several grid columns takes the text of
     any of them. Extra blank cells (merged label or value cells) are dropped only where that
-    leaves one reading; a row with missing or surplus numbers is never guessed."""
+    leaves one reading, or where exactly ``pad`` blanks (the grid columns the row label spans
+    beyond its first, as a flattened row shows them) lead; a row with missing or surplus
+    numbers is never guessed."""
     width, n_cols = sum(spans), len(spans)
     filled = [c for c in cells if c]
     if not filled:
         return BLANK_ROW, [""] * n_cols
     readings: set[tuple[str, ...]] = set()
+    by_start: dict[int, tuple[str, ...]] = {}
     n = len(cells)
     if n >= width:
         for lo in range(n - width + 1):
@@ -32,6 +35,9 @@ def map_values(cells: list[str], spans: list[int]) -> tuple[str, list[str] | Non
             m = _span_map(cells[lo:lo + width], spans)
             if m is not None:
                 readings.add(m)
+                by_start[lo] = m
+    if len(readings) > 1 and pad in by_start:
+        return OK, list(by_start[pad])
     if n == n_cols:
         readings.add(tuple(cells))
     if not readings and len(filled) == n_cols:

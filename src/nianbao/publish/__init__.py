@@ -1,7 +1,9 @@
 """Publish a checked workbook as the annual report: a Word document and an accessible web page.
 
 ``build_document`` turns a report (values keyed by cell keys) into a neutral ``Doc``;
-``write_docx`` / ``write_html`` render it; ``publish_command`` is the CLI step.
+``render`` gives the bytes of the Word document or the web page, ``write_docx``/``write_html``
+write them atomically, ``read_back`` imports the bytes again and compares them with the data;
+``publish_command`` is the CLI step.
 """
 from __future__ import annotations
 
@@ -12,8 +14,15 @@ from ..spec import Spec, get_spec
 from .document import GENERATED, PLACEHOLDER, Doc, Para, Part, table_grid, texts
 from .text import heading_number, parse_text, sentences
 
-__all__ = ["build_document", "render", "write_docx", "write_html", "read_back", "publish_report",
-           "publish_command"]
+__all__ = [
+    "build_document",
+    "publish_command",
+    "publish_report",
+    "read_back",
+    "render",
+    "write_docx",
+    "write_html",
+]
 
 
 def _table_for(spec: Spec, heading: str):
@@ -106,4 +115,5 @@ def publish_report(report: Report, spec: Spec, docx: Path | None = None, html: P
     return doc
 
 
-from .command import publish_command  # noqa: E402  (CLI step, after the API it uses)
+# the CLI step, imported last because it uses the API above
+from .command import publish_command

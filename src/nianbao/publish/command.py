@@ -109,6 +109,9 @@ def _run(con: Console, workbook: Path, output: Path, html: Path | None, text: Pa
     unit_label, year_label = spec.cover_label("unit"), spec.cover_label("year")
     # the reader may name a unit after the file when the cover is empty: never put that in a title
     guessed = any(f.code == "NB004" and unit_label in f.message for f in report.findings)
+    from ..aggregate import COUNTY
+
+    guessed = guessed or report.unit == COUNTY  # an aggregate's sums carry no unit name
     unit = unit if unit is not None else ("" if guessed else report.unit)
     year = year if year is not None else report.year
     lack = [f"{unit_label}（--unit）"] if not unit else []

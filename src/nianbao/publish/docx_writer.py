@@ -18,6 +18,7 @@ from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor, Twips
+from docx.table import _Cell
 
 from .document import PLACEHOLDER, SUB, Doc, Grid
 
@@ -112,7 +113,7 @@ def _setup(doc) -> None:
     _style(doc, "Heading 1", HEAD_FONT, BODY_SIZE, base=normal, builtin=True, outline=1)
     _style(doc, "NB Sub", SUB_FONT, BODY_SIZE, base=normal, outline=2)
     for name, size in (("NB Table", Pt(10.5)), ("NB Table Small", Pt(9))):
-        _style(doc, name, TABLE_FONT, size, base=normal, indent=False, line=None,
+        _style(doc, name, TABLE_FONT, size, base=normal, indent=False, line=Pt(size.pt * 1.25),
                align=WD_ALIGN_PARAGRAPH.CENTER)
     footer = _style(doc, "Footer", TABLE_FONT, FOOTER_SIZE, base=normal, builtin=True,
                     indent=False, line=None, align=WD_ALIGN_PARAGRAPH.CENTER)
@@ -258,9 +259,11 @@ def _table(doc, grid: Grid) -> None:
     _borders(table)
     for i, col in enumerate(table.columns):
         col.width = Twips(widths[i])
-    for row in table.rows:
-        for i, cell in enumerate(row.cells):
-            cell.width = Twips(widths[i])
+    # the grid's w:tc elements before any merge; (python-docx's table.cell() rescans the table)
+    tcs = [list(tr.tc_lst) for tr in table._tbl.tr_lst]
+    for row in tcs:
+        for i, tc in enumerate(row):
+            tc.width = Twips(widths[i])
     mar = _tbl_pr(table, "w:tblCellMar")
     for side in ("left", "right"):
         m = OxmlElement(f"w:{side}")
@@ -273,14 +276,16 @@ def _table(doc, grid: Grid) -> None:
     repeat = grid.top_header_rows() if len(grid.groups()) == 1 else 0
     for r, row in enumerate(table.rows):
         _row_props(row, r < repeat)
-    style = doc.styles["NB Table Small" if grid.ncols > WIDE_TABLE else "NB Table"]
-    for gc in grid.cells:
-        cell = table.cell(gc.row, gc.col)
+    style_id = doc.styles["NB Table Small" if grid.ncols > WIDE_TABLE else "NB Table"].style_id
+    for gc in grid.cells:  # boxes never overlap, so each box's corner cells are still in place
+        cell = _Cell(tcs[gc.row][gc.col], table)
         if gc.nrows > 1 or gc.ncols > 1:
-            cell = cell.merge(table.cell(gc.row + gc.nrows - 1, gc.col + gc.ncols - 1))
+            cell = cell.merge(_Cell(tcs[gc.row + gc.nrows - 1][gc.col + gc.ncols - 1], table))
         cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
         p = cell.paragraphs[0]
-        p.style = style
+        p._p.style = style_id
+        if gc.row in grid.header_rows:  # a block's header rows stay with its first data row
+            p.paragraph_format.keep_with_next = True
         if gc.role == "rowhead" and gc.nrows == 1 and gc.ncols * 4 < grid.ncols:
             p.alignment = WD_ALIGN_PARAGRAPH.LEFT
         if gc.text:

@@ -20,12 +20,13 @@ p.notice{color:#c00;font-weight:bold;text-align:center;text-indent:0;border:2px 
 mark{background:#ff0;color:#000}
 .table-wrap{overflow-x:auto;margin:.5em 0 1em}
 .table-wrap:focus{outline:2px solid #06c}
-table{border-collapse:collapse;width:100%;font-family:"宋体",SimSun,"Noto Serif CJK SC",serif;font-size:14px;line-height:1.4}
+table{border-collapse:collapse;width:100%;table-layout:fixed;font-family:"宋体",SimSun,"Noto Serif CJK SC",serif;font-size:14px;line-height:1.4}
 caption{font-family:"黑体",SimHei,sans-serif;font-size:15px;padding:.3em;text-align:center}
 th,td{border:1px solid #000;padding:.25em .3em;text-align:center;vertical-align:middle}
 th{font-weight:normal;background:#f2f2f2}
 th.row{text-align:left}
-td.corner{font-size:12px;background:#f2f2f2}
+td.corner{background:#f2f2f2}
+table.wide{min-width:46em;font-size:13px}
 td{font-variant-numeric:tabular-nums}
 @media print{body{background:#fff}main{max-width:none;padding:0}.table-wrap{overflow:visible}}
 @page{size:A4 portrait;margin:37mm 26mm 35mm 28mm}
@@ -56,8 +57,12 @@ def render_table(grid: Grid, table_id: str) -> str:
     for gc in grid.cells:
         by_row.setdefault(gc.row, []).append(gc)
     groups = grid.groups()
+    total = sum(grid.weights)
+    widths = [100 * w / total for w in grid.weights]
+    wide = ' class="wide"' if grid.ncols > 8 else ""
     out = [f'<div class="table-wrap" role="region" tabindex="0" aria-labelledby="{table_id}-cap">',
-           f'<table id="{table_id}">', f'<caption id="{table_id}-cap">{escape(grid.caption)}</caption>']
+           f'<table id="{table_id}"{wide}>', f'<caption id="{table_id}-cap">{escape(grid.caption)}</caption>',
+           "<colgroup>" + "".join(f'<col style="width:{w:.2f}%">' for w in widths) + "</colgroup>"]
 
     def rows(rs):
         return ["<tr>" + "".join(_cell(gc, grid) for gc in sorted(by_row.get(r, []), key=lambda c: c.col))
@@ -84,7 +89,7 @@ def _para(text: str, kind: str) -> str:
 def render_html(doc: Doc) -> str:
     body = [f"<h1>{escape(doc.title)}</h1>"]
     if doc.notice:
-        body.append(f'<p class="notice" role="alert">{escape(doc.notice)}</p>')
+        body.append(f'<p class="notice"><strong>{escape(doc.notice)}</strong></p>')
     body += [_para(p.text, p.kind) for p in doc.preamble]
     for i, part in enumerate(doc.parts, 1):
         body.append(f'<section aria-labelledby="part{i}">')

@@ -253,7 +253,8 @@ async def read_uploads(req: Request, limits: Limits, field: str = "files") -> tu
         raise UploadError(f"文件 {names} 超过单个文件 {_mb(limits.file_bytes)} MB 的上限。", 413)
     total = sum(f.size or 0 for f in files)
     if total > limits.total_bytes:
-        raise UploadError(f"本次上传共 {_mb(total)} MB，超过每次 {_mb(limits.total_bytes)} MB 的上限，请分批上传。", 413)
+        raise UploadError(f"本次上传共 {_mb(total)} MB，超过每次 {_mb(limits.total_bytes)} MB 的上限，"
+                          "请分批上传。", 413)
     return fields, files
 
 

@@ -1,7 +1,7 @@
 """Background work of the web app: checking a batch and aggregating it.
 
 The server never reads a user's file itself. Each job runs in a child process
-(``python -m nianbao.web.jobs batch|aggregate DIR``) started from one background thread, so a
+(``python -m nianbao.web batch|aggregate DIR``) started from one background thread, so a
 hostile file that makes a native library abort, or a batch that needs much memory, can never
 take the server down; the page polls the job's ``progress.json`` meanwhile. The child writes
 the results into the job's ``manifest.json``; a job left unfinished by a restart is run again.
@@ -21,6 +21,7 @@ from pathlib import Path
 from .storage import DONE, FAILED, RUNNING, Storage, read_json, write_json
 
 ANNOTATABLE = (".xlsx", ".xlsm", ".xls")
+CHECK_SHARE = 0.15  # of the progress bar: reading is fast, writing annotated copies is not
 _MARKUP = re.compile(r"\[/?(?:bold |dim )?(?:red|yellow|green|bold|dim)?\]")
 
 
@@ -60,9 +61,44 @@ def _result(i: int, r, annotated: str | None, note: str) -> dict:
     return d
 
 
+def _annotate(args) -> tuple[int, str | None, str]:
+    """Annotated copy of result i in its own folder: (i, path relative to the batch, message)."""
+    from ..pipeline import annotate_one
+
+    i, report, out, batch = args
+    msg, _ok = annotate_one(report, out, force=True)
+    made = sorted(p for p in out.glob("*") if p.is_file()) if out.is_dir() else []
+    return i, (made[0].relative_to(batch).as_posix() if made else None), plain(msg)
+
+
+def annotate_all(folder: Path, todo: list, bar: ProgressFile) -> dict[int, tuple[str | None, str]]:
+    """Write the annotated copies, spread over the CPU cores; a crashed worker costs only a note."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    args = [(i, r, folder / "annotated" / str(i), folder) for i, r in todo]
+    out: dict[int, tuple[str | None, str]] = {}
+    jobs = min(os.cpu_count() or 1, len(args))
+    if jobs <= 1 or len(args) < 4:
+        for a in args:
+            i, rel, msg = _annotate(a)
+            out[i] = (rel, msg)
+            bar.advance()
+        return out
+    with ProcessPoolExecutor(max_workers=jobs) as ex:
+        futs = {ex.submit(_annotate, a): a[0] for a in args}
+        for fut in as_completed(futs):
+            try:
+                i, rel, msg = fut.result()
+                out[i] = (rel, msg)
+            except Exception:  # noqa: BLE001 - a broken pool or one bad copy never stops the batch
+                out[futs[fut]] = (None, "生成批注副本时程序异常退出，未生成")
+            bar.advance()
+    return out
+
+
 def run_batch(folder: Path) -> None:
     """Check every upload of the batch in ``folder`` and write its annotated copies."""
-    from ..pipeline import annotate_one, collect_reports
+    from ..pipeline import collect_reports
     from ..render import summary
 
     m = read_json(folder / "manifest.json")
@@ -72,18 +108,12 @@ def run_batch(folder: Path) -> None:
     names = [Path(f["name"]) for f in m["files"] if (folder / "uploads" / f["name"]).is_file()]
     reports, skipped = collect_reports(
         names, m.get("blank", "zero"), None,
-        progress_factory=lambda n: ProgressFile(folder, "正在读取并审核", n, 0, 0.4))
+        progress_factory=lambda n: ProgressFile(folder, "正在读取并审核", n, 0, CHECK_SHARE))
     todo = [(i, r) for i, r in enumerate(reports)
             if not r.unreadable and r.meta.get("input") is not None
             and str(r.meta["input"].suffix).lower() in ANNOTATABLE]
-    bar = ProgressFile(folder, "正在生成批注副本", len(todo), 0.4, 0.6)
-    annotated: dict[int, tuple[str | None, str]] = {}
-    for i, r in todo:
-        out = folder / "annotated" / str(i)
-        msg, _ok = annotate_one(r, out, force=True)
-        made = sorted(p for p in out.glob("*") if p.is_file()) if out.is_dir() else []
-        annotated[i] = (made[0].relative_to(folder).as_posix() if made else None, plain(msg))
-        bar.advance()
+    bar = ProgressFile(folder, "正在生成批注副本", len(todo), CHECK_SHARE, 1 - CHECK_SHARE)
+    annotated = annotate_all(folder, todo, bar)
     bar.close()
     m["results"] = [_result(i, r, *annotated.get(i, (None, ""))) for i, r in enumerate(reports)]
     m["skipped"] = [{"path": str(p), "reason": why} for p, why in skipped]
@@ -146,7 +176,7 @@ class Runner:
             if folder is None or self._closed:
                 return
             kind = "aggregate" if agg_id else "batch"
-            cmd = [sys.executable, "-m", "nianbao.web.jobs", kind, str(folder)]
+            cmd = [sys.executable, "-m", "nianbao.web", kind, str(folder)]
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.PIPE)
             with self._lock:
@@ -205,7 +235,3 @@ def main(argv: list[str]) -> int:
         _fail(folder, f"处理时发生内部错误（参考编号 {ref}：{type(exc).__name__}）。"
                       "请把文件与编号反馈给维护人员。")
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
