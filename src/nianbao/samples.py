@@ -131,9 +131,9 @@ def build_samples(out: Path) -> list[Path]:
 
     def w(name: str, spec: Spec, unit: str, year: int, values=None, **cover):
         p = out / name
-        write_template(p, spec, unit=unit, year=year, values=values,
-                       cover={"filler": "张三", "phone": "0851-12345678", "date": f"{year + 1}-01-10",
-                              **cover})
+        filled = {"filler": "张三", "phone": "0851-12345678", "date": f"{year + 1}-01-10",
+                  **cover} if year else None
+        write_template(p, spec, unit=unit, year=year, values=values, cover=filled)
         made.append(p)
 
     w("空白模板-2021.xlsx", s21, None, None)
