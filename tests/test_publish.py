@@ -488,6 +488,22 @@ def test_round_trip_through_import(published, form, kind):
     assert not [f for f in report.findings if f.is_error], [f.message for f in report.findings]
 
 
+@pytest.mark.parametrize("form", FORMS)
+def test_nianbao_import_cli_gives_the_workbook_back(published, form, tmp_path):
+    """`nianbao import` of the .docx and the .html writes a workbook with the same data."""
+    from nianbao.inputs import collect
+    from nianbao.reader import read_report
+
+    spec, values, docx_path, html_path = published[form]
+    for path in (docx_path, html_path):
+        back = tmp_path / f"{path.suffix[1:]}.xlsx"
+        res = CliRunner().invoke(app, ["import", str(path), "-o", str(back)])
+        assert res.exit_code == 0, res.output
+        report = read_report(collect([back]).items[0])
+        assert (report.form, report.unit, report.year) == (form, UNIT, YEAR)
+        assert {k: report.values[k] for k in spec.cells} == {k: Decimal(v) for k, v in values.items()}
+
+
 # ---------------------------------------------------------------- LibreOffice: PDF, page count, width
 FONTS_CONF = """<?xml version="1.0"?>
 <!DOCTYPE fontconfig SYSTEM "fonts.dtd">

@@ -23,6 +23,7 @@ OUTPUT_MARKER = b"nianbao_output"  # custom document property carried by every n
 # Archive guards: members are inflated in memory, so refuse before inflating anything big.
 MAX_MEMBER_BYTES = 50 * 1024 * 1024  # one member, uncompressed
 MAX_ARCHIVE_BYTES = 200 * 1024 * 1024  # all members of one archive together, uncompressed
+MAX_ARCHIVE_FILE_BYTES = 200 * 1024 * 1024  # the .zip file itself
 MAX_RATIO = 200  # uncompressed / compressed, for members above 1 MB
 MAX_NESTING = 2  # a zip inside a zip inside the given zip at most
 
@@ -195,7 +196,7 @@ def _add_file(p: Path, out: Collected, seen: set[str], hidden_check: bool) -> No
 def _add_archive_file(p: Path, out: Collected) -> None:
     try:
         with open(p, "rb") as f:
-            data = f.read() if p.stat().st_size <= MAX_ARCHIVE_BYTES else None
+            data = f.read() if p.stat().st_size <= MAX_ARCHIVE_FILE_BYTES else None
     except OSError as e:
         out.items.append(Input(display=str(p), name=p.name, suffix=".zip", path=p,
                                kind=KIND_UNSUPPORTED, error=f"无法打开压缩包（{e.strerror or e}）"))
@@ -203,7 +204,7 @@ def _add_archive_file(p: Path, out: Collected) -> None:
     if data is None:
         out.items.append(Input(display=str(p), name=p.name, suffix=".zip", path=p,
                                kind=KIND_UNSUPPORTED,
-                               error=f"压缩包超过 {MAX_ARCHIVE_BYTES // 2**20} MB，未解压"))
+                               error=f"压缩包超过 {MAX_ARCHIVE_FILE_BYTES // 2**20} MB，未解压"))
         return
     _add_archive(data, str(p), p.name, p, out, depth=0)
 

@@ -182,7 +182,7 @@ class Package:
     def trusted_cache(self) -> bool:
         """Were cached formula values computed by a spreadsheet program?"""
         app = self.app.lower()
-        return self.calc_chain or any(w in app for w in ("libreoffice", "openoffice", "wps", "kingsoft", "et "))
+        return self.calc_chain or any(w in app for w in ("libreoffice", "openoffice", "wps", "kingsoft"))
 
 
 _ATTR = re.compile(rb"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
@@ -282,7 +282,8 @@ def open_package(data: bytes) -> Package:
 _REF_ATTR = re.compile(rb"""\sr\s*=\s*["']([A-Za-z]{0,3})(\d+)["']""")
 _REF_FAST = re.compile(rb' r="([A-Z]{0,3})(\d+)"')
 _ODD_TAG = re.compile(rb'<(?:c|row)(?![\w:]|\sr=")')  # a cell or row whose first attribute is not r
-_NO_REF_TAG = re.compile(rb"""<(?:\w+:)?(?:c|row)(?:>|/>|\s+(?!r\s*=)[\w:]+\s*=)""")
+_CELL_OR_ROW_TAG = re.compile(rb"<(?:\w+:)?(?:c|row)(?=[\s>/])([^>]*)>")
+_R_ATTR = re.compile(rb"""(?:^|\s)r\s*=\s*["']""")
 _ROW_BLOCK = re.compile(rb"<((?:\w+:)?row)\b([^>]*?)(?:/>|>(.*?)</\1>)", re.S)
 _CELL_BLOCK = re.compile(rb"<((?:\w+:)?c)\b([^>]*?)(?:/>|>(.*?)</\1>)", re.S)
 _HAS_CONTENT = re.compile(rb"<(?:\w+:)?(?:v|f|is)\b")
@@ -319,7 +320,8 @@ def scan_extent(xml: bytes) -> tuple[int, int, bool]:
             letters.add(col)
     if letters:
         max_col = max(_col_number(c) for c in letters)
-    return max_row, max_col, not odd or _NO_REF_TAG.search(xml, s, e) is None
+    all_refs = not odd or all(_R_ATTR.search(m.group(1)) for m in _CELL_OR_ROW_TAG.finditer(xml, s, e))
+    return max_row, max_col, all_refs
 
 
 def trim_sheet(xml: bytes) -> tuple[bytes, str | None]:
@@ -702,13 +704,13 @@ class Book:
                 cal = self._rebuilt(part, trimmed)
         try:
             sheet = cal.get_sheet_by_name(name)
-            rows = sheet.to_python(skip_empty_area=False)
+            rows = sheet.to_python(skip_empty_area=False, nrows=MAX_ROWS)
             merged = [(a[0], a[1], b[0], b[1]) for a, b in (sheet.merged_cell_ranges or [])]
         except Exception as e:  # noqa: BLE001
             self.findings.append(make("NB006", f"工作表“{name}”无法读取（{type(e).__name__}），已跳过", sheet=name))
             return None
-        if self.pkg is None and (len(rows) > MAX_ROWS or any(len(r) > MAX_COLS for r in rows[:1])):
-            rows = [r[:MAX_COLS] for r in rows[:MAX_ROWS]]
+        if rows and len(rows[0]) > MAX_COLS:  # .xls: no package to trim beforehand
+            rows = [r[:MAX_COLS] for r in rows]
         return Grid(name, rows, merged)
 
     def _rebuilt(self, part: str, xml: bytes):
@@ -719,7 +721,12 @@ class Book:
             for name, info in self.pkg.infos.items():
                 if name.endswith("/") or info.is_dir():
                     continue
-                blob = xml if name == part else self.pkg.read(name)
+                if name == part:
+                    blob = xml
+                elif name.endswith((".xml", ".rels")):
+                    blob = self.pkg.read(name)
+                else:
+                    blob = self.pkg.zf.read(name)
                 out.writestr(name, blob)
         return python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(buf.getvalue()))
 
@@ -932,6 +939,11 @@ def _match_columns(book: Book, g: Grid, sec: Section, rows: range, min_col: int)
     return out
 
 
+def _numeric(v) -> bool:
+    return not isinstance(v, bool) and isinstance(v, (int, float)) or (
+        isinstance(v, str) and parse_number(v)[0] is not None)
+
+
 def _locate_headed(book: Book, table: Table) -> Located:
     """表四: no row labels; the group labels head the columns, the data row follows."""
     loc = Located()
@@ -965,10 +977,12 @@ def _locate_headed(book: Book, table: Table) -> Located:
                     header_rows.append(g.bottom(r, c))
     last_header = max(header_rows) if header_rows else r0 + sec.col_depth - 1
     data_row = last_header + 1
-    for cand in range(last_header + 1, last_header + 4):
-        if any(g.get(cand, c) not in ("", None) for c in cols.values()):
-            data_row = cand
-            break
+    if all(g.get(data_row, c) in ("", None) for c in cols.values()):
+        # a blank row inserted under the header: take the next row holding numbers, if any
+        for cand in range(last_header + 2, last_header + 4):
+            if any(_numeric(g.get(cand, c)) for c in cols.values()):
+                data_row = cand
+                break
     for leaf in leaves:
         if leaf.key not in cols:
             group = leaf.parent.label if leaf.parent else ""
