@@ -450,6 +450,8 @@ def test_bad_arguments_give_chinese_messages(tmp_path):
     assert res.exit_code == 2 and ".docx" in res.output
     res = runner.invoke(app, ["publish", str(tmp_path / "无此文件.xlsx"), "-o", str(tmp_path / "a.docx")])
     assert res.exit_code == 2 and "找不到文件" in res.output
+    res = runner.invoke(app, ["publish", str(tmp_path), "-o", str(tmp_path / "a.docx")])
+    assert res.exit_code == 2 and "文件夹" in res.output
     res = runner.invoke(app, ["publish", str(wb), "-o", str(tmp_path / "a.docx"), "--text", str(tmp_path / "无.md")])
     assert res.exit_code == 2 and "找不到正文文件" in res.output and not (tmp_path / "a.docx").exists()
     res = runner.invoke(app, ["publish", str(wb), "-o", str(tmp_path / "a.docx"), "--html", str(wb)])

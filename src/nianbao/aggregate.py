@@ -202,6 +202,9 @@ def stream_reports(items: list, blank: str = "zero", jobs: int | None = None,
             if progress:
                 progress(1)
         return
+    from . import checks, reader  # noqa: F401 - loaded once here, inherited by forked workers
+
+    all_specs()
     todo = [(lo, min(lo + CHUNK, len(items))) for lo in range(0, len(items), CHUNK)]
     todo.reverse()  # pop() from the end keeps input order
     window = jobs * 4
@@ -288,8 +291,10 @@ def load_previous(path: Path, roster: Roster | None = None, blank: str = "zero",
             if e.status in (PASSED, WARNINGS, FAILED):
                 vals = res.values(e)
                 units[e.name] = {k: Decimal(v) for k, v in vals.items() if k in keep and v is not None}
-        county = Report(path=str(path), form=res.form, unit=COUNTY, year=res.year,
-                        values=dict(res.sums))
+        county = None
+        if path.is_dir() or path.suffix.lower() == ".zip":  # one unit's workbook is no county
+            county = Report(path=str(path), form=res.form, unit=COUNTY, year=res.year,
+                            values=dict(res.sums))
         return Previous(county=county, units=units, source=str(path))
     finally:
         res.close()
@@ -372,6 +377,12 @@ def _entry(idx: int, item, report: Report, roster: Roster | None) -> Entry:
                  form=report.form, year=report.year, filler=report.filler, phone=report.phone,
                  date=str(report.date or ""), mtime=mtime, unreadable=report.unreadable,
                  empty=report.empty)
+
+
+def _reason(report: Report) -> str:
+    """Why a file could not be read, without the file name the message starts with."""
+    msg = report.findings[0].message if report.findings else "无法读取"
+    return msg.removeprefix(f"{report.path}：")
 
 
 def _settle(entries: list[Entry], roster: Roster | None, year: int | None,
@@ -466,6 +477,8 @@ def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
 
                     e.annotated = str(Path(annotate_dir) / output_name(item.name))
             e.errors, e.warnings = report.errors, report.warnings
+            if report.unreadable:
+                e.note = _reason(report)
             vals = None
             if report.form and not report.unreadable:
                 vals = tuple(_compact(report.values.get(k)) for k in get_spec(report.form).cells)
@@ -478,13 +491,9 @@ def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
     for n, item in enumerate(unsupported, start=len(items)):
         r = unreadable(item.display, "不支持的文件类型")
         e = _entry(n, item, r, ros)
-        e.errors, e.warnings = r.errors, r.warnings
+        e.errors, e.warnings, e.note = r.errors, r.warnings, _reason(r)
         e.spool = spool.put(None, r.findings)
         entries.append(e)
-    for e in entries:
-        if e.unreadable:
-            fs = spool.get(e.spool)[1]
-            e.note = fs[0].message if fs else "无法读取"
     form, year = _settle(entries, ros, year, include_failed)
     if ros is not None:
         have = {e.roster for e in entries if e.roster is not None}
@@ -574,6 +583,8 @@ def print_text(res: Result, output: Path | None, console=None, limit: int = 200)
     for f in res.county.findings:
         sev = "[red]错误[/]" if f.is_error else "[yellow]警告[/]"
         con.print(f"{COUNTY} {sev} [{f.code}] {escape(f.message)}")
+    if not any(e.file for e in res.entries):
+        con.print("[yellow]没有找到任何填报表（.xlsx、.xlsm、.xls 或 .zip）[/]")
     con.print(summary_line(res))
     if output is not None:
         con.print(f"汇总表已写入：{escape(str(output))}")

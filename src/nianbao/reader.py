@@ -241,7 +241,7 @@ def open_package(data: bytes) -> Package:
         raise Unreadable(f"文件解压后总大小 {total / 2**20:.0f} MB，超过 {MAX_PACKAGE_BYTES // 2**20} MB 的上限，已拒绝读取")
     pkg = Package(data=data, zf=zf, infos=infos, sheet_parts={})
     wb_part = "xl/workbook.xml"
-    if "_rels/.rels" in infos:
+    if wb_part not in infos and "_rels/.rels" in infos:
         for m in _REL_TAG.finditer(pkg.read("_rels/.rels")):
             a = _attrs(m.group(1))
             if a.get("Type", "").endswith("/officeDocument") and a.get("Target"):
@@ -302,9 +302,9 @@ def _sheet_data(xml: bytes) -> tuple[int, int]:
     return (s, xml.rfind(b"sheetData")) if s >= 0 else (0, 0)
 
 
-def scan_extent(xml: bytes) -> tuple[int, int, bool]:
+def scan_extent(xml: bytes, region: tuple[int, int] | None = None) -> tuple[int, int, bool]:
     """(max row, max column, every cell and row has an r attribute), 1-based."""
-    s, e = _sheet_data(xml)
+    s, e = region or _sheet_data(xml)
     if s == e:
         return 0, 0, True
     odd = (_ODD_TAG.search(xml, s, e) is not None or xml.find(b":c ", s, e) >= 0
@@ -333,7 +333,7 @@ def trim_sheet(xml: bytes) -> tuple[bytes, str | None]:
         a = _attrs(m.group(2))
         ref = a.get("r", "")
         mm = re.match(r"([A-Za-z]{1,3})(\d+)$", ref)
-        if mm and _col_number(mm.group(1)) > MAX_COLS:
+        if mm and (_col_number(mm.group(1)) > MAX_COLS or int(mm.group(2)) > MAX_ROWS):
             if m.group(3) and _HAS_CONTENT.search(m.group(3)):
                 far.append((int(mm.group(2)), _col_number(mm.group(1))))
             return b""
@@ -374,9 +374,8 @@ def _pos(ref: str) -> tuple[int, int] | None:
     return int(m.group(2)) - 1, _col_number(m.group(1)) - 1
 
 
-def _formula_starts(xml: bytes):
+def _formula_starts(xml: bytes, s: int, e: int):
     """Positions of <f> elements inside <sheetData> (not <formula> of conditional formats)."""
-    s, e = _sheet_data(xml)
     if xml.find(b":f", s, e) >= 0 and xml.find(b":c ", s, e) >= 0:  # namespace-prefixed XML
         yield from (m.start() for m in _F_OPEN.finditer(xml, s, e))
         return
@@ -391,16 +390,17 @@ class Formulas:
     """The formula cells of one sheet part; formula text is extracted only when asked for
     (templates carry long status formulas nobody needs to read)."""
 
-    def __init__(self, xml: bytes):
+    def __init__(self, xml: bytes, region: tuple[int, int] | None = None):
         self.xml = xml
         self.at: dict[tuple[int, int], int] = {}  # position -> offset of its <f
         self.shared: dict[tuple[int, int], str] = {}  # child position -> si
         self.masters: dict[str, tuple[int, int]] = {}
         self._text: dict[tuple[int, int], str | None] = {}
-        if b"<f" not in xml and b":f" not in xml:
+        s, e = region or _sheet_data(xml)
+        if xml.find(b"<f", s, e) < 0 and xml.find(b":f", s, e) < 0:
             return
-        prefixed = b":c " in xml
-        for p in _formula_starts(xml):
+        prefixed = xml.find(b":c ", s, e) >= 0
+        for p in _formula_starts(xml, s, e):
             j = max(xml.rfind(b"<c ", 0, p), xml.rfind(b"<c>", max(0, p - 4096), p))
             if prefixed:
                 k = xml.rfind(b":c ", 0, p)
@@ -451,16 +451,16 @@ class Formulas:
         return v
 
 
-def scan_formulas(xml: bytes) -> Formulas:
+def scan_formulas(xml: bytes, region: tuple[int, int] | None = None) -> Formulas:
     """Formula cells of a sheet part: ``.get((row, col))`` gives the text without '='
     (shared formulas translated to each cell)."""
-    return Formulas(xml)
+    return Formulas(xml, region)
 
 
-def scan_errors(xml: bytes) -> dict[tuple[int, int], str]:
+def scan_errors(xml: bytes, region: tuple[int, int] | None = None) -> dict[tuple[int, int], str]:
     """Cells holding an error value (#DIV/0! …), which calamine reports as blank."""
     out: dict[tuple[int, int], str] = {}
-    s, e = _sheet_data(xml)
+    s, e = region or _sheet_data(xml)
     if xml.find(b'"e"', s, e) < 0 and xml.find(b"'e'", s, e) < 0:
         return out
     for m in _E_CELL.finditer(xml, s, e):
@@ -665,6 +665,7 @@ class Book:
         self._grids: dict[str, Grid | None] = {}
         self._formulas: dict[str, dict] = {}
         self._errors: dict[str, dict] = {}
+        self._regions: dict[str, tuple[int, int]] = {}
         self._index: dict[str, list[tuple[str, int, int]]] | None = None
 
     # sheet access
@@ -685,8 +686,8 @@ class Book:
             return None
         if part is not None:
             xml = self.pkg.read(part)
-            max_row, max_col, all_refs = scan_extent(xml)
-            s, e = _sheet_data(xml)
+            s, e = self._regions[part] = _sheet_data(xml)
+            max_row, max_col, all_refs = scan_extent(xml, (s, e))
             if not all_refs and (xml.count(b"<c", s, e) > MAX_COLS or xml.count(b"<row", s, e) > MAX_ROWS):
                 self.findings.append(make("NB006", f"工作表“{name}”的单元格缺少位置信息且数量异常，已跳过该工作表",
                                           sheet=name))
@@ -733,13 +734,13 @@ class Book:
     def formulas(self, name: str) -> dict:
         if name not in self._formulas:
             part = self.pkg.sheet_parts.get(name) if self.pkg else None
-            self._formulas[name] = scan_formulas(self.pkg.read(part) if part else b"")
+            self._formulas[name] = scan_formulas(self.pkg.read(part) if part else b"", self._regions.get(part))
         return self._formulas[name]
 
     def errors(self, name: str) -> dict:
         if name not in self._errors:
             part = self.pkg.sheet_parts.get(name) if self.pkg else None
-            self._errors[name] = scan_errors(self.pkg.read(part)) if part else {}
+            self._errors[name] = scan_errors(self.pkg.read(part), self._regions.get(part)) if part else {}
         return self._errors[name]
 
     # formula support
@@ -784,7 +785,10 @@ class Book:
         return v if v is not None else Decimal(0)
 
     def evaluate(self, sheet: str, r: int, c: int) -> Decimal:
-        return _Eval(self, sheet, 0, frozenset({(sheet, r, c)})).run(self.formulas(sheet)[(r, c)])
+        text = self.formulas(sheet).get((r, c))
+        if not text:
+            raise FormulaUnsupported("")
+        return _Eval(self, sheet, 0, frozenset({(sheet, r, c)})).run(text)
 
     # label index for the fallback
     def index(self) -> dict[str, list[tuple[str, int, int]]]:
@@ -1066,11 +1070,14 @@ def _text(v) -> str:
     return str(v).strip()
 
 
-def _cover_value(g: Grid, r: int, c: int):
+def _cover_value(g: Grid, r: int, c: int, labels: tuple[str, ...]):
+    """The first filled cell right of a cover label (stopping at the next label)."""
     right = g.right(r, c)
     for cc in range(right + 1, right + 5):
         v = g.get(r, cc)
         if v not in ("", None):
+            if isinstance(v, str) and any(label_matches(v, lab) for lab in labels):
+                return ""
             return v
     return ""
 
@@ -1094,7 +1101,7 @@ def read_cover(book: Book, spec: Spec) -> dict[str, object]:
     for f in missing:
         hits = sorted(book.find(f["label"]), key=lambda p: (p[0] != lay.cover_sheet, order.get(p[0], 99), p[1], p[2]))
         for s, r, c in hits:
-            v = _cover_value(book.grid(s), r, c)
+            v = _cover_value(book.grid(s), r, c, tuple(x["label"] for x in spec.cover))
             if v not in ("", None):
                 out[f["key"]] = v
                 break
@@ -1164,52 +1171,50 @@ def unit_from_filename(name: str) -> str:
 
 def _read_values(book: Book, spec: Spec, report: Report, cells: dict[str, Pos]) -> None:
     trusted = book.pkg.trusted_cache if book.pkg else True
-    grids: dict[str, Grid | None] = {}
-    formulas: dict[str, dict] = {}
-    errors: dict[str, dict] = {}
-    for key, cell in spec.cells.items():
-        if key not in cells:
-            continue
-        sheet, r, c = cells[key]
-        if sheet not in grids:
-            grids[sheet] = book.grid(sheet)
-            formulas[sheet] = book.formulas(sheet)
-            errors[sheet] = book.errors(sheet) if book.pkg else {}
-        g = grids[sheet]
+    sheets: dict[str, tuple] = {}
+    where, values, blank = report.where, report.values, report.blank
+    for key, (sheet, r, c) in cells.items():
+        ctx = sheets.get(sheet)
+        if ctx is None:
+            g = book.grid(sheet)
+            ctx = sheets[sheet] = (g.rows if g else [], book.formulas(sheet), book.errors(sheet))
+        rows, formulas, errors = ctx
         ref = _a1(r, c)
-        report.where[key] = (sheet, ref)
-        raw = g.get(r, c) if g else ""
-        formula = formulas[sheet].get((r, c))
-        if formula is not None:
+        where[key] = (sheet, ref)
+        raw = rows[r][c] if r < len(rows) and c < len(rows[r]) else ""
+        if formulas.at and (r, c) in formulas.at:
+            cell = spec.cells[key]
+            formula = formulas.get((r, c)) or ""
             try:
-                report.values[key] = _tidy(book.evaluate(sheet, r, c))
+                values[key] = _tidy(book.evaluate(sheet, r, c))
                 continue
             except FormulaErrorValue as e:
                 raw = str(e)
             except (FormulaUnsupported, InvalidOperation, DivisionByZero, RecursionError, OverflowError):
                 if not trusted:
-                    report.values[key] = None
+                    values[key] = None
                     report.invalid.add(key)
                     shown = "=" + shorten(formula, 60)
                     report.findings.append(make(
                         "NB105", f"{_where(cell, sheet, ref)}的公式“{shown}”无法计算，请直接填写数字",
                         actual=shown, **_labels(cell, sheet, ref)))
                     continue
-        if raw == "" and (r, c) in errors[sheet]:
-            raw = errors[sheet][(r, c)]
         if type(raw) is float and raw.is_integer():
-            report.values[key] = Decimal(int(raw))
+            values[key] = Decimal(int(raw))
             continue
+        if raw == "" and errors and (r, c) in errors:
+            raw = errors[(r, c)]
         value, problem = parse_number(raw)
-        report.values[key] = value
+        values[key] = value
         if problem:
+            cell = spec.cells[key]
             report.invalid.add(key)
             shown = shorten(_text(raw) if not isinstance(raw, bool) else ("TRUE" if raw else "FALSE"))
             report.findings.append(make(
                 "NB102", f"{_where(cell, sheet, ref)}填写了“{shown}”，{problem}",
                 actual=shown, **_labels(cell, sheet, ref)))
         elif value is None:
-            report.blank.append(key)
+            blank.append(key)
 
 
 def _where(cell, sheet: str, ref: str) -> str:
@@ -1319,8 +1324,8 @@ def _read_workbook(item) -> Report:
                          book.findings)
 
     report.form = spec.version
-    report.meta.update({"form_id": spec.form_id, "spec_digest": meta.get("nianbao_spec_digest", meta.get("spec_digest", "")),
-                        })
+    report.meta.update({"form_id": spec.form_id,
+                        "spec_digest": meta.get("nianbao_spec_digest", meta.get("spec_digest", ""))})
     cells: dict[str, Pos] = {}
     missing_keys: list[str] = []
     for t in spec.tables:
@@ -1339,16 +1344,19 @@ def _read_workbook(item) -> Report:
     bad = report.invalid - set(missing_keys)
     report.empty = bool(cells) and not bad and len(report.blank) == len(cells)
 
-    report.unit = _text(cover.get("unit")) or meta.get("nianbao_unit", meta.get("unit", "")) \
-        or unit_from_filename(getattr(item, "name", "") or item.display)
+    stated_unit = _text(cover.get("unit")) or meta.get("nianbao_unit", meta.get("unit", ""))
+    report.unit = stated_unit or unit_from_filename(getattr(item, "name", "") or item.display)
     report.year = year
     report.filler = _text(cover.get("filler"))
     report.phone = _text(cover.get("phone"))
     report.date = parse_date(cover.get("date"))
-    lack = [spec.cover_label(k) for k, v in (("unit", _text(cover.get("unit")) or meta.get("nianbao_unit", meta.get("unit", ""))),
-                                                ("year", year)) if not v]
+    lack = [spec.cover_label(k) for k, v in (("unit", stated_unit), ("year", year)) if not v]
     if lack:
-        extra = f"（按文件名暂记为“{report.unit}”）" if "unit" in [f["key"] for f in spec.cover if f["label"] in lack] and report.unit else ""
-        report.findings.append(make("NB004", f"未填写{'、'.join(lack)}{extra}",
-                                    sheet=workbook_layout(spec).cover_sheet))
+        guess = f"（按文件名暂记为“{report.unit}”）" if not stated_unit and report.unit else ""
+        lay = workbook_layout(spec)
+        where = {}
+        if lay.cover_sheet in book.names:
+            first = "unit" if not stated_unit else "year"
+            where = {"sheet": lay.cover_sheet, "cell": lay.cover[first][1].ref}
+        report.findings.append(make("NB004", f"未填写{'、'.join(lack)}{guess}", **where))
     return report

@@ -39,6 +39,8 @@ def _read(path: Path, previous=None):
 
     if not path.exists():
         raise _Stop(f"找不到文件：{path}")
+    if path.is_dir():
+        raise _Stop(f"{path} 是文件夹：请指定一个填报表或汇总表文件")
     col = collect([path])
     items = list(col.items)
     if not items and col.skipped and kind_of(path.name) == KIND_WORKBOOK:

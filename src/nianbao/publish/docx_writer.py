@@ -79,19 +79,14 @@ def _style(doc, name: str, font: str, size, *, base=None, align=None, indent=Tru
         pf.line_spacing_rule, pf.line_spacing = WD_LINE_SPACING.EXACTLY, line
     if align is not None:
         pf.alignment = align
-    ppr = st.element.get_or_add_pPr()
-    ind = OxmlElement("w:ind")
+    pf.first_line_indent = Pt(size.pt * 2) if indent else Pt(0)
     if indent:  # two characters, as official documents indent every paragraph
-        ind.set(qn("w:firstLineChars"), "200")
-        ind.set(qn("w:firstLine"), str(int(size.pt * 2 * 20)))
-    else:
-        ind.set(qn("w:firstLine"), "0")
-    ppr.append(ind)
+        st.element.pPr.find(qn("w:ind")).set(qn("w:firstLineChars"), "200")
     if outline is not None:
         pf.keep_with_next = True
-        lvl = OxmlElement("w:outlineLvl")
+        lvl = OxmlElement("w:outlineLvl")  # schema order: after w:jc, before w:rPr
         lvl.set(qn("w:val"), str(outline))
-        ppr.append(lvl)
+        st.element.pPr.append(lvl)
     return st
 
 
@@ -264,12 +259,17 @@ def _table(doc, grid: Grid) -> None:
     for row in tcs:
         for i, tc in enumerate(row):
             tc.width = Twips(widths[i])
-    mar = _tbl_pr(table, "w:tblCellMar")
+    mar = OxmlElement("w:tblCellMar")  # schema order: before w:tblLook
     for side in ("left", "right"):
         m = OxmlElement(f"w:{side}")
         m.set(qn("w:w"), "45")
         m.set(qn("w:type"), "dxa")
         mar.append(m)
+    look = table._tbl.tblPr.find(qn("w:tblLook"))
+    if look is not None:
+        look.addprevious(mar)
+    else:
+        table._tbl.tblPr.append(mar)
     caption = OxmlElement("w:tblCaption")
     caption.set(qn("w:val"), grid.caption)
     table._tbl.tblPr.append(caption)
@@ -313,8 +313,12 @@ def render_docx(doc_model: Doc) -> bytes:
     doc.add_paragraph(style="Normal")  # one blank line under the title, as official documents have
     for para in doc_model.preamble:
         _para(doc, para.text, para.kind)
+    after_table = False
     for part in doc_model.parts:
-        doc.add_paragraph(part.heading, style="Heading 1")
+        heading = doc.add_paragraph(part.heading, style="Heading 1")
+        if after_table:  # a little air between a table and the next part
+            heading.paragraph_format.space_before = Pt(8)
+        after_table = part.table is not None
         for para in part.paras:
             _para(doc, para.text, para.kind, keep=part.table is not None)
         if part.table is not None:
