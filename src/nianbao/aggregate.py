@@ -431,7 +431,9 @@ def _settle(entries: list[Entry], roster: Roster | None, year: int | None,
             winner.note = "已计入汇总（含错误，按 --include-failed）" if winner.summed else "有错误，未计入汇总"
         for e in files[1:]:
             e.status = DUPLICATE
-            e.note = f"同一单位另有填报日期较晚的文件 {winner.file}，本文件未计入汇总"
+            later = date_key(winner.date) and date_key(e.date) and date_key(winner.date) > date_key(e.date)
+            why = "填报日期较晚" if later else "较新（填报日期相同或未填，按文件修改时间）"
+            e.note = f"同一单位另有{why}的文件 {winner.file}，本文件未计入汇总"
     return form, year
 
 

@@ -175,7 +175,11 @@ def _add_file(p: Path, out: Collected, seen: set[str], hidden_check: bool) -> No
         out.skipped.append((str(p), reason))
         return
     try:
-        mtime = p.stat().st_mtime
+        st = p.stat()
+        mtime = st.st_mtime
+        if hidden_check and getattr(st, "st_file_attributes", 0) & 0x2:  # Windows "hidden"
+            out.skipped.append((str(p), SKIP_HIDDEN))
+            return
     except OSError:
         mtime = 0.0
     kind = kind_of(name)

@@ -118,7 +118,7 @@ def load_previous(path: Path | None) -> Report | None:
     from .inputs import collect
     from .reader import read_report
 
-    col = collect([Path(path)])
+    col = collect([Path(path)], skip_outputs=False)  # last year's aggregate is one of ours
     if not col.items:
         raise FileNotFoundError(str(path))
     return read_report(col.items[0])

@@ -13,13 +13,14 @@ from __future__ import annotations
 import html
 import io
 import re
+import struct
 import uuid
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, DivisionByZero, InvalidOperation
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from .findings import Finding, make
@@ -67,7 +68,7 @@ def read_report(item) -> Report:
                 return _unreadable(item, "暂不支持该文件类型")
             return importers.read_report_file(item)
         return _unreadable(item, "不支持的文件类型")
-    except BaseException as exc:  # noqa: BLE001 - pyo3 panics derive from BaseException
+    except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
             raise
         return _internal(item, exc)
@@ -81,7 +82,7 @@ def read_workbook(item) -> Report:
         r = _unreadable(item, str(e))
         r.findings.extend(e.findings)
         return r
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
             raise
         return _internal(item, exc)
@@ -158,16 +159,34 @@ class Package:
             return self.cache[name]
         info = self.infos[name]
         try:
-            with self.zf.open(info) as f:
-                blob = f.read(info.file_size + 1)
+            blob = self._inflate(info)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
-                NotImplementedError, RuntimeError) as e:
+                NotImplementedError, RuntimeError, struct.error) as e:
             raise Unreadable(f"文件已损坏：其中的 {name} 无法解压（{type(e).__name__}），请重新报送") from None
         if len(blob) > info.file_size:
             raise Unreadable(f"文件已损坏：其中的 {name} 的实际大小与记录不符，已拒绝读取")
         _check_prolog(name, blob)
         self.cache[name] = blob
         return blob
+
+    def _inflate(self, info: zipfile.ZipInfo) -> bytes:
+        """Inflate a member straight from the buffer (a third of zipfile's cost), never past
+        its declared size, with the CRC checked; zipfile handles anything unusual."""
+        data, off = self.data, info.header_offset
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or \
+                data[off:off + 4] != b"PK\x03\x04":
+            with self.zf.open(info) as f:
+                return f.read(info.file_size + 1)
+        n, m = struct.unpack("<HH", data[off + 26:off + 30])
+        start = off + 30 + n + m
+        raw = data[start:start + info.compress_size]
+        if info.compress_type == zipfile.ZIP_DEFLATED:
+            out = zlib.decompressobj(-15).decompress(raw, info.file_size + 1)
+        else:
+            out = raw
+        if len(out) <= info.file_size and zlib.crc32(out) != info.CRC:
+            raise zipfile.BadZipFile("CRC")
+        return out
 
     @property
     def app(self) -> str:
@@ -200,7 +219,7 @@ def _attrs(raw: bytes) -> dict[str, str]:
 
 _SHEET_TAG = re.compile(rb"<(?:\w+:)?sheet\b([^>]*)/?>")
 _REL_TAG = re.compile(rb"<(?:\w+:)?Relationship\b([^>]*)/?>")
-_PROP = re.compile(rb"<(?:\w+:)?property\b([^>]*)>(.*?)</(?:\w+:)?property>", re.S)
+_PROP = re.compile(rb"<(?:\w+:)?property\b([^>]*)>(.*?)</(?:\w+:)?property>", re.DOTALL)
 _TAGTEXT = re.compile(rb">([^<]*)<")
 _APP = re.compile(rb"<(?:\w+:)?Application>([^<]*)<")
 
@@ -284,8 +303,8 @@ _REF_FAST = re.compile(rb' r="([A-Z]{0,3})(\d+)"')
 _ODD_TAG = re.compile(rb'<(?:c|row)(?![\w:]|\sr=")')  # a cell or row whose first attribute is not r
 _CELL_OR_ROW_TAG = re.compile(rb"<(?:\w+:)?(?:c|row)(?=[\s>/])([^>]*)>")
 _R_ATTR = re.compile(rb"""(?:^|\s)r\s*=\s*["']""")
-_ROW_BLOCK = re.compile(rb"<((?:\w+:)?row)\b([^>]*?)(?:/>|>(.*?)</\1>)", re.S)
-_CELL_BLOCK = re.compile(rb"<((?:\w+:)?c)\b([^>]*?)(?:/>|>(.*?)</\1>)", re.S)
+_ROW_BLOCK = re.compile(rb"<((?:\w+:)?row)\b([^>]*?)(?:/>|>(.*?)</\1>)", re.DOTALL)
+_CELL_BLOCK = re.compile(rb"<((?:\w+:)?c)\b([^>]*?)(?:/>|>(.*?)</\1>)", re.DOTALL)
 _HAS_CONTENT = re.compile(rb"<(?:\w+:)?(?:v|f|is)\b")
 
 
@@ -314,8 +333,7 @@ def scan_extent(xml: bytes, region: tuple[int, int] | None = None) -> tuple[int,
     letters: set[bytes] = set()
     for col, row in refs:
         r = int(row)
-        if r > max_row:
-            max_row = r
+        max_row = max(max_row, r)
         if col:
             letters.add(col)
     if letters:
@@ -361,9 +379,9 @@ def trim_sheet(xml: bytes) -> tuple[bytes, str | None]:
 
 _F_OPEN = re.compile(rb"<(?:\w+:)?f\b")
 _C_OPEN = re.compile(rb"<(?:\w+:)?c\b([^>]*)>")
-_F_ELEM = re.compile(rb"<(?:\w+:)?f\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?f>)", re.S)
-_E_CELL = re.compile(rb"""<(?:\w+:)?c\b([^>]*\bt\s*=\s*["']e["'][^>]*)>(.*?)</(?:\w+:)?c>""", re.S)
-_V_ELEM = re.compile(rb"<(?:\w+:)?v>(.*?)</(?:\w+:)?v>", re.S)
+_F_ELEM = re.compile(rb"<(?:\w+:)?f\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?f>)", re.DOTALL)
+_E_CELL = re.compile(rb"""<(?:\w+:)?c\b([^>]*\bt\s*=\s*["']e["'][^>]*)>(.*?)</(?:\w+:)?c>""", re.DOTALL)
+_V_ELEM = re.compile(rb"<(?:\w+:)?v>(.*?)</(?:\w+:)?v>", re.DOTALL)
 _A1RE = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)$")
 
 
@@ -480,7 +498,7 @@ _TOKEN = re.compile(rf"""\s*(?:
   | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<func>[A-Za-z_][A-Za-z0-9_.]*)\s*\(
   | (?P<op>[-+*/(),;])
-)""", re.X)
+)""", re.VERBOSE)
 _SHIFT = re.compile(r"('(?:[^']|'')*'|\"[^\"]*\")|(\$?)([A-Za-z]{1,3})(\$?)(\d+)(?![\w(])")
 
 
@@ -645,6 +663,11 @@ class Grid:
         return m[3] if m and (m[0], m[1]) == (r, c) else c
 
 
+def _reraise_interrupts(exc: BaseException) -> None:
+    if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError)):
+        raise exc
+
+
 class Book:
     """Lazy access to the sheets of one workbook, with the guards applied per sheet."""
 
@@ -656,7 +679,8 @@ class Book:
         try:
             self.cal = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
             meta = self.cal.sheets_metadata
-        except Exception as e:  # noqa: BLE001 - calamine raises its own error types
+        except BaseException as e:  # noqa: BLE001 - calamine errors; pyo3 panics are BaseException
+            _reraise_interrupts(e)
             name = type(e).__name__
             if "Password" in name or "password" in str(e).lower() or "encrypt" in str(e).lower():
                 raise Unreadable("文件设有密码（已加密），无法读取；请取消密码后重新报送") from None
@@ -707,7 +731,8 @@ class Book:
             sheet = cal.get_sheet_by_name(name)
             rows = sheet.to_python(skip_empty_area=False, nrows=MAX_ROWS)
             merged = [(a[0], a[1], b[0], b[1]) for a, b in (sheet.merged_cell_ranges or [])]
-        except Exception as e:  # noqa: BLE001
+        except BaseException as e:  # noqa: BLE001
+            _reraise_interrupts(e)
             self.findings.append(make("NB006", f"工作表“{name}”无法读取（{type(e).__name__}），已跳过", sheet=name))
             return None
         if rows and len(rows[0]) > MAX_COLS:  # .xls: no package to trim beforehand
@@ -840,13 +865,13 @@ def _confirm(book: Book, tl: TableLayout) -> bool:
     if g is None:
         return False
     for b in tl.boxes:
-        if b.role in ("rowhead", "colhead") and b.key and _is_leaf_box(tl.table, b):
-            if not label_matches(g.get(b.row, b.col), b.text):
-                return False
+        if (b.role in ("rowhead", "colhead") and b.key and _is_leaf_box(tl.table, b)
+                and not label_matches(g.get(b.row, b.col), b.text)):
+            return False
     return True
 
 
-@lru_cache(maxsize=None)
+@cache
 def _leaf_keys(table: Table) -> frozenset:
     keys = set()
     for sec in table.sections:
@@ -881,7 +906,14 @@ def locate_table(book: Book, table: Table) -> Located:
         return _locate_headed(book, table)
     loc = Located()
     leaves = [(sec, n) for sec in table.sections for n in sec.leaf_rows()]
-    cands = {n.key + "@" + sec.key: book.find(n.label) for sec, n in leaves}
+    cands = {}
+    for sec, n in leaves:
+        found = book.find(n.label)
+        for alias in () if found else _row_aliases(table.key, n.key, n.label):
+            found = book.find(alias)  # e.g. the 2019 wording 规范性文件 under the 2021 columns
+            if found:
+                break
+        cands[n.key + "@" + sec.key] = found
     sheet = _pick_sheet([p for ps in cands.values() for p in ps], book, (table.sheet, table.name))
     if sheet is None:
         loc.missing.append(f"未找到{table.name}（{table.title}）")
@@ -921,6 +953,21 @@ def locate_table(book: Book, table: Table) -> Located:
                 loc.cells[cell.key] = (sheet, rows[cell.row.key][0], cols[cell.col.key])
         prev_end = max(prev_end, last)
     return loc
+
+
+@cache
+def _row_aliases(table_key: str, node_key: str, label: str) -> tuple[str, ...]:
+    """Labels the other forms give the same row (same cell keys across form versions)."""
+    out = []
+    for spec in all_specs():
+        for t in spec.tables:
+            if t.key != table_key:
+                continue
+            for sec in t.sections:
+                for n in sec.leaf_rows():
+                    if n.key == node_key and n.label and n.label != label and n.label not in out:
+                        out.append(n.label)
+    return tuple(out)
 
 
 def _match_columns(book: Book, g: Grid, sec: Section, rows: range, min_col: int) -> dict[str, int]:
@@ -1026,7 +1073,7 @@ def _spec_from_meta(meta: dict[str, str]) -> Spec | None:
     return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _spec_labels(spec: Spec) -> tuple[str, ...]:
     labs = set()
     for t in spec.tables:
@@ -1309,7 +1356,7 @@ def _read_workbook(item) -> Report:
             located[tl.table.key] = _from_layout(tl) if _confirm(book, tl) else None
         report.source = "template" if all(located.values()) else "labels"
     else:
-        spec, score = detect_spec(book, year)
+        spec, _score = detect_spec(book, year)
         report.source = "labels"
         if spec is None:
             names = "、".join(t.name for t in all_specs()[-1].tables)
