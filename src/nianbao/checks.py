@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
 from .findings import ERROR, WARNING, Finding, fmt_number, make
 from .model import Report
@@ -46,27 +47,38 @@ def check_blanks(report: Report, spec: Spec, blank: str = "zero") -> list[Findin
     return out
 
 
+@lru_cache(maxsize=None)
+def _kind_limits(spec: Spec) -> dict[str, tuple]:
+    """cell key -> (min or None, must be integer, max decimal places or None), once per spec."""
+    out = {}
+    for key, cell in spec.cells.items():
+        kind = spec.kinds[cell.kind]
+        places = kind.get("places")
+        out[key] = (Decimal(kind["min"]) if "min" in kind else None, kind.get("type") == "integer",
+                    None if places is None else int(places))
+    return out
+
+
 def check_kinds(report: Report, spec: Spec) -> list[Finding]:
     out: list[Finding] = []
+    limits = _kind_limits(spec)
     rules = {r["check"]: r for r in spec.cell_rules}
     for key, v in report.values.items():
-        if v is None or key not in spec.cells:
+        if v is None or key not in limits:
             continue
-        cell = spec.cells[key]
-        kind = spec.kinds[cell.kind]
-        lab = _labels(spec, key)
+        low, integer, places = limits[key]
         checks = []
-        if "min" in kind and v < Decimal(kind["min"]):
-            checks.append(("min", fmt_number(Decimal(kind["min"]))))
-        if kind.get("type") == "integer" and v != v.to_integral_value():
+        if low is not None and v < low:
+            checks.append(("min", fmt_number(low)))
+        if integer and v != v.to_integral_value():
             checks.append(("integer", None))
-        places = kind.get("places")
-        if places is not None and v.as_tuple().exponent < -int(places) and v != v.quantize(Decimal(1).scaleb(-int(places))):
+        if places is not None and v.as_tuple().exponent < -places and v != round(v, places):
             checks.append(("places", str(places)))
         for name, expected in checks:
             r = rules.get(name)
             if r is None:
                 continue
+            lab = _labels(spec, key)
             actual = fmt_number(v)
             msg = r["message"].format(expected=expected, actual=actual, **lab)
             out.append(make(r["code"], msg, severity=r["severity"], expected=expected, actual=actual,

@@ -372,12 +372,18 @@ def spec_paths() -> list[Path]:
     return sorted(templates_dir().glob(f"{SPEC_PREFIX}*.yaml"))
 
 
+_BY_VERSION: dict[str, Spec] = {}
+
+
 def get_spec(version: str = "2021") -> Spec:
-    """The spec of form version ``version`` ("2021" or "2019")."""
-    path = templates_dir() / f"{SPEC_PREFIX}{version}.yaml"
-    if not path.exists():
-        raise KeyError(version)
-    return _load_cached(str(path), path.stat().st_mtime)
+    """The spec of form version ``version`` ("2021" or "2019"), loaded once per process."""
+    spec = _BY_VERSION.get(version)
+    if spec is None:
+        path = templates_dir() / f"{SPEC_PREFIX}{version}.yaml"
+        if not path.exists():
+            raise KeyError(version)
+        spec = _BY_VERSION[version] = _load_cached(str(path), path.stat().st_mtime)
+    return spec
 
 
 def all_specs() -> list[Spec]:
