@@ -142,3 +142,16 @@ def test_annotate_end_to_end(batch, tmp_path):
     assert run("annotate", batch, "--out-dir", out, "--force").exit_code == 1
     doc = json.loads(run("check", out, "--format", "json").stdout)
     assert doc["summary"]["files"] == 0 and doc["summary"]["skipped"] == 2
+
+
+@pytest.mark.parametrize("command", [c.name for c in app.registered_commands] + [None])
+def test_help_is_chinese(command):
+    res = run(*([command] if command else []), "--help")
+    assert res.exit_code == 0
+    assert "显示本帮助并退出" in res.output and "Show this message" not in res.output
+    assert "用法" in res.output
+
+
+def test_bad_option_value_is_explained_in_chinese(tmp_path):
+    res = run("check", tmp_path, "--blank", "maybe")
+    assert res.exit_code == 2 and "的值无效" in res.output

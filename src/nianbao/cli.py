@@ -9,7 +9,69 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+import click
 import typer
+import typer.rich_utils as _ru
+
+# Chinese chrome for typer/click help screens (users never see English boilerplate).
+_ru.ARGUMENTS_PANEL_TITLE, _ru.OPTIONS_PANEL_TITLE, _ru.COMMANDS_PANEL_TITLE = "参数", "选项", "命令"
+_ru.ERRORS_PANEL_TITLE, _ru.DEFAULT_STRING = "错误", "[默认：{}]"
+_ru.REQUIRED_LONG_STRING, _ru.ABORTED_TEXT = "[必填]", "已中止"
+_ru.RICH_HELP = "查看帮助：[blue]'{command_path} {help_option}'[/]"
+
+
+def _chinese_help_option(command_cls) -> None:
+    orig = command_cls.get_help_option
+
+    def get_help_option(self, ctx):
+        opt = orig(self, ctx)
+        if opt is not None:
+            opt.help = "显示本帮助并退出"
+        return opt
+
+    command_cls.get_help_option = get_help_option
+
+
+def _chinese_errors(exceptions, formatting) -> None:
+    """Usage line and bad-option messages in Chinese."""
+
+    def hint_of(param, ctx):
+        if param is None:
+            return ""
+        try:
+            return param.get_error_hint(ctx)
+        except TypeError:
+            return param.get_error_hint()
+
+    def bad(self) -> str:
+        hint = self.param_hint if self.param_hint is not None else hint_of(self.param, self.ctx)
+        if isinstance(hint, (list, tuple)):
+            hint = " / ".join(hint)
+        return f"{hint} 的值无效：{self.message}" if hint else f"参数值无效：{self.message}"
+
+    def missing(self) -> str:
+        hint = hint_of(self.param, self.ctx)
+        return f"缺少{'参数' if getattr(self.param, 'param_type_name', '') == 'argument' else '选项'} {hint}"
+
+    exceptions.BadParameter.format_message = bad
+    exceptions.MissingParameter.format_message = missing
+    orig_usage = formatting.HelpFormatter.write_usage
+
+    def write_usage(self, prog, args="", prefix=None):
+        return orig_usage(self, prog, args, "用法：" if prefix is None else prefix)
+
+    formatting.HelpFormatter.write_usage = write_usage
+
+
+_chinese_help_option(click.Command)
+try:  # newer typer vendors its own click
+    from typer._click import exceptions as _vexc, formatting as _vfmt
+    from typer._click.core import Command as _VendoredCommand
+
+    _chinese_help_option(_VendoredCommand)
+    _chinese_errors(_vexc, _vfmt)
+except (ImportError, AttributeError):  # pragma: no cover - older typer uses click itself
+    _chinese_errors(click.exceptions, click.formatting)
 
 app = typer.Typer(
     help="政府信息公开工作年度报告数据工具：生成模板、审核、批注、汇总、导入、发布。",
