@@ -20,7 +20,13 @@ from conftest import consistent_values
 from typer.testing import CliRunner
 
 from nianbao import pipeline
-from nianbao.aggregate import STATUS_ORDER, STATUS_ZH, date_key, norm_name, stream_reports
+from nianbao.aggregate import (
+    STATUS_ORDER,
+    STATUS_ZH,
+    date_key,
+    norm_name,
+    stream_reports,
+)
 from nianbao.checks import check_report
 from nianbao.cli import app
 from nianbao.inputs import collect
@@ -297,7 +303,7 @@ def test_workbook(county):
         for key, b in tl.values.items():
             got = ws.cell(b.row + off + 1, b.col + 1).value
             assert Decimal(str(got)) == county["sums"][key], key
-            dest = list(wb.defined_names[key].destinations)[0]
+            dest = next(iter(wb.defined_names[key].destinations))
             assert dest[0] == "汇总" and dest[1].replace("$", "") == b.ref.replace(
                 str(b.row + 1), str(b.row + off + 1))
     note = ws.cell(2, 1).value
@@ -436,7 +442,7 @@ def test_stream_survives_a_dying_worker(tmp_path, monkeypatch):
     shutil.copy(src / "a.xlsx", src / "crash.xlsx")
     items = collect([src]).items
     monkeypatch.setattr(pipeline, "_work", _crashing_work)
-    got = dict(stream_reports(items, jobs=2))
+    got = {i: r for i, _, r in stream_reports(iter(items), jobs=2)}
     assert sorted(got) == list(range(len(items)))
     crash = next(i for i, it in enumerate(items) if it.name == "crash.xlsx")
     assert got[crash].unreadable

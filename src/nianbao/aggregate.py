@@ -14,14 +14,15 @@ import pickle
 import re
 import tempfile
 import unicodedata
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
+from itertools import chain, islice
 from pathlib import Path
-from typing import Callable, Iterator
 
 from .findings import Finding
 from .model import Report, _json_num
@@ -104,7 +105,7 @@ class Entry:
     status: str = MISSING
     file: str = ""  # display path ('' for 未报送)
     idx: int = -1  # input order
-    reported: str = ""  # 填报单位 as written in the file
+    reported: str = ""  # 填报单位 as written in the file, when it differs from name
     roster: int | None = None
     category: str = ""
     form: str | None = None
@@ -115,7 +116,6 @@ class Entry:
     errors: int = 0
     warnings: int = 0
     mtime: float = 0.0
-    when: tuple = ()
     unreadable: bool = False
     empty: bool = False
     summed: bool = False
@@ -135,7 +135,8 @@ class Entry:
     def to_dict(self) -> dict:
         return {"name": self.name, "category": self.category or None, "status": self.status,
                 "status_zh": self.status_zh, "errors": self.errors, "warnings": self.warnings,
-                "file": self.file or None, "unit_in_file": self.reported or None,
+                "file": self.file or None,
+                "unit_in_file": self.reported or (self.name if self.form else None),
                 "form": self.form, "year": self.year, "filler": self.filler or None,
                 "phone": self.phone or None, "date": self.date or None, "summed": self.summed,
                 "annotated": self.annotated or None, "note": self.note or None}
@@ -145,7 +146,7 @@ class Spool:
     """Values and findings of every entry, kept on disk until the outputs are written."""
 
     def __init__(self):
-        self._f = tempfile.TemporaryFile(prefix="nianbao-")
+        self._f = tempfile.TemporaryFile(prefix="nianbao-")  # noqa: SIM115 - lives with the Result
 
     def put(self, values, findings: list[Finding]) -> int:
         off = self._f.seek(0, os.SEEK_END)
@@ -186,60 +187,77 @@ def date_key(text) -> date | None:
 
 
 # ---------------------------------------------------------------- reading, streamed
-def stream_reports(items: list, blank: str = "zero", jobs: int | None = None,
-                   progress: Callable[[int], None] | None = None) -> Iterator[tuple[int, Report]]:
-    """Yield (index, checked Report) for every item as soon as it is done (any order).
+def stream_reports(items: Iterable, blank: str = "zero", jobs: int | None = None,
+                   progress: Callable[[int], None] | None = None,
+                   parallel: bool | None = None) -> Iterator[tuple[int, object, Report]]:
+    """Yield (index, item, checked Report) for every item as soon as it is done (any order).
 
-    Unlike :func:`pipeline.process` nothing is accumulated: at most a few chunks per worker are
-    in flight. A worker that dies is pinned on its file by re-running the suspects one by one.
+    ``items`` may be any iterable (a generator keeps memory flat). Unlike
+    :func:`pipeline.process` nothing is accumulated: at most a few chunks per worker are in
+    flight. A worker that dies is pinned on its file by re-running the suspects one by one.
     """
-    from .pipeline import CHUNK, PARALLEL_MIN, _alone, _work, internal_error, read_and_check
+    from .pipeline import (
+        CHUNK,
+        PARALLEL_MIN,
+        _alone,
+        _work,
+        internal_error,
+        read_and_check,
+    )
 
     jobs = jobs or os.cpu_count() or 1
-    if len(items) < PARALLEL_MIN or jobs == 1:
-        for i, it in enumerate(items):
-            yield i, read_and_check(it, blank)
+    it = enumerate(items)
+    if parallel is None:
+        head = list(islice(it, PARALLEL_MIN))
+        parallel = len(head) >= PARALLEL_MIN
+        it = chain(head, it)
+    if not parallel or jobs == 1:
+        for i, item in it:
+            yield i, item, read_and_check(item, blank)
             if progress:
                 progress(1)
         return
     from . import checks, reader  # noqa: F401 - loaded once here, inherited by forked workers
 
     all_specs()
-    todo = [(lo, min(lo + CHUNK, len(items))) for lo in range(0, len(items), CHUNK)]
-    todo.reverse()  # pop() from the end keeps input order
     window = jobs * 4
-    while todo:
-        suspects: list[tuple[int, int]] = []
+    redo: list[list[tuple[int, object]]] = []  # chunks that were in flight when a worker died
+    while True:
         with ProcessPoolExecutor(max_workers=jobs) as ex:
             pending: dict = {}
-            while todo or pending:
-                while todo and len(pending) < window:
-                    lo, hi = todo.pop()
-                    pending[ex.submit(_work, (items[lo:hi], blank, None))] = (lo, hi)
+            broken = False
+            while not broken:
+                while len(pending) < window:
+                    chunk = list(islice(it, CHUNK))
+                    if not chunk:
+                        break
+                    pending[ex.submit(_work, ([x for _, x in chunk], blank, None))] = chunk
+                if not pending:
+                    break
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                broken = False
                 for fut in done:
-                    lo, hi = pending.pop(fut)
+                    chunk = pending.pop(fut)
                     try:
                         reports = fut.result()
                     except BrokenProcessPool:
-                        suspects.append((lo, hi))
+                        redo.append(chunk)
                         broken = True
                         continue
                     except Exception as exc:  # noqa: BLE001 - the batch must go on
-                        reports = [internal_error(items[i].display, exc) for i in range(lo, hi)]
-                    for i, r in zip(range(lo, hi), reports):
-                        yield i, r
+                        reports = [internal_error(x.display, exc) for _, x in chunk]
+                    for (i, x), r in zip(chunk, reports):
+                        yield i, x, r
                     if progress:
-                        progress(hi - lo)
-                if broken:
-                    suspects.extend(pending.values())
-                    break
-        for lo, hi in suspects:
-            for i in range(lo, hi):
-                yield i, _alone(items[i], blank, None)
+                        progress(len(chunk))
+            redo.extend(pending.values())
+        if not redo:
+            return
+        for chunk in redo:
+            for i, x in chunk:
+                yield i, x, _alone(x, blank, None)
                 if progress:
                     progress(1)
+        redo = []
 
 
 # ---------------------------------------------------------------- last year's data
@@ -372,7 +390,8 @@ def _entry(idx: int, item, report: Report, roster: Roster | None) -> Entry:
     else:
         name = reported or stem
     mtime = report.mtime or (item.mtime if item is not None else 0.0) or 0.0
-    return Entry(name=name, file=report.path, idx=idx, reported=reported, roster=ridx,
+    return Entry(name=name, file=report.path, idx=idx, reported=reported if reported != name else "",
+                 roster=ridx,
                  category=roster.category(ridx) if roster and ridx is not None else "",
                  form=report.form, year=report.year, filler=report.filler, phone=report.phone,
                  date=str(report.date or ""), mtime=mtime, unreadable=report.unreadable,
@@ -419,11 +438,12 @@ def _settle(entries: list[Entry], roster: Roster | None, year: int | None,
             continue
         e.summed = False
     for files in groups.values():
-        for e in files:
+        def newest(e: Entry):
             # the latest 填报日期 wins; the file's modification time stands in or breaks ties
             d = date_key(e.date) or (date.fromtimestamp(e.mtime) if e.mtime > 0 else date.min)
-            e.when = (d, e.mtime, e.idx)
-        files.sort(key=lambda e: e.when, reverse=True)
+            return d, e.mtime, e.idx
+
+        files.sort(key=newest, reverse=True)
         winner = files[0]
         winner.status = FAILED if winner.errors else WARNINGS if winner.warnings else PASSED
         winner.summed = winner.status in (PASSED, WARNINGS) or (include_failed and winner.status == FAILED)
@@ -449,22 +469,26 @@ def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
     """Read, check, identify, settle and sum. The caller writes the outputs and calls close()."""
     from .checks import run_checks
     from .inputs import collect
-    from .pipeline import annotate_one, unreadable
+    from .pipeline import PARALLEL_MIN, annotate_one, unreadable
 
     ros = Roster(roster) if isinstance(roster, list) else roster
     col = collect([Path(p) for p in paths])
-    items: list = list(col.items)
-    skipped = list(col.skipped)
-    unsupported = list(col.unsupported)
+    total = len(col.items)
+    items = deque(col.items)  # popped as they are read: each input is released once read
+    skipped, unsupported = list(col.skipped), list(col.unsupported)
     del col
+
+    def feed():
+        while items:
+            yield items.popleft()
     spool = Spool()
     entries: list[Entry] = []
     messages: list[str] = []
     annotate_failed = False
-    bar = progress_factory(len(items)) if progress_factory and items else None
+    bar = progress_factory(total) if progress_factory and total else None
     try:
-        for idx, report in stream_reports(items, blank, jobs, bar.advance if bar else None):
-            item = items[idx]
+        for idx, item, report in stream_reports(feed(), blank, jobs, bar.advance if bar else None,
+                                                parallel=total >= PARALLEL_MIN):
             e = _entry(idx, item, report, ros)
             if previous is not None and report.form and not report.unreadable and not report.empty:
                 spec = get_spec(report.form)
@@ -486,11 +510,10 @@ def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
                 vals = tuple(_compact(report.values.get(k)) for k in get_spec(report.form).cells)
             e.spool = spool.put(vals, report.findings)
             entries.append(e)
-            items[idx] = None  # release the item (and an archive member's bytes)
     finally:
         if bar:
             bar.close()
-    for n, item in enumerate(unsupported, start=len(items)):
+    for n, item in enumerate(unsupported, start=total):
         r = unreadable(item.display, "不支持的文件类型")
         e = _entry(n, item, r, ros)
         e.errors, e.warnings, e.note = r.errors, r.warnings, _reason(r)

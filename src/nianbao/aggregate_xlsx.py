@@ -15,14 +15,30 @@ import zipfile
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from . import __version__
-from .aggregate import (COUNTY, DUPLICATE, EMPTY, FAILED, MISSING, NOT_IN_ROSTER, PASSED,
-                        STATUS_ZH, UNCATEGORISED, UNREADABLE, WARNINGS, WRONG_FORM, WRONG_YEAR,
-                        Previous, Result, prev_cells)
-from .fileio import atomic_path
+from .aggregate import (
+    COUNTY,
+    DUPLICATE,
+    EMPTY,
+    FAILED,
+    MISSING,
+    NOT_IN_ROSTER,
+    PASSED,
+    STATUS_ZH,
+    UNCATEGORISED,
+    UNREADABLE,
+    WARNINGS,
+    WRONG_FORM,
+    WRONG_YEAR,
+    Previous,
+    Result,
+    prev_cells,
+)
+from .fileio import OutputError, atomic_path
+from .findings import fmt_number
 from .layout import Box, TableLayout, a1, col_letter, parse_a1, workbook_layout
 from .model import Report
 from .spec import Spec, get_spec
@@ -48,7 +64,7 @@ MAX_UNZIPPED = 256 * 1024 * 1024  # refuse to inflate an absurd "last year's agg
 
 
 # ---------------------------------------------------------------- geometry of 汇总
-@lru_cache(maxsize=None)
+@cache
 def _stack(spec: Spec) -> tuple[tuple[TableLayout, int], ...]:
     """Each table's layout with the row offset that places it on the 汇总 sheet."""
     out, row = [], HEAD_ROWS
@@ -70,6 +86,22 @@ def _num(v):
     if isinstance(v, Decimal):
         return int(v) if v == v.to_integral_value() else float(v)
     return v
+
+
+EXCEL_MAX = 9.99999999999999e307  # the largest number a cell can hold
+
+
+def _number(ws, r: int, c: int, v, fmt=None) -> None:
+    """A number cell; a value no spreadsheet can hold (1e400 typed by someone) is shown as text."""
+    n = _num(v)
+    try:
+        fits = math.isfinite(float(n)) and abs(float(n)) <= EXCEL_MAX
+    except OverflowError:
+        fits = False
+    if fits:
+        ws.write_number(r, c, n, fmt)
+    else:
+        ws.write_string(r, c, fmt_number(v)[:32767], fmt)
 
 
 class _Formats:
@@ -213,7 +245,7 @@ class _Writer:
                 bb = replace(b, row=b.row + off)
                 if bb.merged:
                     ws.merge_range(bb.row, bb.col, bb.last_row, bb.last_col, "", fmt)
-                ws.write_number(bb.row, bb.col, _num(res.sums.get(key, Decimal(0))), fmt)
+                _number(ws, bb.row, bb.col, res.sums.get(key, Decimal(0)), fmt)
                 self.wb.define_name(key, f"='{SUMMARY}'!${col_letter(bb.col)}${bb.row + 1}")
         last = max(tl.last_row + off for tl, off in stack)
         ws.set_landscape()
@@ -317,7 +349,7 @@ class _Writer:
             for j, k in enumerate(keys):
                 v = vals.get(k)
                 if v is not None:
-                    ws.write_number(r, n + j, _num(v))
+                    _number(ws, r, n + j, v)
             r += 1
         ws.autofilter(3, 0, max(r - 1, 3), n + len(keys) - 1)
 
@@ -337,7 +369,7 @@ class _Writer:
             _text(ws, r, 0, name, fmt)
             ws.write_number(r, 1, count, fmt)
             for j, k in enumerate(keys):
-                ws.write_number(r, 2 + j, _num(sums.get(k, Decimal(0))), fmt)
+                _number(ws, r, 2 + j, sums.get(k, Decimal(0)), fmt)
 
     # -- 问题清单
     def write_findings(self, ws) -> None:
@@ -403,6 +435,8 @@ def write_aggregate(res: Result, out: Path | str, force: bool = False) -> None:
     """Write the aggregate workbook atomically; OutputError (Chinese) when it cannot be written."""
     import xlsxwriter
 
+    from xlsxwriter.exceptions import FileCreateError
+
     out = Path(out)
     with atomic_path(out, force=force) as tmp:
         wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
@@ -410,7 +444,11 @@ def write_aggregate(res: Result, out: Path | str, force: bool = False) -> None:
         try:
             _Writer(wb, res, out).build()
         finally:
-            wb.close()
+            try:
+                wb.close()
+            except FileCreateError as e:  # xlsxwriter wraps the OSError (a full disk…)
+                cause = e.__cause__ or e.__context__ or (e.args[0] if e.args else e)
+                raise OutputError(f"无法写入 {out}：{getattr(cause, 'strerror', None) or cause}") from None
 
 
 # ---------------------------------------------------------------- reading it back

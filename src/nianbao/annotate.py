@@ -90,10 +90,12 @@ def annotate_workbook(src: Path | bytes, src_name: str, report: Report, out_path
 
 def _annotate_xlsx(data: bytes, report: Report, src_name: str, macro: bool) -> tuple[bytes, list[str]]:
     src = xlsxpkg.Package(data)
+    notes: list[str] = xlsxpkg.drop_empty_rows(src)  # a used range of a million rows
+    if notes:
+        data = xlsxpkg.package_bytes(src)
     before = xlsxpkg.inventory(src)
     before.pop(("", xlsxpkg.VBA_LABEL), None)  # compared byte for byte below
     vba = src.parts.get(xlsxpkg.VBA_PART)
-    notes: list[str] = []
     if vba is not None and not macro:
         notes.append(f"原文件含宏（{xlsxpkg.VBA_PART}），审核副本为 .xlsx 格式，宏未保留")
     drawings = True

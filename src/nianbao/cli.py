@@ -86,8 +86,9 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 def _fail(msg: str, code: int = EXIT_USAGE) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
-    Console(stderr=True).print(f"[bold red]错误：[/]{msg}", highlight=False)
+    Console(stderr=True).print(f"[bold red]错误：[/]{escape(msg)}", highlight=False)
     raise typer.Exit(code)
 
 
@@ -191,6 +192,7 @@ def annotate_cmd(
     previous: Optional[Path] = typer.Option(None, "--previous", help="同一单位上年的填报表，用于跨年度核对"),
 ) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
     from .pipeline import annotate_one as annotate_report
 
@@ -205,7 +207,7 @@ def annotate_cmd(
 
     s = summary(reports, skipped)
     con.print(f"共 {s['files']} 个文件：通过 {s['passed']}，有错误 {s['failed']}，无法读取 {s['unreadable']}；"
-              f"跳过 {s['skipped']} 个。批注副本在：{out_dir}")
+              f"跳过 {s['skipped']} 个。批注副本在：{escape(str(out_dir))}")
     raise typer.Exit(EXIT_USAGE if usage_error else _exit_code(reports))
 
 

@@ -39,9 +39,10 @@ def atomic_path(target: Path | str, force: bool = True):
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        if not force and target.exists():
-            raise OutputError(f"输出文件已存在：{target}（如需覆盖请加 --force）")
-        os.replace(tmp_path, target)
+        if force:
+            os.replace(tmp_path, target)
+        else:
+            _create(tmp_path, target)
     except OSError as e:
         raise OutputError(f"无法写入 {target}：{e.strerror or e}") from None
     finally:
@@ -50,6 +51,22 @@ def atomic_path(target: Path | str, force: bool = True):
                 tmp_path.unlink()
             except OSError:
                 pass
+
+
+def _create(tmp: Path, target: Path) -> None:
+    """Move ``tmp`` to ``target`` only if ``target`` does not exist, atomically where the file
+    system has hard links (two runs racing for the same output: exactly one wins)."""
+    exists = OutputError(f"输出文件已存在：{target}（如需覆盖请加 --force）")
+    try:
+        os.link(tmp, target)
+        return
+    except FileExistsError:
+        raise exists from None
+    except OSError:  # no hard links here (FAT32 USB sticks, some network shares)
+        pass
+    if target.exists():
+        raise exists
+    os.replace(tmp, target)
 
 
 def write_bytes_atomic(target: Path | str, data: bytes, force: bool = True) -> None:

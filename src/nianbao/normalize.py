@@ -87,7 +87,10 @@ NOT_A_NUMBER = "不是有效数字"
 def _tidy(d: Decimal) -> Decimal:
     """4.0 -> 4, 0.50 -> 0.5, never an exponent form such as 1E+2."""
     if d == d.to_integral_value():
-        return d.quantize(Decimal(1))
+        try:
+            return d.quantize(Decimal(1))
+        except InvalidOperation:  # more digits than the context holds (1e308): kept as it is
+            return d
     return d.normalize()
 
 

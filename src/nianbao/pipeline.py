@@ -128,25 +128,33 @@ def annotate_one(report: Report, out_dir: Path, force: bool = False) -> tuple[st
     """Write the annotated copy of one checked report. (Chinese line for the user, ok?)
 
     ok is False only when an output could not be written (exit code 2)."""
+    from rich.markup import escape
+
     from .annotate import AnnotateError, annotate_workbook, output_name
     from .fileio import OutputError
 
     item = report.meta.get("input")
+    path = escape(report.path)  # the line is rich markup; paths and messages are plain text
+
+    def why(text: str) -> str:
+        text = text[len(report.path) + 1:] if text.startswith(report.path + "：") else text
+        return escape(text)
+
     if report.unreadable or item is None:
-        why = report.findings[0].message if report.findings else "无法读取"
-        return f"[red]未生成[/] {report.path}：{why}", True
+        reason = report.findings[0].message if report.findings else "无法读取"
+        return f"[red]未生成[/] {path}：{why(reason)}", True
     if item.suffix not in (".xlsx", ".xlsm", ".xls"):
-        return f"[yellow]未生成[/] {report.path}：只为 Excel 填报表生成批注副本", True
+        return f"[yellow]未生成[/] {path}：只为 Excel 填报表生成批注副本", True
     target = Path(out_dir) / output_name(item.name)
     try:
         src = item.data if item.data is not None else Path(item.path).read_bytes()
         notes = annotate_workbook(src, item.name, report, target, force=force)
     except AnnotateError as e:  # the input cannot be annotated: an input problem (exit 1)
-        return f"[red]未生成[/] {report.path}：{e}", True
+        return f"[red]未生成[/] {path}：{why(str(e))}", True
     except OutputError as e:
-        return f"[red]未生成[/] {report.path}：{e}", False
+        return f"[red]未生成[/] {path}：{why(str(e))}", False
     except Exception as exc:  # noqa: BLE001 - one file never stops the batch
         ref = uuid.uuid4().hex[:8]
-        return f"[red]未生成[/] {report.path}：生成批注副本时出错（参考编号 {ref}：{type(exc).__name__}）", True
+        return f"[red]未生成[/] {path}：生成批注副本时出错（参考编号 {ref}：{type(exc).__name__}）", True
     extra = f"（{len(notes)} 项内容未能保留，见“审核结果”页）" if notes else ""
-    return f"已生成 {target}{extra}", True
+    return f"已生成 {escape(str(target))}{extra}", True

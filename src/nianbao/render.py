@@ -57,13 +57,14 @@ def write_stdout(text: str) -> None:
 
 def print_text(reports: list[Report], skipped: list, console=None) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     con = console or Console(highlight=False)
-    for r in reports:
-        head = f"[bold]{r.path}[/]"
-        meta = "，".join(x for x in (r.unit, f"{r.year}年度" if r.year else "",
-                                     f"{r.form}版表式" if r.form else "") if x)
+    for r in reports:  # file names, units and cell text are the user's: never rich markup
+        head = f"[bold]{escape(r.path)}[/]"
+        meta = escape("，".join(x for x in (r.unit, f"{r.year}年度" if r.year else "",
+                                            f"{r.form}版表式" if r.form else "") if x))
         colour = {"通过": "green", "仅有警告": "yellow"}.get(status_zh(r), "red")
         con.print(f"{head}  {meta}  [{colour}]{status_zh(r)}[/]（错误 {r.errors}，警告 {r.warnings}）")
         if not r.findings:
@@ -73,7 +74,7 @@ def print_text(reports: list[Report], skipped: list, console=None) -> None:
             t.add_column(col, overflow="fold")
         for f in r.findings:
             sev = "[red]错误[/]" if f.is_error else "[yellow]警告[/]"
-            t.add_row(f.code, sev, f.location, f.message)
+            t.add_row(escape(f.code), sev, escape(f.location), escape(f.message))
         con.print(t)
     s = summary(reports, skipped)
     con.print(f"共 {s['files']} 个文件：通过 {s['passed']}，有错误 {s['failed']}，无法读取 {s['unreadable']}；"

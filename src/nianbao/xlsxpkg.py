@@ -35,6 +35,20 @@ class PackageError(Exception):
     """The package cannot be handled (too large, not a zip, broken parts)."""
 
 
+XML_SUFFIXES = (".xml", ".rels", ".vml")
+_ROOT_START = re.compile(rb"<[A-Za-z_]")
+_DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+def has_dtd(data: bytes) -> bool:
+    """Does an XML part declare a DTD (entity expansion, external entities)? A DTD can only
+    come before the root element, so only the prolog is searched."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        data = data[:1 << 16].decode("utf-16", "replace").encode("utf-8")
+    m = _ROOT_START.search(data)
+    return _DTD.search(data, 0, m.start() if m else len(data)) is not None
+
+
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
@@ -58,6 +72,10 @@ class Package:
                 self.parts[i.filename] = zf.read(i)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
             raise PackageError(f"文件已损坏（{e}）") from None
+        for name, blob in self.parts.items():
+            if name.lower().endswith(XML_SUFFIXES) and has_dtd(blob):
+                raise PackageError(f"文件中的 {name} 含有 XML 实体声明（DOCTYPE/ENTITY），"
+                                   "可能是恶意构造的文件，已拒绝处理")
         self._ct_defaults, self._ct_overrides = self._read_content_types()
 
     # --- parts and relationships ---------------------------------------------------------
@@ -186,6 +204,52 @@ def without_drawings(pkg: Package) -> bytes:
         for name, data in parts.items():
             zf.writestr(name, data)
     return buf.getvalue()
+
+
+def package_bytes(pkg: Package) -> bytes:
+    """The parts as they are now, zipped (stored) for openpyxl."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for name, data in pkg.parts.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+# --- sheets with a huge used range ------------------------------------------------------
+
+MAX_ROWS = 10_000  # empty rows below this are dropped before openpyxl loads a sheet
+MAX_CELLS = 1_000_000  # cell elements of one sheet openpyxl is asked to load
+_ROW_EL = re.compile(rb"<(?:\w+:)?row\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?row>)", re.DOTALL)
+_ROW_NUM = re.compile(rb"""\sr\s*=\s*["'](\d+)["']""")
+_CONTENT = re.compile(rb"<(?:\w+:)?(?:v|f|is)\b")
+
+
+def drop_empty_rows(pkg: Package) -> list[str]:
+    """Drop rows below row MAX_ROWS that hold no value (only formatting: a whole column
+    formatted down to row 1,048,576) from every worksheet, so that openpyxl does not build a
+    million row objects. Returns Chinese notes of what was dropped; raises PackageError when a
+    sheet still holds more cells than can be loaded."""
+    notes = []
+    for name, part in _worksheets(pkg).items():
+        xml = pkg.parts[part]
+        if xml.count(b"<row") > MAX_ROWS or xml.count(b"<c") > MAX_CELLS:
+            dropped = 0
+
+            def row(m: re.Match) -> bytes:
+                nonlocal dropped
+                r = _ROW_NUM.search(m.group(1))
+                if r and int(r.group(1)) > MAX_ROWS and not (m.group(2) and _CONTENT.search(m.group(2))):
+                    dropped += 1
+                    return b""
+                return m.group(0)
+
+            xml = _ROW_EL.sub(row, xml)
+            if dropped:
+                pkg.parts[part] = xml
+                notes.append(f"工作表“{name}”第 {MAX_ROWS} 行以下的 {dropped} 个空白行（只有格式，没有内容）未保留")
+        if xml.count(b"<c") > MAX_CELLS:
+            raise PackageError(f"工作表“{name}”的单元格超过 {MAX_CELLS} 个，超出生成审核副本的处理上限")
+    return notes
 
 
 def _worksheets(pkg: Package) -> dict[str, str]:

@@ -141,6 +141,8 @@ def read_report_file(item) -> Report:
             data = Path(item.path).read_bytes()
         if len(data) > MAX_BYTES:
             raise ReadError(f"文件超过 {MAX_BYTES // 2**20} MB，未读取")
+        if not data:
+            raise ReadError("文件是空的（0 字节），请重新保存后再导入")
         if suffix in TEXT_SUFFIXES:
             report = parse_text(decode_text(data), display)
         elif suffix in HTML_SUFFIXES:

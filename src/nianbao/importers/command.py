@@ -17,12 +17,27 @@ def _err(msg: str) -> None:
     print(f"错误：{msg}", file=sys.stderr)
 
 
-def _expand(paths: list[Path]) -> tuple[list[Path], list[str]]:
+SKIP_LOCK = "Office/WPS 临时锁定文件（~$ 开头，文件正被打开），已跳过"
+SKIP_HIDDEN = "隐藏文件，已跳过"
+
+
+def _expand(paths: list[Path], skipped: list[tuple[str, str]] | None = None) -> tuple[list[Path], list[str]]:
+    """Report files under ``paths``; lock and hidden files found in folders go to ``skipped``
+    as (path, reason) so that they can be counted."""
     files, problems = [], []
+    skipped = [] if skipped is None else skipped
     for p in paths:
         if p.is_dir():
-            found = sorted(x for x in p.rglob("*") if x.is_file() and x.suffix.lower() in SUFFIXES
-                           and not x.name.startswith((".", "~$")))
+            found = []
+            for x in sorted(p.rglob("*")):
+                if not x.is_file() or x.suffix.lower() not in SUFFIXES:
+                    continue
+                if x.name.startswith("~$"):
+                    skipped.append((str(x), SKIP_LOCK))
+                elif any(part.startswith(".") for part in x.relative_to(p).parts):
+                    skipped.append((str(x), SKIP_HIDDEN))
+                else:
+                    found.append(x)
             if not found:
                 problems.append(f"文件夹 {p} 中没有可导入的报告（.txt、.html、.docx、.pdf）")
             files += found
@@ -116,7 +131,8 @@ def import_command(reports: list[Path], output: Path | None, out_dir: Path | Non
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         _err(f"--out-dir 不是文件夹：{out_dir}")
         return EXIT_USAGE
-    files, problems = _expand(list(reports))
+    skipped: list[tuple[str, str]] = []
+    files, problems = _expand(list(reports), skipped)
     if problems:
         for p in problems:
             _err(p)
@@ -128,7 +144,7 @@ def import_command(reports: list[Path], output: Path | None, out_dir: Path | Non
     for f, target in zip(files, _targets(files, output, out_dir)):
         results.append(import_one(f, target, force))
     if fmt == "json":
-        payload = {"files": []}
+        payload = {"files": [], "skipped": [{"path": p, "reason": why} for p, why in skipped]}
         for report, written, out_error in results:
             d = report.to_dict(with_values=True)
             d["output"] = written
@@ -140,6 +156,10 @@ def import_command(reports: list[Path], output: Path | None, out_dir: Path | Non
     else:
         for report, written, out_error in results:
             print("\n".join(_summary(report, written, out_error)))
+        for path, why in skipped:
+            print(f"{path}：{why}")
+        if skipped:
+            print(f"共跳过 {len(skipped)} 个文件（临时锁定文件或隐藏文件）。")
     if any(e for _, _, e in results):
         return EXIT_USAGE
     if any(r.unreadable or r.errors for r, _, _ in results):

@@ -18,7 +18,11 @@ class PdfError(Exception):
 
 
 def _open(data: bytes):
+    import logging
+
     import pdfplumber
+
+    logging.getLogger("pdfminer").setLevel(logging.ERROR)  # its English warnings are not for users
 
     try:
         return pdfplumber.open(io.BytesIO(data))
@@ -58,7 +62,11 @@ def pdf_docs(data: bytes) -> tuple[Doc | None, Doc]:
     texts: list[str] = []
     items: list[tuple[str, object]] = []  # ("line", text) | ("table", rows), in reading order
     try:
-        for page in pdf.pages[:MAX_PAGES]:
+        try:
+            pages = pdf.pages[:MAX_PAGES]
+        except Exception as exc:  # noqa: BLE001 - the page tree itself is broken
+            raise PdfError(f"PDF 文件无法打开（可能已损坏：{type(exc).__name__}）") from None
+        for page in pages:
             try:
                 texts.append(page.extract_text() or "")
                 tables = page.find_tables()
@@ -83,7 +91,10 @@ def pdf_docs(data: bytes) -> tuple[Doc | None, Doc]:
                     page_items[first_table] = ("table", rows[1:])
             items += page_items
     finally:
-        pdf.close()
+        try:
+            pdf.close()  # pdfplumber's close walks the pages again: a broken page tree raises
+        except Exception:  # noqa: BLE001
+            pass
     if not any(t.strip() for t in texts):
         raise PdfError(NO_TEXT)
     b = DocBuilder()

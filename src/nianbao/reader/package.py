@@ -1,0 +1,301 @@
+"""The package guards: what the file really is, the zip directory (sizes, zip-bomb ratios,
+encryption), DTD declarations, and the sheet list, read before python-calamine sees anything.
+"""
+from __future__ import annotations
+
+import html
+import io
+import re
+import struct
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+# ---- limits (documented in the README's reliability section) ----------------------------
+MAX_FILE_BYTES = 50 * 1024 * 1024  # a workbook file
+MAX_PART_BYTES = 50 * 1024 * 1024  # one part of an .xlsx package, uncompressed
+MAX_PACKAGE_BYTES = 200 * 1024 * 1024  # all parts together, uncompressed
+MAX_PART_RATIO = 200  # uncompressed / compressed, for parts above 1 MB (zip bomb)
+MAX_ROWS = 10_000  # cells below this row are ignored (a report needs ~40 rows)
+MAX_COLS = 256  # cells right of column IV are ignored
+MAX_FORMULA_DEPTH = 32
+MAX_RANGE_CELLS = 100_000
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ENCRYPTED_MARK = "EncryptedPackage".encode("utf-16-le")
+
+
+class Unreadable(Exception):
+    """A known reason the file cannot be read; the message is Chinese."""
+
+    def __init__(self, message: str, findings: list | None = None):
+        super().__init__(message)
+        self.findings = list(findings or [])
+
+
+# ---- sniffing and package guards ---------------------------------------------------------
+
+def _sniff(data: bytes, suffix: str) -> str:
+    """'zip' | 'ole', or raise Unreadable with what the file really is."""
+    if not data:
+        raise Unreadable("文件是空的（0 字节），请重新导出后再报送")
+    if data[:4] == b"PK\x03\x04" or data[:4] == b"PK\x05\x06":
+        return "zip"
+    if data[:8] == OLE_MAGIC:
+        if _ENCRYPTED_MARK in data[:1024 * 1024] or _ENCRYPTED_MARK in data[-1024 * 1024:]:
+            raise Unreadable("文件设有打开密码（已加密），无法读取；请取消密码后重新报送")
+        return "ole"
+    head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith(b"%pdf"):
+        raise Unreadable(f"这是 PDF 文件，不是 Excel 工作簿（扩展名被改成了 {suffix}）")
+    if head.startswith((b"<!doctype html", b"<html", b"<table", b"<meta")) or b"<html" in head[:512]:
+        raise Unreadable("这是网页（HTML）文件，不是 Excel 工作簿；请在 Excel 中另存为 .xlsx 后重新报送")
+    if head.startswith(b"<?xml"):
+        raise Unreadable("这是 XML 文件（可能是“XML 电子表格”格式），不是 Excel 工作簿；请另存为 .xlsx 后重新报送")
+    if b"\x00" not in data[:4096]:
+        raise Unreadable(f"这是文本文件，不是 Excel 工作簿（扩展名被改成了 {suffix}）")
+    raise Unreadable("不是有效的 Excel 文件（文件已损坏或不是表格）")
+
+
+_ROOT_START = re.compile(rb"<[A-Za-z_]")
+_DTD = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype", b"<!entity")
+
+
+def _check_prolog(name: str, data: bytes) -> None:
+    """XML may declare a DTD only before its root element; refuse any (entity expansion)."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        data = data.decode("utf-16", "replace").encode("utf-8")
+    m = _ROOT_START.search(data)
+    prolog = data[: m.start()] if m else data
+    if any(d in prolog for d in _DTD):
+        raise Unreadable(f"文件中的 {name} 含有 XML 实体声明（DOCTYPE/ENTITY），可能是恶意构造的文件，已拒绝读取")
+
+
+class _Entry:
+    """A central-directory record: the fields of zipfile.ZipInfo the reader uses."""
+
+    __slots__ = ("CRC", "compress_size", "compress_type", "file_size", "filename", "flag_bits", "header_offset")
+
+    def is_dir(self) -> bool:
+        return self.filename.endswith("/")
+
+
+_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")  # zipfile's structCentralDir
+
+
+def _directory(data: bytes) -> list[_Entry] | None:
+    """The central directory of a plain zip (no archive comment, no zip64, nothing in front),
+    read straight from the buffer as zipfile would read it; None for anything else, which
+    zipfile then reads (or rejects) itself."""
+    n = len(data)
+    if n < 22 or data[n - 22:n - 18] != b"PK\x05\x06" or data[n - 2:] != b"\0\0" \
+            or data[n - 42:n - 38] == b"PK\x06\x07":
+        return None
+    size_cd, offset_cd = struct.unpack("<2L", data[n - 10:n - 2])
+    p, end = offset_cd, offset_cd + size_cd
+    if end != n - 22:  # data in front of the archive, or a directory of the wrong size
+        return None
+    out = []
+    try:
+        while p < end:
+            rec = _CENTRAL.unpack_from(data, p)
+            fn, ex, cm = rec[12], rec[13], rec[14]
+            q = p + 46
+            if rec[0] != b"PK\x01\x02" or rec[3] > 63 or q + fn + ex + cm > end \
+                    or 0xFFFFFFFF in (rec[10], rec[11], rec[18]):
+                return None
+            extra = data[q + fn:q + fn + ex]
+            while len(extra) >= 4:  # as ZipInfo._decodeExtra: a corrupt field is an error
+                ln = int.from_bytes(extra[2:4], "little")
+                if ln + 4 > len(extra):
+                    return None
+                extra = extra[ln + 4:]
+            raw = data[q:q + fn]
+            name = raw.decode("ascii" if raw.isascii() else "utf-8" if rec[5] & 0x800 else "cp437")
+            if "\0" in name:
+                name = name[:name.index("\0")]
+            e = _Entry()
+            e.filename, e.flag_bits, e.compress_type, e.CRC = name, rec[5], rec[6], rec[9]
+            e.compress_size, e.file_size, e.header_offset = rec[10], rec[11], rec[18]
+            out.append(e)
+            p = q + fn + ex + cm
+    except (struct.error, ValueError):
+        return None
+    return out
+
+
+@dataclass
+class Package:
+    """What the zip directory and the small XML parts of an .xlsx/.xlsm say."""
+
+    data: bytes
+    zf: zipfile.ZipFile | None  # opened when first needed (unusual members, rebuilding)
+    infos: dict[str, zipfile.ZipInfo | _Entry]
+    sheet_parts: dict[str, str]  # sheet name -> part name
+    custom: dict[str, str] = field(default_factory=dict)
+    calc_chain: bool = False
+    cache: dict[str, bytes] = field(default_factory=dict)
+
+    def read(self, name: str) -> bytes:
+        """Inflate one part, never beyond its declared size (a lying size is corruption)."""
+        if name in self.cache:
+            return self.cache[name]
+        info = self.infos[name]
+        try:
+            blob = self._inflate(info)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
+                NotImplementedError, RuntimeError, struct.error) as e:
+            raise Unreadable(f"文件已损坏：其中的 {name} 无法解压（{type(e).__name__}），请重新报送") from None
+        if len(blob) > info.file_size:
+            raise Unreadable(f"文件已损坏：其中的 {name} 的实际大小与记录不符，已拒绝读取")
+        _check_prolog(name, blob)
+        self.cache[name] = blob
+        return blob
+
+    def _inflate(self, info: zipfile.ZipInfo) -> bytes:
+        """Inflate a member straight from the buffer (a third of zipfile's cost), never past
+        its declared size, with the CRC checked; zipfile handles anything unusual."""
+        data, off = self.data, info.header_offset
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or \
+                data[off:off + 4] != b"PK\x03\x04":
+            with self.zipfile().open(info.filename) as f:
+                return f.read(info.file_size + 1)
+        n, m = struct.unpack("<HH", data[off + 26:off + 30])
+        start = off + 30 + n + m
+        raw = data[start:start + info.compress_size]
+        if info.compress_type == zipfile.ZIP_DEFLATED:
+            out = zlib.decompressobj(-15).decompress(raw, info.file_size + 1)
+        else:
+            out = raw
+        if len(out) <= info.file_size and zlib.crc32(out) != info.CRC:
+            raise zipfile.BadZipFile("CRC")
+        return out
+
+    def zipfile(self) -> zipfile.ZipFile:
+        if self.zf is None:
+            self.zf = zipfile.ZipFile(io.BytesIO(self.data))
+        return self.zf
+
+    @property
+    def app(self) -> str:
+        """docProps/app.xml Application: the program that last saved the file."""
+        info = self.infos.get("docProps/app.xml")
+        if info is None or info.file_size > 1024 * 1024:
+            return ""
+        m = _APP.search(self.read("docProps/app.xml"))
+        return html.unescape(m.group(1).decode("utf-8", "replace")).strip() if m else ""
+
+    @property
+    def trusted_cache(self) -> bool:
+        """Were cached formula values computed by a spreadsheet program?"""
+        app = self.app.lower()
+        return self.calc_chain or any(w in app for w in ("libreoffice", "openoffice", "wps", "kingsoft"))
+
+
+_ATTR = re.compile(rb"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+
+
+def _attrs(raw: bytes) -> dict[str, str]:
+    """Attributes of a tag by local name (the first of each name wins), entities resolved.
+    The result may be shared between calls: read it, never change it."""
+    return _attrs_cached(raw) if len(raw) < 512 else _parse_attrs(raw)
+
+
+def _parse_attrs(raw: bytes) -> dict[str, str]:
+    out = {}
+    for key, v1, v2 in _ATTR.findall(raw):
+        key = key.rpartition(b":")[2].decode("ascii", "replace")
+        if key not in out:
+            val = (v1 or v2).decode("utf-8", "replace")
+            out[key] = html.unescape(val) if "&" in val else val
+    return out
+
+
+# the tags of a batch made from one template repeat from file to file
+_attrs_cached = lru_cache(maxsize=4096)(_parse_attrs)
+
+_SHEET_TAG = re.compile(rb"<(?:\w+:)?sheet\b([^>]*)/?>")
+_REL_TAG = re.compile(rb"<(?:\w+:)?Relationship\b([^>]*)/?>")
+_PROP = re.compile(rb"<(?:\w+:)?property\b([^>]*)>(.*?)</(?:\w+:)?property>", re.DOTALL)
+_TAGTEXT = re.compile(rb">([^<]*)<")
+_APP = re.compile(rb"<(?:\w+:)?Application>([^<]*)<")
+
+
+@lru_cache(maxsize=1024)
+def _resolve(base_dir: str, target: str) -> str:
+    if target.startswith("/"):
+        return target.lstrip("/")
+    parts = [p for p in (base_dir + "/" + target).split("/") if p and p != "."]
+    out: list[str] = []
+    for p in parts:
+        if p == "..":
+            if out:
+                out.pop()
+        else:
+            out.append(p)
+    return "/".join(out)
+
+
+def open_package(data: bytes) -> Package:
+    zf = None
+    infolist = _directory(data)
+    if infolist is None:
+        try:
+            zf = zipfile.ZipFile(io.BytesIO(data))
+            infolist = zf.infolist()
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError):
+            raise Unreadable("文件已损坏：压缩结构不完整（可能在下载或拷贝时被截断），请重新报送") from None
+    infos = {i.filename: i for i in infolist}
+    total = 0
+    for i in infolist:
+        total += i.file_size
+        if i.flag_bits & 0x1:
+            raise Unreadable("文件设有密码（已加密），无法读取；请取消密码后重新报送")
+        if i.file_size > MAX_PART_BYTES:
+            raise Unreadable(f"文件中的 {i.filename} 解压后达 {i.file_size / 2**20:.0f} MB，超过 "
+                             f"{MAX_PART_BYTES // 2**20} MB 的上限（疑似压缩炸弹），已拒绝读取")
+        if i.file_size > 1024 * 1024 and i.file_size > MAX_PART_RATIO * max(i.compress_size, 1):
+            raise Unreadable(f"文件中的 {i.filename} 压缩比异常（{i.file_size // max(i.compress_size, 1)} 倍，"
+                             "疑似压缩炸弹），已拒绝读取")
+    if total > MAX_PACKAGE_BYTES:
+        raise Unreadable(f"文件解压后总大小 {total / 2**20:.0f} MB，超过 {MAX_PACKAGE_BYTES // 2**20} MB 的上限，已拒绝读取")
+    pkg = Package(data=data, zf=zf, infos=infos, sheet_parts={})
+    wb_part = "xl/workbook.xml"
+    if wb_part not in infos and "_rels/.rels" in infos:
+        for m in _REL_TAG.finditer(pkg.read("_rels/.rels")):
+            a = _attrs(m.group(1))
+            if a.get("Type", "").endswith("/officeDocument") and a.get("Target"):
+                wb_part = _resolve("", a["Target"])
+    if wb_part not in infos:
+        if "word/document.xml" in infos:
+            raise Unreadable("这是 Word 文档，不是 Excel 工作簿（扩展名被改过）")
+        if "ppt/presentation.xml" in infos:
+            raise Unreadable("这是 PowerPoint 演示文稿，不是 Excel 工作簿（扩展名被改过）")
+        if "content.xml" in infos:
+            raise Unreadable("这是 OpenDocument 文件，不是 Excel 工作簿；请另存为 .xlsx 后重新报送")
+        raise Unreadable("这是普通压缩包，不是 Excel 工作簿（扩展名被改过）")
+    wb_dir = wb_part.rsplit("/", 1)[0] if "/" in wb_part else ""
+    rels_part = f"{wb_dir}/_rels/{wb_part.rsplit('/', 1)[-1]}.rels".lstrip("/")
+    targets = {}
+    if rels_part in infos:
+        for m in _REL_TAG.finditer(pkg.read(rels_part)):
+            a = _attrs(m.group(1))
+            if a.get("Id") and a.get("Target"):
+                targets[a["Id"]] = _resolve(wb_dir, a["Target"])
+    wb_xml = pkg.read(wb_part)
+    end = wb_xml.rfind(b"sheets>")  # the sheet list ends there; skip the long definedNames after it
+    for m in _SHEET_TAG.finditer(wb_xml, 0, len(wb_xml) if end < 0 else end):
+        a = _attrs(m.group(1))
+        part = targets.get(a.get("id", ""))
+        if a.get("name") and part in infos:
+            pkg.sheet_parts[a["name"]] = part
+    if "docProps/custom.xml" in infos and infos["docProps/custom.xml"].file_size < 1024 * 1024:
+        for m in _PROP.finditer(pkg.read("docProps/custom.xml")):
+            name = _attrs(m.group(1)).get("name", "")
+            t = _TAGTEXT.search(m.group(2))
+            if name and t:
+                v = t.group(1).decode("utf-8", "replace")
+                pkg.custom[name] = (html.unescape(v) if "&" in v else v).strip()
+    pkg.calc_chain = any(n.endswith("calcChain.xml") for n in infos)
+    return pkg
