@@ -17,6 +17,7 @@ import typer.rich_utils as _ru
 _ru.ARGUMENTS_PANEL_TITLE, _ru.OPTIONS_PANEL_TITLE, _ru.COMMANDS_PANEL_TITLE = "参数", "选项", "命令"
 _ru.ERRORS_PANEL_TITLE, _ru.DEFAULT_STRING = "错误", "[默认：{}]"
 _ru.REQUIRED_LONG_STRING, _ru.ABORTED_TEXT = "[必填]", "已中止"
+_ru.ENVVAR_STRING = "[环境变量：{}]"
 _ru.RICH_HELP = "查看帮助：[blue]'{command_path} {help_option}'[/]"
 
 
