@@ -679,7 +679,10 @@ def test_interrupted_write_keeps_the_old_output(tmp_path):
     assert first.code == 0 and target.exists()
     agg = tmp_path / "汇总.xlsx"
     assert cli("aggregate", d, "-o", agg).code == 0
-    old = {target: sha(target), agg: sha(agg)}
+    report = H.good_report_text(tmp_path / "报告" / "县档案局.txt")
+    imported = tmp_path / "导入.xlsx"
+    assert cli("import", report, "-o", imported).code == 0
+    old = {target: sha(target), agg: sha(agg), imported: sha(imported)}
     full_disk = ("import errno, os, pathlib, zipfile\n"
                  "def full(real):\n"
                  "    def write(self, *a, **k):\n"
@@ -700,6 +703,8 @@ def test_interrupted_write_keeps_the_old_output(tmp_path):
     assert run.code == 2 and "无法写入" in run.err and str(target) in run.err
     run = cli("aggregate", d, "-o", agg, "--force", wrapper=full_disk)
     assert run.code == 2 and "无法写入" in run.err and str(agg) in run.err, run.err
+    run = cli("import", report, "-o", imported, "--force", wrapper=full_disk)
+    assert run.code == 2 and "无法写入" in run.out and str(imported) in run.out, run.all
     assert {p: sha(p) for p in old} == old
     assert not no_temp_files(tmp_path)
 

@@ -66,7 +66,8 @@ def process(items: list, blank: str = "zero", previous: Report | None = None,
     jobs = jobs or os.cpu_count() or 1
     if len(items) < PARALLEL_MIN or jobs == 1:
         for it in items:
-            # a lone file still runs isolated when it could crash the interpreter (big or odd)
+            # in this process: the reader pre-scans every sheet part (sizes, far-away cells)
+            # before python-calamine sees it, so a hostile file cannot abort the interpreter
             yield read_and_check(it, blank, previous)
             if progress:
                 progress(1)

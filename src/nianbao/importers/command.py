@@ -90,6 +90,10 @@ def import_one(path: Path, target: Path, force: bool) -> tuple[Report, str | Non
         return report, None, str(e)
     except OSError as e:
         return report, None, f"无法写入 {target}：{e.strerror or e}"
+    except Exception as e:  # noqa: BLE001 - xlsxwriter wraps the OSError (a full disk…) in its own
+        cause = e.args[0] if e.args and isinstance(e.args[0], OSError) else e.__context__
+        why = getattr(cause, "strerror", None) or type(e).__name__
+        return report, None, f"无法写入 {target}：{why}"
     return report, str(target), None
 
 

@@ -9,7 +9,7 @@ import re
 from ..layout import a1
 from .package import MAX_COLS, MAX_ROWS, _parse_attrs
 
-# ---- sheet part scanning: far-out cells, formulas, error values --------------------------
+# ---- the full scan, and the trimming of far-out cells ------------------------------------
 
 _REF_ATTR = re.compile(rb"""\sr\s*=\s*["']([A-Za-z]{0,3})(\d+)["']""")
 _REF_FAST = re.compile(rb' r="([A-Z]{0,3})(\d+)"')
