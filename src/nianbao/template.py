@@ -72,6 +72,24 @@ def _ranges(boxes: list[Box]) -> list[str]:
     return out
 
 
+def _rects(boxes: list[Box]) -> list[tuple[int, int, int, int]]:
+    """Cover the top-left cells of ``boxes`` with rectangles (r0, c0, r1, c1): horizontal runs,
+    stacked when consecutive rows span the same columns."""
+    runs: list[list[int]] = []  # [row, c0, c1]
+    for r, c in sorted({(b.row, b.col) for b in boxes}):
+        if runs and runs[-1][0] == r and runs[-1][2] == c - 1:
+            runs[-1][2] = c
+        else:
+            runs.append([r, c, c])
+    rects: list[list[int]] = []
+    for r, c0, c1 in runs:
+        if rects and rects[-1][2] == r - 1 and (rects[-1][1], rects[-1][3]) == (c0, c1):
+            rects[-1][2] = r
+        else:
+            rects.append([r, c0, r, c1])
+    return [tuple(x) for x in rects]
+
+
 def _num(v) -> Decimal | None:
     """Numeric value of a cell as a spreadsheet would sum it (text and blanks are None)."""
     if v is None or isinstance(v, (str, bool)):
@@ -470,9 +488,16 @@ class _Writer:
                         error_message=_cut(f"{hint}。不能填写文字（如“无”“—”）或留空格；没有发生的请填 0。", 255))
             self.wb_validation(ws, b, opts)
             self.wb.define_name(cell.key, f"={_quote(tl.sheet)}!{_abs(b)}")
-            ws.conditional_format(b.row, b.col, b.row, b.col, {
-                "type": "formula", "criteria": "=" + _invalid_condition(_abs(b), kind),
-                "format": self.dxf(RED)})
+        # invalid input turns red: one rule per rectangle of same-kind cells (relative reference)
+        by_kind: dict[str, list[Box]] = {}
+        for cell in tl.table.cells:
+            by_kind.setdefault(cell.kind, []).append(tl.values[cell.key])
+        for kind_name, boxes in by_kind.items():
+            for r0, c0_, r1, c1 in _rects(boxes):
+                ws.conditional_format(r0, c0_, r1, c1, {
+                    "type": "formula", "format": self.dxf(RED),
+                    "criteria": "=" + _invalid_condition(f"{col_letter(c0_)}{r0 + 1}",
+                                                         spec.kinds[kind_name])})
         self._live_checks(tl, ws)
         self.protect(ws)
         total = sum(heights.get(r, 15.0) for r in range(tl.title.row, tl.last_row + 1))
