@@ -6,12 +6,11 @@ one thing is broken: bytes, package parts, cells. Cell positions come from the s
 """
 from __future__ import annotations
 
-import io
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from nianbao.layout import workbook_layout
 from nianbao.samples import consistent_values
@@ -26,7 +25,6 @@ KEY = next(iter(T3.values))
 KEY2 = list(T3.values)[1]
 SHEET, REF = T3.sheet, T3.values[KEY].ref
 REF2 = T3.values[KEY2].ref
-UNIT_LABEL = S21.cover_label("unit")
 
 
 def good_workbook(path: Path, unit: str = "县教育局", seed: int = 1, spec: Spec = S21,
@@ -110,7 +108,7 @@ def empty(d: Path) -> Case:
 
 def text_renamed(d: Path) -> Case:
     p = d / "其实是文本.xlsx"
-    p.write_bytes("单位：县林业局\n收到申请 3 件\n".encode("utf-8") * 20)
+    p.write_bytes("单位：县林业局\n收到申请 3 件\n".encode() * 20)
     return Case(p, "unreadable", ("文本文件",))
 
 
@@ -447,10 +445,6 @@ def good_report_docx(path: Path, seed: int = 4) -> Path:
     return report_docx(path, {k: int(v) if v == int(v) else v for k, v in vals.items()})
 
 
-def docx_bytes(tmp: Path) -> bytes:
-    return good_report_docx(tmp / "src_report.docx").read_bytes()
-
-
 def zip_bomb_docx(path: Path, tmp: Path, size: int = 100 * 1024 * 1024) -> Path:
     src = good_report_docx(tmp / "src_bomb.docx")
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zout:
@@ -498,8 +492,8 @@ def minimal_pdf(text: str | None = "Hello") -> bytes:
     content = b"" if text is None else b"BT /F1 12 Tf 72 720 Td (" + text.encode("latin-1") + b") Tj ET"
     objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
             b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
-            b" /Resources << /Font << /F1 5 0 R >> >> >>",
+            (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+             b" /Resources << /Font << /F1 5 0 R >> >> >>"),
             b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
             b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
     out, offsets = bytearray(b"%PDF-1.4\n"), []

@@ -18,14 +18,12 @@ import os
 import re
 import subprocess
 import sys
-import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 import hostile_files as H
+import pytest
 
 CLI = [sys.executable, "-m", "nianbao.cli"]
 ENV = {**os.environ, "COLUMNS": "4000", "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8", "TERM": "dumb"}
@@ -92,7 +90,7 @@ def formulas(xlsx: Path) -> list[str]:
     with zipfile.ZipFile(xlsx) as z:
         for n in z.namelist():
             if n.startswith("xl/worksheets/") and n.endswith(".xml"):
-                out += re.findall(r"<f(?:\s[^>]*)?>(.*?)</f>", z.read(n).decode("utf-8"), re.S)
+                out += re.findall(r"<f(?:\s[^>]*)?>(.*?)</f>", z.read(n).decode("utf-8"), re.DOTALL)
     return out
 
 
@@ -465,7 +463,7 @@ def test_import_batch(reports, imported):
 @pytest.mark.parametrize("name", H.REPORT_CASES)
 def test_import_case(name, reports, imported):
     _, _, _, cases, _ = reports
-    run, out = imported
+    run, _ = imported
     case = cases[name]
     entry = file_entry(run.json(), str(case.path))
     assert entry["status"] == case.status, entry

@@ -434,7 +434,6 @@ class _Writer:
 def write_aggregate(res: Result, out: Path | str, force: bool = False) -> None:
     """Write the aggregate workbook atomically; OutputError (Chinese) when it cannot be written."""
     import xlsxwriter
-
     from xlsxwriter.exceptions import FileCreateError
 
     out = Path(out)
