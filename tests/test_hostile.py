@@ -274,12 +274,7 @@ def test_annotate_refuses_any_part_with_a_dtd(tmp_path, part):
     assert not (tmp_path / "out" / "恶意_审核.xlsx").exists() and sha(src) == before
 
 
-# Reader bug (reader/ is being split; fix after): only the parts the reader parses itself
-# (workbook, rels, sheets, custom/app properties) are checked for a DTD. Entities in
-# sharedStrings/styles fail inside python-calamine as a generic "damaged file" (CalamineError);
-# a DTD in the theme or the core properties is not noticed and the file passes. Safe (calamine
-# never expands entities) but the message should name the entity declaration.
-@pytest.mark.xfail(strict=True, reason="reader: DTD only detected in the parts it parses itself")
+# A DTD in any XML part (sharedStrings, styles, theme, core properties…) is named and refused.
 @pytest.mark.parametrize("part", list(H.ENTITY_PARTS))
 def test_entity_declaration_in_any_part_is_named(tmp_path, part):
     from nianbao.inputs import collect

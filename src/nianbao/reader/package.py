@@ -172,6 +172,33 @@ class Package:
             raise zipfile.BadZipFile("CRC")
         return out
 
+    def head(self, name: str, size: int = 2048) -> bytes:
+        """The first ``size`` bytes of a part, inflating no more than that."""
+        info = self.infos[name]
+        data, off = self.data, info.header_offset
+        if info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) and \
+                data[off:off + 4] == b"PK\x03\x04":
+            n, m = struct.unpack("<HH", data[off + 26:off + 30])
+            raw = data[off + 30 + n + m:off + 30 + n + m + info.compress_size]
+            if info.compress_type == zipfile.ZIP_STORED:
+                return raw[:size]
+            return zlib.decompressobj(-15).decompress(raw, size)
+        with self.zipfile().open(info.filename) as f:
+            return f.read(size)
+
+    def check_prologs(self) -> None:
+        """Refuse a DTD/ENTITY declaration in ANY XML part, not only the parts read here
+        (python-calamine would fail on it with a vague message, or never look at it)."""
+        for name, info in self.infos.items():
+            if name in self.cache or not name.endswith((".xml", ".rels", ".vml")):
+                continue
+            try:
+                head = self.head(name)
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
+                    NotImplementedError, RuntimeError, struct.error):
+                continue  # a damaged part is reported when (if) it is read
+            _check_prolog(name, head)
+
     def zipfile(self) -> zipfile.ZipFile:
         if self.zf is None:
             self.zf = zipfile.ZipFile(io.BytesIO(self.data))
@@ -298,4 +325,5 @@ def open_package(data: bytes) -> Package:
                 v = t.group(1).decode("utf-8", "replace")
                 pkg.custom[name] = (html.unescape(v) if "&" in v else v).strip()
     pkg.calc_chain = any(n.endswith("calcChain.xml") for n in infos)
+    pkg.check_prologs()
     return pkg
