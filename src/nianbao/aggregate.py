@@ -97,35 +97,199 @@ class Roster:
 
 
 # ---------------------------------------------------------------- per-unit summary
-@dataclass(slots=True)
-class Entry:
-    """One row of 报送情况: a file (or a roster unit that sent none). Small on purpose."""
+NO_ROSTER = -1
+_RANK = {s: i for i, s in enumerate(STATUS_ORDER)}  # a row's status is stored as its rank
+# What a row keeps on disk (the spool) rather than in memory, in this order:
+_DETAILS = ("file", "reported", "filler", "phone", "date", "mtime", "errors", "warnings",
+            "annotated", "reason")
+_NO_DETAILS = ("", "", "", "", "", 0.0, 0, 0, "", "")
 
-    name: str
-    status: str = MISSING
-    file: str = ""  # display path ('' for 未报送)
-    idx: int = -1  # input order
-    reported: str = ""  # 填报单位 as written in the file, when it differs from name
-    roster: int | None = None
-    category: str = ""
-    form: str | None = None
-    year: int | None = None
-    filler: str = ""
-    phone: str = ""
-    date: str = ""
-    errors: int = 0
-    warnings: int = 0
-    mtime: float = 0.0
-    unreadable: bool = False
-    empty: bool = False
-    summed: bool = False
-    note: str = ""
-    annotated: str = ""  # path of the annotated copy, when one was written
-    spool: int = -1  # offset of (values, findings) in the spool
+
+class Spool:
+    """Per row, on disk until the outputs are written: its details (file, 填报人, counts…),
+    its values and its findings, three pickles one after the other."""
+
+    def __init__(self):
+        self._f = tempfile.TemporaryFile(prefix="nianbao-")  # noqa: SIM115 - lives with the Result
+
+    def put(self, details: tuple, values, findings: list[Finding]) -> int:
+        off = self._f.seek(0, os.SEEK_END)
+        for part in (details, values, findings):
+            pickle.dump(part, self._f, protocol=pickle.HIGHEST_PROTOCOL)
+        return off
+
+    def details(self, off: int) -> tuple:
+        self._f.seek(off)
+        return pickle.load(self._f)
+
+    def get(self, off: int):
+        """(values, findings) of the row stored at ``off``."""
+        self._f.seek(off)
+        pickle.load(self._f)
+        return pickle.load(self._f), pickle.load(self._f)
+
+    def close(self) -> None:
+        self._f.close()
+
+
+class Units:
+    """The rows of 报送情况, packed so that 100,000 files cost a few MB: per row only its unit
+    name, status, roster row, form and year and its place in the spool (about 0.1 KB), in
+    input order. Everything else is read back from the spool when a row is shown."""
+
+    def __init__(self, spool: Spool, roster: Roster | None):
+        self.spool, self.ros = spool, roster
+        self.names: list[str] = []
+        self.status = bytearray()  # rank in STATUS_ORDER
+        self.roster = array("i")  # roster row, NO_ROSTER when none
+        self.fy = array("H")  # index into self.fys
+        self.fys: list[tuple[str | None, int | None]] = [(None, None)]  # distinct (form, year)
+        self.offsets = array("q")  # where the row is in the spool, -1 for none
+        self.norms: dict[int, str] = {}  # rows off the roster whose normalised name differs
+        self.winner: dict[int, int] = {}  # a duplicate row -> the row used instead
+        self.order = array("i")  # the rows sorted for output (problems first), once settled
+        self.form: str | None = None  # the form and year that won, once settled
+        self.year: int | None = None
+        self.include_failed = False
+        self._fy_index = {(None, None): 0}
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def put(self, i: int, name: str, status: str, roster: int | None = None, form=None,
+            year=None, offset: int = -1) -> None:
+        grow = i + 1 - len(self.names)  # rows arrive in any order: make room
+        if grow > 0:
+            self.names.extend([""] * grow)
+            self.status.extend(bytes(grow))
+            self.roster.extend([NO_ROSTER] * grow)
+            self.fy.extend([0] * grow)
+            self.offsets.extend([-1] * grow)
+        self.names[i] = name
+        self.status[i] = _RANK[status]
+        self.roster[i] = NO_ROSTER if roster is None else roster
+        self.fy[i] = self._fy_index.setdefault((form, year), len(self.fys))
+        if self.fy[i] == len(self.fys):
+            self.fys.append((form, year))
+        self.offsets[i] = offset
+        if roster is None:
+            norm = norm_name(name)
+            if norm != name:
+                self.norms[i] = norm
+
+    def details(self, i: int) -> tuple:
+        off = self.offsets[i]
+        return self.spool.details(off) if off >= 0 else _NO_DETAILS
+
+    def summed(self, i: int) -> bool:
+        s = STATUS_ORDER[self.status[i]]
+        return s in (PASSED, WARNINGS) or (s == FAILED and self.include_failed)
+
+    def group(self, i: int) -> tuple[int, str]:
+        """Identity of the unit for duplicates: its roster row, else its normalised name."""
+        r = self.roster[i]
+        return (r, "") if r != NO_ROSTER else (r, self.norms.get(i) or self.names[i])
+
+
+def _detail(k: str) -> property:
+    i = _DETAILS.index(k)
+    return property(lambda self: self._details()[i])
+
+
+class Entry:
+    """One row of 报送情况 (a file, or a roster unit that sent none): a view of a row of
+    :class:`Units`; the details are read from the spool on first use."""
+
+    __slots__ = ("_u", "idx", "_d")
+
+    def __init__(self, units: Units, i: int):
+        self._u, self.idx, self._d = units, i, None
+
+    def _details(self) -> tuple:
+        if self._d is None:
+            self._d = self._u.details(self.idx)
+        return self._d
+
+    file = _detail("file")  # display path ('' for 未报送)
+    reported = _detail("reported")  # 填报单位 as written in the file, when it differs from name
+    filler = _detail("filler")
+    phone = _detail("phone")
+    date = _detail("date")
+    mtime = _detail("mtime")
+    errors = _detail("errors")
+    warnings = _detail("warnings")
+    annotated = _detail("annotated")  # path of the annotated copy, when one was written
+
+    @property
+    def name(self) -> str:
+        return self._u.names[self.idx]
+
+    @property
+    def status(self) -> str:
+        return STATUS_ORDER[self._u.status[self.idx]]
 
     @property
     def status_zh(self) -> str:
         return STATUS_ZH[self.status]
+
+    @property
+    def roster(self) -> int | None:
+        r = self._u.roster[self.idx]
+        return None if r == NO_ROSTER else r
+
+    @property
+    def category(self) -> str:
+        r = self.roster
+        return self._u.ros.category(r) if r is not None and self._u.ros else ""
+
+    @property
+    def form(self) -> str | None:
+        return self._u.fys[self._u.fy[self.idx]][0]
+
+    @property
+    def year(self) -> int | None:
+        return self._u.fys[self._u.fy[self.idx]][1]
+
+    @property
+    def spool(self) -> int:
+        return self._u.offsets[self.idx]
+
+    @property
+    def unreadable(self) -> bool:
+        return self.status == UNREADABLE
+
+    @property
+    def empty(self) -> bool:
+        return self.status == EMPTY
+
+    @property
+    def summed(self) -> bool:
+        return self._u.summed(self.idx)
+
+    @property
+    def note(self) -> str:
+        """Why the row has its status (Chinese), '' for units summed without remark."""
+        u, s = self._u, self.status
+        if s == UNREADABLE:
+            return self._details()[_DETAILS.index("reason")]
+        if s == EMPTY:
+            return "所有数值格均为空，不能当作全部为 0 的报告"
+        if s == NOT_IN_ROSTER:
+            return f"填报单位“{self.reported or self.name}”不在单位名单中（如是别称，可在名单“别名”列补充）"
+        if s == WRONG_FORM:
+            return f"使用的是 {self.form} 版表式，本次汇总采用 {u.form} 版表式" if self.form else "未能识别表式"
+        if s == WRONG_YEAR:
+            return f"报告年度为 {self.year}，本次汇总的年度为 {u.year}"
+        if s == FAILED:
+            return "已计入汇总（含错误，按 --include-failed）" if self.summed else "有错误，未计入汇总"
+        if s == MISSING:
+            return "名单中的单位没有报送文件"
+        if s == DUPLICATE:
+            win = Entry(u, u.winner[self.idx])
+            a, b = date_key(win.date), date_key(self.date)
+            why = "填报日期较晚" if a and b and a > b else "较新（填报日期相同或未填，按文件修改时间）"
+            return f"同一单位另有{why}的文件 {win.file}，本文件未计入汇总"
+        return ""
 
     @property
     def group(self) -> str:
@@ -142,23 +306,24 @@ class Entry:
                 "annotated": self.annotated or None, "note": self.note or None}
 
 
-class Spool:
-    """Values and findings of every entry, kept on disk until the outputs are written."""
+class Rows(Sequence):
+    """Rows of :class:`Units` in a given order, as :class:`Entry` views made on demand."""
 
-    def __init__(self):
-        self._f = tempfile.TemporaryFile(prefix="nianbao-")  # noqa: SIM115 - lives with the Result
+    def __init__(self, units: Units, order: array):
+        self._u, self._order = units, order
 
-    def put(self, values, findings: list[Finding]) -> int:
-        off = self._f.seek(0, os.SEEK_END)
-        pickle.dump((values, findings), self._f, protocol=pickle.HIGHEST_PROTOCOL)
-        return off
+    def __len__(self) -> int:
+        return len(self._order)
 
-    def get(self, off: int):
-        self._f.seek(off)
-        return pickle.load(self._f)
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [Entry(self._u, i) for i in self._order[k]]
+        return Entry(self._u, self._order[k])
 
-    def close(self) -> None:
-        self._f.close()
+    def __iter__(self) -> Iterator[Entry]:
+        u = self._u
+        for i in self._order:
+            yield Entry(u, i)
 
 
 def _compact(v: Decimal | None):

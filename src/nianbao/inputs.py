@@ -1,16 +1,19 @@
-"""Turn the user's paths (files, folders, .zip archives) into a list of inputs to read.
+"""Turn the user's paths (files, folders, .zip archives) into the inputs to read.
 
 Nothing is silently dropped: every path ends up as an item to read, a skipped file with a
 reason (lock files, hidden files, nianbao's own outputs) or an unsupported file. Inputs are only
-ever opened for reading.
+ever opened for reading. :func:`iter_collect` streams them (memory stays flat however many files
+a folder holds); :func:`collect` gathers the same stream into lists.
 """
 from __future__ import annotations
 
 import io
 import os
+import stat
 import time
 import zipfile
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,9 +35,14 @@ KIND_WORKBOOK, KIND_REPORT, KIND_UNSUPPORTED = "workbook", "report", "unsupporte
 SKIP_LOCK = "Excel/WPS 临时锁定文件（~$ 开头，文件正被打开），已跳过"
 SKIP_HIDDEN = "隐藏文件，已跳过"
 SKIP_OUTPUT = "nianbao 生成的文件（批注副本或汇总表），已跳过"
+SKIP_HIDDEN_DIR = "隐藏文件夹，已跳过"
+SKIP_LINKED_DIR = "指向其他位置的文件夹链接，已跳过"
+
+# What iter_collect yields: (ITEM, Input), (SKIPPED, (display, reason)), (UNSUPPORTED, Input)
+ITEM, SKIPPED, UNSUPPORTED = "item", "skipped", "unsupported"
 
 
-@dataclass
+@dataclass(slots=True)
 class Input:
     display: str  # what the user sees: a path, or archive.zip!folder/member.xlsx
     name: str  # file name only
@@ -116,14 +124,15 @@ def skip_reason(name: str, hidden_check: bool = True) -> str | None:
     return None
 
 
-def collect(paths: list[Path], skip_outputs: bool = True) -> Collected:
-    """Expand the user's paths into inputs, in a deterministic order.
+def iter_collect(paths: Iterable[Path], skip_outputs: bool = True) -> Iterator[tuple[str, object]]:
+    """Expand the user's paths one input at a time, in a deterministic order (sorted per folder).
 
-    ``skip_outputs=False`` keeps nianbao's own outputs (e.g. last year's aggregate given to
-    ``--previous``)."""
-    out = Collected()
-    seen: set[str] = set()
-    out.skip_outputs = skip_outputs
+    Yields ``(ITEM, Input)``, ``(SKIPPED, (display, reason))`` or ``(UNSUPPORTED, Input)`` as
+    they are found, so that a folder of 100,000 files is never held as a list. A file is opened
+    only to see whether it is one of nianbao's own outputs (a few bytes of the package), and
+    only when it is its turn. ``skip_outputs=False`` keeps nianbao's own outputs (e.g. last
+    year's aggregate given to ``--previous``)."""
+    seen = _Seen()
     for p in paths:
         p = Path(p)
         try:
@@ -131,84 +140,172 @@ def collect(paths: list[Path], skip_outputs: bool = True) -> Collected:
         except OSError:
             exists, is_dir = False, False
         if not exists:
-            out.items.append(Input(display=str(p), name=p.name, suffix=_suffix(p.name), path=p,
-                                   kind=kind_of(p.name) or KIND_UNSUPPORTED,
-                                   error="文件不存在（请检查路径是否正确）"))
+            yield ITEM, Input(display=str(p), name=p.name, suffix=_suffix(p.name), path=p,
+                              kind=kind_of(p.name) or KIND_UNSUPPORTED,
+                              error="文件不存在（请检查路径是否正确）")
         elif is_dir:
-            _walk(p, out, seen)
-        else:
-            _add_file(p, out, seen, hidden_check=False)
+            yield from _walk(p, seen, skip_outputs)
+        elif seen.new_file(os.path.realpath(p)):
+            try:
+                st = p.stat()
+            except OSError:
+                st = None
+            yield from _file(p, st, skip_outputs, hidden_check=False)
+
+
+def collect(paths: list[Path], skip_outputs: bool = True) -> Collected:
+    """Every input of the user's paths at once (see :func:`iter_collect`)."""
+    out = Collected(skip_outputs=skip_outputs)
+    lists = {ITEM: out.items, SKIPPED: out.skipped, UNSUPPORTED: out.unsupported}
+    for tag, x in iter_collect(paths, skip_outputs):
+        lists[tag].append(x)
     return out
 
 
-def _walk(root: Path, out: Collected, seen: set[str]) -> None:
-    errors: list[OSError] = []
-    for dirpath, dirnames, filenames in os.walk(root, onerror=errors.append):
-        hidden = sorted(d for d in dirnames if d.startswith("."))
-        for d in hidden:
-            out.skipped.append((str(Path(dirpath) / d), "隐藏文件夹，已跳过"))
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for fn in sorted(filenames):
-            _add_file(Path(dirpath) / fn, out, seen, hidden_check=True)
-    for e in errors:
-        where = e.filename or str(root)
-        out.items.append(Input(display=str(where), name=Path(where).name, suffix="", path=Path(where),
-                               kind=KIND_UNSUPPORTED,
-                               error=f"无法打开文件夹（{e.strerror or e}）"))
+def count_inputs(paths: Iterable[Path]) -> int:
+    """About how many inputs :func:`iter_collect` will yield (for a progress bar): folders are
+    listed and zip directories read, nothing is kept and no workbook is opened."""
+    n = 0
+    stack = [Path(p) for p in paths]
+    while stack:
+        p = stack.pop()
+        try:
+            if p.is_dir():
+                with os.scandir(p) as it:
+                    for e in it:
+                        if e.name.startswith("."):
+                            continue
+                        try:
+                            is_dir = e.is_dir() and not e.is_symlink()
+                        except OSError:
+                            is_dir = False
+                        if is_dir:
+                            stack.append(Path(e.path))
+                        elif not skip_reason(e.name):
+                            n += _zip_count(e.path) if kind_of(e.name) == "archive" else 1
+            else:
+                n += _zip_count(p) if kind_of(p.name) == "archive" else 1
+        except OSError:
+            n += 1
+    return n
 
 
-def _add_file(p: Path, out: Collected, seen: set[str], hidden_check: bool) -> None:
+def _zip_count(path) -> int:
     try:
-        key = str(p.resolve())
-    except OSError:
-        key = str(p)
-    if key in seen:
-        return
-    seen.add(key)
+        with zipfile.ZipFile(path) as zf:
+            return sum(1 for i in zf.infolist() if not i.is_dir()) or 1
+    except Exception:  # noqa: BLE001 - a damaged archive is one (unreadable) input
+        return 1
+
+
+class _Seen:
+    """Which files were listed already, so that overlapping paths list a file once.
+
+    Folders are remembered by their real path, one key per folder rather than per file; only
+    files given by name and links to files need a key of their own."""
+
+    def __init__(self):
+        self.dirs: set[str] = set()
+        self.files: set[str] = set()
+
+    def new_dir(self, path: str) -> str | None:
+        """The folder's real path, or None when it was walked already."""
+        real = os.path.realpath(path)
+        if real in self.dirs:
+            return None
+        self.dirs.add(real)
+        return real
+
+    def new_file(self, real: str) -> bool:
+        if real in self.files or os.path.dirname(real) in self.dirs:
+            return False
+        self.files.add(real)
+        return True
+
+
+def _walk(root: Path, seen: _Seen, skip_outputs: bool) -> Iterator[tuple[str, object]]:
+    """Each folder's files in name order, then its sub-folders, depth first."""
+    stack = [str(root)]
+    while stack:
+        folder = stack.pop()
+        real = seen.new_dir(folder)
+        if real is None:
+            continue
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError as e:
+            yield ITEM, Input(display=folder, name=os.path.basename(folder), suffix="",
+                              path=Path(folder), kind=KIND_UNSUPPORTED,
+                              error=f"无法打开文件夹（{e.strerror or e}）")
+            continue
+        subdirs = []
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                st = os.lstat(path)
+                link = stat.S_ISLNK(st.st_mode)
+                if link:
+                    st = os.stat(path)
+            except OSError:  # vanished, or a dangling link: reported when it is read
+                st, link = None, False
+            if st is not None and stat.S_ISDIR(st.st_mode):
+                if name.startswith("."):
+                    yield SKIPPED, (path, SKIP_HIDDEN_DIR)
+                elif link:
+                    yield SKIPPED, (path, SKIP_LINKED_DIR)
+                else:
+                    subdirs.append(path)
+                continue
+            if link:
+                if not seen.new_file(os.path.realpath(path)):
+                    continue
+            elif seen.files and os.path.join(real, name) in seen.files:
+                continue  # also given by name
+            yield from _file(Path(path), st, skip_outputs, hidden_check=True)
+        stack.extend(reversed(subdirs))
+
+
+def _file(p: Path, st: os.stat_result | None, skip_outputs: bool,
+          hidden_check: bool) -> Iterator[tuple[str, object]]:
     name = p.name
     reason = skip_reason(name, hidden_check)
-    if reason == SKIP_OUTPUT and not out.skip_outputs:
+    if reason == SKIP_OUTPUT and not skip_outputs:
         reason = None
     if reason:
-        out.skipped.append((str(p), reason))
+        yield SKIPPED, (str(p), reason)
         return
-    try:
-        st = p.stat()
-        mtime = st.st_mtime
-        if hidden_check and getattr(st, "st_file_attributes", 0) & 0x2:  # Windows "hidden"
-            out.skipped.append((str(p), SKIP_HIDDEN))
-            return
-    except OSError:
-        mtime = 0.0
+    if hidden_check and st is not None and getattr(st, "st_file_attributes", 0) & 0x2:
+        yield SKIPPED, (str(p), SKIP_HIDDEN)  # Windows "hidden" attribute
+        return
     kind = kind_of(name)
     if kind == "archive":
-        _add_archive_file(p, out)
+        yield from _archive_file(p, skip_outputs)
         return
-    item = Input(display=str(p), name=name, suffix=_suffix(name), path=p, mtime=mtime,
-                 kind=kind or KIND_UNSUPPORTED)
+    item = Input(display=str(p), name=name, suffix=_suffix(name), path=p,
+                 mtime=st.st_mtime if st is not None else 0.0, kind=kind or KIND_UNSUPPORTED)
     if kind is None:
-        out.unsupported.append(item)
-        return
-    if out.skip_outputs and item.suffix in (".xlsx", ".xlsm") and _file_has_marker(p):
-        out.skipped.append((str(p), SKIP_OUTPUT))
-        return
-    out.items.append(item)
+        yield UNSUPPORTED, item
+    elif skip_outputs and item.suffix in (".xlsx", ".xlsm") and _file_has_marker(p):
+        yield SKIPPED, (str(p), SKIP_OUTPUT)
+    else:
+        yield ITEM, item
 
 
-def _add_archive_file(p: Path, out: Collected) -> None:
+def _archive_file(p: Path, skip_outputs: bool) -> Iterator[tuple[str, object]]:
+    def bad(reason: str) -> tuple[str, Input]:
+        return ITEM, Input(display=str(p), name=p.name, suffix=".zip", path=p,
+                           kind=KIND_UNSUPPORTED, error=reason)
+
     try:
         with open(p, "rb") as f:
-            data = f.read() if p.stat().st_size <= MAX_ARCHIVE_FILE_BYTES else None
+            data = f.read() if os.fstat(f.fileno()).st_size <= MAX_ARCHIVE_FILE_BYTES else None
     except OSError as e:
-        out.items.append(Input(display=str(p), name=p.name, suffix=".zip", path=p,
-                               kind=KIND_UNSUPPORTED, error=f"无法打开压缩包（{e.strerror or e}）"))
+        yield bad(f"无法打开压缩包（{e.strerror or e}）")
         return
     if data is None:
-        out.items.append(Input(display=str(p), name=p.name, suffix=".zip", path=p,
-                               kind=KIND_UNSUPPORTED,
-                               error=f"压缩包超过 {MAX_ARCHIVE_FILE_BYTES // 2**20} MB，未解压"))
+        yield bad(f"压缩包超过 {MAX_ARCHIVE_FILE_BYTES // 2**20} MB，未解压")
         return
-    _add_archive(data, str(p), p.name, p, out, depth=0)
+    yield from _archive(data, str(p), p.name, p, skip_outputs, depth=0)
 
 
 def member_name(info: zipfile.ZipInfo) -> str:
@@ -228,17 +325,16 @@ def member_name(info: zipfile.ZipInfo) -> str:
     return info.filename
 
 
-def _add_archive(data: bytes, display: str, name: str, path: Path | None, out: Collected,
-                 depth: int) -> None:
-    def bad(reason: str) -> None:
-        out.items.append(Input(display=display, name=name, suffix=".zip", path=path,
-                               data=None if path else data, kind=KIND_UNSUPPORTED, error=reason))
-
+def _archive(data: bytes, display: str, name: str, path: Path | None, skip_outputs: bool,
+             depth: int) -> Iterator[tuple[str, object]]:
+    """The members of a zip, one at a time (each inflated only when it is its turn)."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
-        bad("压缩包已损坏或不是 zip 格式，无法解压")
+        yield ITEM, Input(display=display, name=name, suffix=".zip", path=path,
+                          data=None if path else data, kind=KIND_UNSUPPORTED,
+                          error="压缩包已损坏或不是 zip 格式，无法解压")
         return
     total = 0
     members = sorted(((member_name(i), i) for i in infos if not i.is_dir()), key=lambda x: x[0])
@@ -247,33 +343,33 @@ def _add_archive(data: bytes, display: str, name: str, path: Path | None, out: C
         parts = [s for s in mname.replace("\\", "/").split("/") if s]
         base = parts[-1] if parts else mname
         if any(s.startswith(".") or s == "__MACOSX" for s in parts):
-            out.skipped.append((mdisplay, SKIP_HIDDEN))
+            yield SKIPPED, (mdisplay, SKIP_HIDDEN)
             continue
         reason = skip_reason(base)
-        if reason == SKIP_OUTPUT and not out.skip_outputs:
+        if reason == SKIP_OUTPUT and not skip_outputs:
             reason = None
         if reason:
-            out.skipped.append((mdisplay, reason))
+            yield SKIPPED, (mdisplay, reason)
             continue
         kind = kind_of(base)
         mtime = _zip_mtime(info)
         item = Input(display=mdisplay, name=base, suffix=_suffix(base), mtime=mtime,
                      kind=kind if kind in (KIND_WORKBOOK, KIND_REPORT) else KIND_UNSUPPORTED)
         if kind is None:
-            out.unsupported.append(item)
+            yield UNSUPPORTED, item
             continue
         if kind == "archive" and depth >= MAX_NESTING:
             item.error = "压缩包嵌套层数过多，未解压"
-            out.items.append(item)
+            yield ITEM, item
             continue
         refuse = _member_refusal(info, total)
         if refuse:
             item.error = refuse
-            out.items.append(item)
+            yield ITEM, item
             continue
         if info.flag_bits & 0x1:
             item.error = "压缩包中的文件设有密码，无法解压"
-            out.items.append(item)
+            yield ITEM, item
             continue
         try:
             with zf.open(info) as f:
@@ -281,21 +377,21 @@ def _add_archive(data: bytes, display: str, name: str, path: Path | None, out: C
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError,
                 RuntimeError, zlib.error) as e:
             item.error = f"压缩包中的文件已损坏，无法解压（{type(e).__name__}）"
-            out.items.append(item)
+            yield ITEM, item
             continue
         if len(blob) > MAX_MEMBER_BYTES:
             item.error = f"解压后超过 {MAX_MEMBER_BYTES // 2**20} MB，未读取"
-            out.items.append(item)
+            yield ITEM, item
             continue
         total += len(blob)
         if kind == "archive":
-            _add_archive(blob, mdisplay, base, None, out, depth + 1)
+            yield from _archive(blob, mdisplay, base, None, skip_outputs, depth + 1)
             continue
         item.data = blob
-        if out.skip_outputs and item.suffix in (".xlsx", ".xlsm") and carries_output_marker(blob):
-            out.skipped.append((mdisplay, SKIP_OUTPUT))
+        if skip_outputs and item.suffix in (".xlsx", ".xlsm") and carries_output_marker(blob):
+            yield SKIPPED, (mdisplay, SKIP_OUTPUT)
             continue
-        out.items.append(item)
+        yield ITEM, item
 
 
 def _member_refusal(info: zipfile.ZipInfo, total_so_far: int) -> str | None:

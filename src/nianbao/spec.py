@@ -181,6 +181,7 @@ class Spec:
     cell_rules: list[dict]
     instructions: list[str]
     digest: str
+    prose: dict = field(default_factory=dict)  # prose-vs-table patterns of published reports
 
     @property
     def form_id(self) -> str:
@@ -277,7 +278,14 @@ def load_spec(path: Path | str) -> Spec:
                 cover=raw["cover"], kinds=kinds, body=raw.get("body") or [], tables=tables,
                 rules=rules, cell_rules=raw.get("cell_rules") or [],
                 instructions=raw.get("instructions") or [],
-                digest=hashlib.sha256(raw_bytes).hexdigest()[:16])
+                digest=hashlib.sha256(raw_bytes).hexdigest()[:16], prose=raw.get("prose") or {})
+    for entry in spec.prose.get("numbers", []):
+        for key in entry.get("cells", []):
+            if key not in cells:
+                raise SpecError(path, f"prose/{entry.get('pattern', '?')}", f"引用了不存在的单元格 {key}")
+    fee = spec.prose.get("fee")
+    if fee and fee.get("cell") not in cells:
+        raise SpecError(path, "prose/fee", f"引用了不存在的单元格 {fee.get('cell')}")
     spec._cells = cells
     return spec
 

@@ -129,21 +129,18 @@ def issuer_and_year(doc: Doc, heads: dict[int, int], file_stem: str = "") -> tup
 
 # ------------------------------------------------------------------ prose vs tables
 _STOP = r"[^，。；,;、\d\n]"
-PROSE_NUMBERS = [  # (pattern with one number group, cell keys whose sum it states)
-    (re.compile(r"(?:收到|新收|受理)" + _STOP + r"{0,12}?申请" + _STOP + r"{0,4}?(\d+)件"), ["nb_t3_new_total"]),
-    (re.compile(r"上年度?结转" + _STOP + r"{0,14}?(\d+)件"), ["nb_t3_carried_total"]),
-    (re.compile(r"结转至?下一?年度?" + _STOP + r"{0,10}?(\d+)件"), ["nb_t3_carry_next_total"]),
-    (re.compile(r"行政复议" + _STOP + r"{0,6}?(\d+)(?:件|起|宗)"), ["nb_t4_review_total"]),
-    (re.compile(r"行政诉讼" + _STOP + r"{0,6}?(\d+)(?:件|起|宗)"), ["nb_t4_direct_total", "nb_t4_after_total"]),
-]
-FEE_WORDS = ("收费", "处理费", "缴费", "缴纳", "费用")
-FEE_CELL = "nb_t3_other_2_total"
+
+
+def _prose_numbers(spec: Spec) -> list[tuple[re.Pattern, list[str]]]:
+    """(pattern with one number group, cell keys whose sum it states), from the spec."""
+    return [(re.compile(e["pattern"].replace("{stop}", _STOP)), list(e["cells"]))
+            for e in spec.prose.get("numbers", [])]
 
 
 def prose_findings(report: Report, spec: Spec, doc: Doc) -> list[Finding]:
     out: list[Finding] = []
     text = re.sub(r"[ \t\u3000]+", "", _nfkc("\n".join(x for x in doc.lines if "|" not in x)))
-    for rx, keys in PROSE_NUMBERS:
+    for rx, keys in _prose_numbers(spec):
         keys = [k for k in keys if k in spec.cells]
         vals = [report.values.get(k) for k in keys]
         if not keys or any(v is None for v in vals):
@@ -163,12 +160,14 @@ def prose_findings(report: Report, spec: Spec, doc: Doc) -> list[Finding]:
                                      f"{fmt_number(total)}，两者不一致，请核实",
                             table=c.table.name, row=row, column=c.col_label, sheet=sheet, cell=ref,
                             key=c.key, expected=fmt_number(total), actual=str(n)))
-    fee = report.values.get(FEE_CELL) if FEE_CELL in spec.cells else None
+    fee_rule = spec.prose.get("fee") or {}
+    fee_cell, fee_words = fee_rule.get("cell"), tuple(fee_rule.get("words", ()))
+    fee = report.values.get(fee_cell) if fee_cell in spec.cells else None
     if fee is not None and fee > 0:
         heading = spec.body[-1] if spec.body else ""
         six = report.body.get(heading)
-        if six is None or not any(w in six for w in FEE_WORDS):
-            c = spec.cells[FEE_CELL]
+        if six is None or not any(w in six for w in fee_words):
+            c = spec.cells[fee_cell]
             sheet, ref = report.where.get(c.key, ("", ""))
             where = f"报告中未找到“{heading}”部分，" if six is None else f"但“{heading}”"
             out.append(make("NB311", f"{c.table.name}“{c.row_label} / {c.col_label}”为 {fmt_number(fee)}，"
