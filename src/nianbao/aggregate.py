@@ -1,10 +1,12 @@
 """``nianbao aggregate``: who reported, whose data is wrong, and the county totals.
 
-Every input is read and checked by the same code as ``nianbao check`` in worker processes.
-Each result is reduced at once to a small :class:`Entry` (name, status, counts); its values and
-findings go to a temporary spool file, and the workbook bytes are released, so memory stays
-nearly flat however many files there are. Statuses are settled once every file is known
-(duplicates, majority form and year), then the units that count are summed exactly (Decimal).
+Every input is read and checked by the same code as ``nianbao check`` in worker processes, as
+the folder walk finds it (:func:`inputs.iter_collect`). Each result is reduced at once to a
+packed row of :class:`Units` (unit name, status, roster row, form and year: about 0.1 KB); its
+details, values and findings go to a temporary spool file, and the workbook is released, so
+memory stays nearly flat however many files there are. Statuses are settled once every file is
+known (duplicates, majority form and year), then the units that count are summed exactly
+(Decimal).
 """
 from __future__ import annotations
 
@@ -14,8 +16,9 @@ import pickle
 import re
 import tempfile
 import unicodedata
-from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -168,9 +171,11 @@ class Units:
         self.names[i] = name
         self.status[i] = _RANK[status]
         self.roster[i] = NO_ROSTER if roster is None else roster
-        self.fy[i] = self._fy_index.setdefault((form, year), len(self.fys))
-        if self.fy[i] == len(self.fys):
+        code = self._fy_index.get((form, year))
+        if code is None:  # each distinct (form, year) is held once
+            code = self._fy_index[(form, year)] = len(self.fys)
             self.fys.append((form, year))
+        self.fy[i] = code
         self.offsets[i] = offset
         if roster is None:
             norm = norm_name(name)
@@ -503,7 +508,7 @@ def previous_findings(report: Report, spec: Spec, prev: Report | None) -> list[F
 class Result:
     spec: Spec
     year: int | None
-    entries: list[Entry]
+    units: Units
     sums: dict[str, Decimal]
     categories: dict[str, tuple[int, dict[str, Decimal]]]  # 类别 -> (units summed, sums)
     county: Report
@@ -519,8 +524,14 @@ class Result:
         return self.spec.version
 
     @property
-    def summed(self) -> list[Entry]:
-        return [e for e in self.entries if e.summed]
+    def entries(self) -> Rows:
+        """Every row, problems first (the order of 报送情况)."""
+        return Rows(self.units, self.units.order)
+
+    @property
+    def summed(self) -> Rows:
+        u = self.units
+        return Rows(u, array("i", (i for i in u.order if u.summed(i))))
 
     def values(self, e: Entry) -> dict[str, int | Decimal | None]:
         if e.spool < 0:
@@ -534,33 +545,15 @@ class Result:
         return self.spool.get(e.spool)[1] if e.spool >= 0 else []
 
     def counts(self) -> dict[str, int]:
-        c = Counter(e.status for e in self.entries)
-        return {s: c.get(s, 0) for s in STATUS_ORDER}
+        c = Counter(self.units.status)
+        return {s: c.get(_RANK[s], 0) for s in STATUS_ORDER}
 
     def has_problems(self) -> bool:
-        return any(e.status not in (PASSED, WARNINGS) for e in self.entries) or self.county.errors > 0
+        ok = {_RANK[PASSED], _RANK[WARNINGS]}
+        return any(s not in ok for s in self.units.status) or self.county.errors > 0
 
     def close(self) -> None:
         self.spool.close()
-
-
-def _entry(idx: int, item, report: Report, roster: Roster | None) -> Entry:
-    reported = (report.unit or "").strip()
-    stem = Path(item.name).stem if item is not None else Path(report.path).stem
-    ridx = roster.match(reported) if roster and reported else None
-    if roster and ridx is None and not reported:
-        ridx = roster.guess(stem)
-    if ridx is not None:
-        name = roster.name(ridx)
-    else:
-        name = reported or stem
-    mtime = report.mtime or (item.mtime if item is not None else 0.0) or 0.0
-    return Entry(name=name, file=report.path, idx=idx, reported=reported if reported != name else "",
-                 roster=ridx,
-                 category=roster.category(ridx) if roster and ridx is not None else "",
-                 form=report.form, year=report.year, filler=report.filler, phone=report.phone,
-                 date=str(report.date or ""), mtime=mtime, unreadable=report.unreadable,
-                 empty=report.empty)
 
 
 def _reason(report: Report) -> str:
@@ -569,95 +562,115 @@ def _reason(report: Report) -> str:
     return msg.removeprefix(f"{report.path}：")
 
 
-def _settle(entries: list[Entry], roster: Roster | None, year: int | None,
-            include_failed: bool) -> tuple[str, int | None]:
-    """Give every entry its final status; return the form and year that win."""
-    usable = [e for e in entries if not e.unreadable and not e.empty and e.form
-              and (roster is None or e.roster is not None)]
+def _identify(item, report: Report, roster: Roster | None) -> tuple[str, int | None, str]:
+    """(unit name, roster row, 填报单位 as written) of a file: by its cover, else its file name."""
+    reported = (report.unit or "").strip()
+    stem = Path(item.name).stem if item is not None else Path(report.path).stem
+    ridx = roster.match(reported) if roster and reported else None
+    if roster and ridx is None and not reported:
+        ridx = roster.guess(stem)
+    name = roster.name(ridx) if ridx is not None else (reported or stem)
+    return name, ridx, reported
+
+
+def _settle(u: Units, year: int | None, include_failed: bool) -> None:
+    """Give every row its final status, choose the form and year that win, sort the rows."""
+    ros = u.ros
+    base = {_RANK[s] for s in (PASSED, WARNINGS, FAILED)}  # rows read and checked
+    usable = Counter(u.fy[i] for i in range(len(u)) if u.status[i] in base
+                     and u.fys[u.fy[i]][0] and (ros is None or u.roster[i] != NO_ROSTER))
     if year is not None:
         form = form_for_year(year)
     else:
-        forms = Counter(e.form for e in usable)
+        forms, years = Counter(), Counter()
+        for code, n in usable.items():
+            forms[u.fys[code][0]] += n
         form = max(forms, key=lambda f: (forms[f], f)) if forms else form_for_year(None)
-        years = Counter(e.year for e in usable if e.form == form and e.year)
+        for code, n in usable.items():
+            f, y = u.fys[code]
+            if f == form and y:
+                years[y] += n
         year = max(years, key=lambda y: (years[y], y)) if years else None
-    groups: dict[str, list[Entry]] = {}
-    for e in entries:
-        if e.unreadable:
-            e.status = UNREADABLE
-        elif e.empty:
-            e.status = EMPTY
-            e.note = "所有数值格均为空，不能当作全部为 0 的报告"
-        elif roster is not None and e.roster is None:
-            e.status = NOT_IN_ROSTER
-            e.note = f"填报单位“{e.reported or e.name}”不在单位名单中（如是别称，可在名单“别名”列补充）"
-        elif e.form != form:
-            e.status = WRONG_FORM
-            e.note = (f"使用的是 {e.form} 版表式，本次汇总采用 {form} 版表式" if e.form
-                      else "未能识别表式")
-        elif year is not None and e.year is not None and e.year != year:
-            e.status = WRONG_YEAR
-            e.note = f"报告年度为 {e.year}，本次汇总的年度为 {year}"
-        else:
-            groups.setdefault(e.group, []).append(e)
+    u.form, u.year, u.include_failed = form, year, include_failed
+    for i in range(len(u)):
+        if u.status[i] not in base:
             continue
-        e.summed = False
-    for files in groups.values():
-        def newest(e: Entry):
-            # the latest 填报日期 wins; the file's modification time stands in or breaks ties
-            d = date_key(e.date) or (date.fromtimestamp(e.mtime) if e.mtime > 0 else date.min)
-            return d, e.mtime, e.idx
+        f, y = u.fys[u.fy[i]]
+        if ros is not None and u.roster[i] == NO_ROSTER:
+            u.status[i] = _RANK[NOT_IN_ROSTER]
+        elif f != form:
+            u.status[i] = _RANK[WRONG_FORM]
+        elif year is not None and y is not None and y != year:
+            u.status[i] = _RANK[WRONG_YEAR]
+    # Sorting by unit brings a unit's files together (duplicates are neighbours); no per-row
+    # keys are built beyond the names already held.
+    order = sorted(range(len(u)), key=lambda i: "" if u.roster[i] != NO_ROSTER else u.norms.get(i) or u.names[i])
+    order.sort(key=lambda i: u.roster[i] if u.roster[i] != NO_ROSTER else 1 << 30)
+    run: list[int] = []
+    for i in chain(order, [None]):
+        if run and (i is None or u.group(i) != u.group(run[0])):
+            if len(run) > 1:
+                _duplicates(u, run)
+            run = []
+        if i is not None and u.status[i] in base:
+            run.append(i)
+    order.sort(key=u.status.__getitem__)  # problems first; stable, so by unit within a status
+    u.order = array("i", order)
 
-        files.sort(key=newest, reverse=True)
-        winner = files[0]
-        winner.status = FAILED if winner.errors else WARNINGS if winner.warnings else PASSED
-        winner.summed = winner.status in (PASSED, WARNINGS) or (include_failed and winner.status == FAILED)
-        if winner.status == FAILED:
-            winner.note = "已计入汇总（含错误，按 --include-failed）" if winner.summed else "有错误，未计入汇总"
-        for e in files[1:]:
-            e.status = DUPLICATE
-            later = date_key(winner.date) and date_key(e.date) and date_key(winner.date) > date_key(e.date)
-            why = "填报日期较晚" if later else "较新（填报日期相同或未填，按文件修改时间）"
-            e.note = f"同一单位另有{why}的文件 {winner.file}，本文件未计入汇总"
-    return form, year
 
+def _duplicates(u: Units, rows: list[int]) -> None:
+    """Several files of one unit: the latest 填报日期 wins; the file's modification time
+    stands in or breaks ties, then the input order."""
+    def newest(i: int):
+        d = u.details(i)
+        mtime = d[_DETAILS.index("mtime")]
+        day = date_key(d[_DETAILS.index("date")]) or (date.fromtimestamp(mtime) if mtime > 0 else date.min)
+        return day, mtime, i
 
-def _sort_key(e: Entry):
-    return (STATUS_ORDER.index(e.status), e.roster if e.roster is not None else 1 << 30,
-            norm_name(e.name), e.file)
+    rows = sorted(rows, key=newest, reverse=True)
+    for i in rows[1:]:
+        u.status[i] = _RANK[DUPLICATE]
+        u.winner[i] = rows[0]
 
 
 def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
               previous: Previous | None = None, annotate_dir: Path | None = None,
               include_failed: bool = False, year: int | None = None, blank: str = "zero",
               force: bool = False, progress_factory=None, jobs: int | None = None) -> Result:
-    """Read, check, identify, settle and sum. The caller writes the outputs and calls close()."""
+    """Read, check, identify, settle and sum. The caller writes the outputs and calls close().
+
+    Inputs are streamed (:func:`inputs.iter_collect`): each file is read and checked, reduced
+    to a row of :class:`Units` and a record in the spool, and forgotten."""
     from .checks import run_checks
-    from .inputs import collect
-    from .pipeline import PARALLEL_MIN, annotate_one, unreadable
+    from .inputs import SKIPPED, UNSUPPORTED, count_inputs, iter_collect
+    from .pipeline import annotate_one
 
     ros = Roster(roster) if isinstance(roster, list) else roster
-    col = collect([Path(p) for p in paths])
-    total = len(col.items)
-    items = deque(col.items)  # popped as they are read: each input is released once read
-    skipped, unsupported = list(col.skipped), list(col.unsupported)
-    del col
-
-    def feed():
-        while items:
-            yield items.popleft()
+    paths = [Path(p) for p in paths]
     spool = Spool()
-    entries: list[Entry] = []
+    units = Units(spool, ros)
+    skipped: list[tuple[str, str]] = []
     messages: list[str] = []
     annotate_failed = False
+
+    def feed():
+        for tag, x in iter_collect(paths):
+            if tag == SKIPPED:
+                skipped.append(x)
+                continue
+            if tag == UNSUPPORTED:
+                x.error = "不支持的文件类型"  # read as unreadable, with the other files
+            yield x
+
+    total = count_inputs(paths) if progress_factory else 0
     bar = progress_factory(total) if progress_factory and total else None
     try:
-        for idx, item, report in stream_reports(feed(), blank, jobs, bar.advance if bar else None,
-                                                parallel=total >= PARALLEL_MIN):
-            e = _entry(idx, item, report, ros)
+        for idx, item, report in stream_reports(feed(), blank, jobs, bar.advance if bar else None):
+            name, ridx, reported = _identify(item, report, ros)
             if previous is not None and report.form and not report.unreadable and not report.empty:
                 spec = get_spec(report.form)
-                report.findings.extend(previous_findings(report, spec, previous.for_unit(e.name, ros)))
+                report.findings.extend(previous_findings(report, spec, previous.for_unit(name, ros)))
+            annotated = ""
             if annotate_dir is not None and report.errors and not report.unreadable:
                 report.meta["input"] = item
                 msg, ok = annotate_one(report, Path(annotate_dir), force=force)
@@ -666,44 +679,41 @@ def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
                 if ok and msg.startswith("已生成"):
                     from .annotate import output_name
 
-                    e.annotated = str(Path(annotate_dir) / output_name(item.name))
-            e.errors, e.warnings = report.errors, report.warnings
-            if report.unreadable:
-                e.note = _reason(report)
+                    annotated = str(Path(annotate_dir) / output_name(item.name))
             vals = None
             if report.form and not report.unreadable:
                 vals = tuple(_compact(report.values.get(k)) for k in get_spec(report.form).cells)
-            e.spool = spool.put(vals, report.findings)
-            entries.append(e)
+            mtime = report.mtime or (item.mtime if item is not None else 0.0) or 0.0
+            details = (report.path, reported if reported != name else "", report.filler,
+                       report.phone, str(report.date or ""), mtime, report.errors,
+                       report.warnings, annotated, _reason(report) if report.unreadable else "")
+            status = (UNREADABLE if report.unreadable else EMPTY if report.empty
+                      else FAILED if report.errors else WARNINGS if report.warnings else PASSED)
+            units.put(idx, name, status, ridx, report.form, report.year,
+                      spool.put(details, vals, report.findings))
     finally:
         if bar:
             bar.close()
-    for n, item in enumerate(unsupported, start=total):
-        r = unreadable(item.display, "不支持的文件类型")
-        e = _entry(n, item, r, ros)
-        e.errors, e.warnings, e.note = r.errors, r.warnings, _reason(r)
-        e.spool = spool.put(None, r.findings)
-        entries.append(e)
-    form, year = _settle(entries, ros, year, include_failed)
     if ros is not None:
-        have = {e.roster for e in entries if e.roster is not None}
+        have = set(units.roster)
         for i in range(len(ros)):
             if i not in have:
-                entries.append(Entry(name=ros.name(i), status=MISSING, roster=i,
-                                     category=ros.category(i), note="名单中的单位没有报送文件"))
-    entries.sort(key=_sort_key)
+                units.put(len(units), ros.name(i), MISSING, i)
+    _settle(units, year, include_failed)
+    form, year = units.form, units.year
 
     spec = get_spec(form)
     keys = list(spec.cells)
     sums = {k: Decimal(0) for k in keys}
     cats: dict[str, list] = {}
-    for e in entries:
-        if not e.summed:
+    for i in units.order:
+        if not units.summed(i):
             continue
-        vals = spool.get(e.spool)[0]
+        vals = spool.get(units.offsets[i])[0]
         bucket = None
         if ros is not None and ros.has_category:
-            bucket = cats.setdefault(e.category or UNCATEGORISED, [0, {k: Decimal(0) for k in keys}])
+            category = ros.category(units.roster[i]) or UNCATEGORISED
+            bucket = cats.setdefault(category, [0, {k: Decimal(0) for k in keys}])
             bucket[0] += 1
         for k, v in zip(keys, vals):
             if v is not None:
@@ -715,7 +725,7 @@ def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
     county = Report(path=COUNTY, form=form, unit=COUNTY, year=year, values=dict(sums),
                     where=county_where(spec), source="aggregate")
     run_checks(county, spec, previous.county if previous else None, blank)
-    return Result(spec=spec, year=year, entries=entries, sums=sums,
+    return Result(spec=spec, year=year, units=units, sums=sums,
                   categories={c: (n, s) for c, (n, s) in cats.items()}, county=county,
                   skipped=skipped, roster=ros, spool=spool, include_failed=include_failed,
                   annotate_messages=messages, annotate_failed=annotate_failed)
@@ -758,22 +768,24 @@ def print_text(res: Result, output: Path | None, console=None, limit: int = 200)
 
     con = console or Console(highlight=False)
     colours = {PASSED: "green", WARNINGS: "yellow", DUPLICATE: "magenta", NOT_IN_ROSTER: "magenta"}
-    rows = [e for e in res.entries if e.status != PASSED]
+    shown = islice((e for e in res.entries if e.status != PASSED), limit)
+    rows = list(shown)
     if rows:
         t = Table(show_header=True, header_style="bold")
         for col in ("单位名称", "状态", "错误", "警告", "文件", "说明"):
             t.add_column(col, overflow="fold")
-        for e in rows[:limit]:
+        for e in rows:
             c = colours.get(e.status, "red")
             t.add_row(escape(e.name), f"[{c}]{e.status_zh}[/]", str(e.errors), str(e.warnings),
                       escape(e.file), escape(e.note))
         con.print(t)
-        if len(rows) > limit:
-            con.print(f"……另有 {len(rows) - limit} 行，见汇总表“报送情况”。")
+        more = len(res.entries) - res.counts()[PASSED] - len(rows)
+        if more > 0:
+            con.print(f"……另有 {more} 行，见汇总表“报送情况”。")
     for f in res.county.findings:
         sev = "[red]错误[/]" if f.is_error else "[yellow]警告[/]"
         con.print(f"{COUNTY} {sev} [{f.code}] {escape(f.message)}")
-    if not any(e.file for e in res.entries):
+    if len(res.units) == sum(1 for s in res.units.status if s == _RANK[MISSING]):
         con.print("[yellow]没有找到任何填报表（.xlsx、.xlsm、.xls 或 .zip）[/]")
     con.print(summary_line(res))
     if output is not None:

@@ -16,6 +16,32 @@ def _run(args: list[str]) -> int:
     return res.exit_code
 
 
+DEMO_TEXT = """# 一、总体情况
+（演示文字）本年度，本机关认真贯彻《中华人民共和国政府信息公开条例》，推进主动公开和依申请公开工作。
+
+# 五、存在的主要问题及改进情况
+（演示文字）政策解读形式较单一，下一年度将丰富解读方式。
+
+# 六、其他需要报告的事项
+（演示文字）本年度依据《政府信息公开信息处理费管理办法》发出收费通知，收取信息处理费情况已如实登记。
+"""
+
+
+def _write_roster(samples: Path, roster: Path) -> None:
+    """A roster of the sample units plus two units that sent nothing (未报送)."""
+    from .inputs import collect
+    from .reader import read_report
+
+    units = []
+    for item in collect([samples]).items:
+        unit = read_report(item).unit
+        if unit and unit not in units:
+            units.append(unit)
+    rows = ["单位名称,类别,别名"] + [f"{u},部门," for u in units]
+    rows += ["示例县水务局,部门,县水务局", "示例县城关镇人民政府,乡镇,城关镇"]
+    roster.write_text("\n".join(rows) + "\n", encoding="utf-8-sig")
+
+
 def run_demo(out: Path) -> int:
     from .samples import build_samples
 
@@ -35,11 +61,18 @@ def run_demo(out: Path) -> int:
     from .cli import app
 
     names = {c.name for c in app.registered_commands}
+    roster = out / "单位名单.csv"
+    _write_roster(samples, roster)
     if "aggregate" in names:
-        steps.append(["aggregate", str(samples), "-o", str(out / "汇总.xlsx"), "--year", "2025"])
+        steps.append(["aggregate", str(samples), "-o", str(out / "汇总.xlsx"), "--year", "2025",
+                      "--roster", str(roster), "--annotate-dir", str(out / "汇总批注")])
+    prose = out / "正文.md"
+    prose.write_text(DEMO_TEXT, encoding="utf-8")
     if "publish" in names:
-        steps.append(["publish", str(samples / "示例县教育局-2025-通过.xlsx"),
+        steps.append(["publish", str(samples / "示例县教育局-2025-通过.xlsx"), "--text", str(prose),
                       "-o", str(out / "年报.docx"), "--html", str(out / "年报.html")])
+    if "import" in names:
+        steps.append(["import", str(out / "年报.html"), "-o", str(out / "由网页导入.xlsx")])
     for args in steps:
         code = _run(args)
         if code == 2:
