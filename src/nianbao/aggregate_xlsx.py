@@ -13,7 +13,6 @@ import math
 import os
 import zipfile
 from dataclasses import replace
-from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -38,6 +37,7 @@ from .aggregate import (
     prev_cells,
 )
 from .fileio import OutputError, atomic_path
+from .template import meta_rows, write_meta_sheet
 from .findings import fmt_number
 from .layout import Box, TableLayout, a1, col_letter, parse_a1, workbook_layout
 from .model import Report
@@ -402,22 +402,13 @@ class _Writer:
 
     # -- machine-readable marks
     def meta(self) -> dict[str, str]:
-        s, res = self.spec, self.res
-        return {"kind": OUTPUT_KIND, "form_id": s.form_id, "form": s.form, "version": s.version,
-                "spec_digest": s.digest, "unit": COUNTY,
-                "year": "" if res.year is None else str(res.year),
-                "units_summed": str(len(res.summed)),
-                "include_failed": "1" if res.include_failed else "0",
-                "generator": f"nianbao {__version__}",
-                "created": datetime.now().isoformat(timespec="seconds")}
+        res = self.res
+        return {"kind": OUTPUT_KIND, **meta_rows(
+            self.spec, COUNTY, res.year, units_summed=str(len(res.summed)),
+            include_failed="1" if res.include_failed else "0")}
 
     def write_meta(self, ws) -> None:
-        ws.set_column(0, 0, 16)
-        ws.set_column(1, 1, 40)
-        for i, (k, v) in enumerate(self.meta().items()):
-            ws.write_string(i, 0, k)
-            ws.write_string(i, 1, v)
-        ws.hide()
+        write_meta_sheet(ws, self.meta())
 
     def write_properties(self) -> None:
         m = self.meta()

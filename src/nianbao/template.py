@@ -90,6 +90,24 @@ def _rects(boxes: list[Box]) -> list[tuple[int, int, int, int]]:
     return [tuple(x) for x in rects]
 
 
+def meta_rows(spec: Spec, unit: str | None, year: int | None, **extra: str) -> dict[str, str]:
+    """The key/value rows of the hidden meta sheet (our template, our aggregates)."""
+    rows = {"form_id": spec.form_id, "form": spec.form, "version": spec.version,
+            "spec_digest": spec.digest, "unit": unit or "", "year": "" if year is None else str(year)}
+    rows.update(extra)
+    rows.update(generator=f"nianbao {__version__}", created=datetime.now().isoformat(timespec="seconds"))
+    return rows
+
+
+def write_meta_sheet(ws, rows: dict[str, str]) -> None:
+    ws.set_column(0, 0, 16)
+    ws.set_column(1, 1, 40)
+    for i, (k, v) in enumerate(rows.items()):
+        ws.write_string(i, 0, k)
+        ws.write_string(i, 1, v)
+    ws.hide()
+
+
 def _num(v) -> Decimal | None:
     """Numeric value of a cell as a spreadsheet would sum it (text and blanks are None)."""
     if v is None or isinstance(v, (str, bool)):
@@ -565,19 +583,10 @@ class _Writer:
         self.print_setup(ws, 0, 0, r, 0, landscape=False)
 
     def meta(self) -> dict[str, str]:
-        s = self.spec
-        return {"form_id": s.form_id, "form": s.form, "version": s.version, "spec_digest": s.digest,
-                "unit": self.unit or "", "year": "" if self.year is None else str(self.year),
-                "generator": f"nianbao {__version__}",
-                "created": datetime.now().isoformat(timespec="seconds")}
+        return meta_rows(self.spec, self.unit, self.year)
 
     def write_meta(self, ws) -> None:
-        ws.set_column(0, 0, 16)
-        ws.set_column(1, 1, 40)
-        for i, (k, v) in enumerate(self.meta().items()):
-            ws.write_string(i, 0, k)
-            ws.write_string(i, 1, v)
-        ws.hide()
+        write_meta_sheet(ws, self.meta())
         self.protect(ws)
 
     def write_properties(self) -> None:
