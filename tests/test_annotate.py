@@ -18,7 +18,7 @@ from nianbao import xlsxpkg
 from nianbao.annotate import AnnotateError, annotate_workbook, output_name
 from nianbao.fileio import OutputError
 from nianbao.findings import Finding
-from nianbao.layout import workbook_layout
+from nianbao.layout import a1, workbook_layout
 from nianbao.model import Report
 from nianbao.spec import get_spec
 
@@ -30,6 +30,9 @@ TOTAL = T3.values["nb_t3_new_total"].ref
 CARRIED = T3.values["nb_t3_carried_natural"].ref
 CARRIED_2 = T3.values["nb_t3_carried_commercial"].ref
 CARRIED_3 = T3.values["nb_t3_carried_research"].ref
+TITLE_TOP_LEFT = a1(T3.title.row, T3.title.col)
+INSIDE_TITLE = a1(T3.title.row, T3.title.col + 2)  # a cell covered by the merged title
+assert T3.title.merged and T3.title.last_col >= T3.title.col + 2
 
 
 def png_bytes() -> bytes:
@@ -97,7 +100,7 @@ def findings() -> list[Finding]:
         Finding(code="NB102", severity="error", table="表三", sheet=T3.sheet, cell=CARRIED_2,
                 actual="无", message="表三 “二、上年结转 / 商业企业” 不是有效数字：无"),
         # inside the merged title: goes to its top-left cell
-        Finding(code="NB107", severity="warning", sheet=T3.sheet, cell="C1",
+        Finding(code="NB107", severity="warning", sheet=T3.sheet, cell=INSIDE_TITLE,
                 message="数值格被合并"),
         Finding(code="NB003", severity="error", message="未找到表四“（七）总计”行"),
     ]
@@ -154,7 +157,7 @@ def test_cells_marked_and_commented(annotated):
     both = ws[CARRIED_2].comment.text
     assert "NB102" in both and "NB101" in both
     assert "部门原有的批注" in ws[CARRIED].comment.text and "NB101" in ws[CARRIED].comment.text
-    assert rgb(ws["A1"]) == ann.WARNING_FILL and "NB107" in ws["A1"].comment.text
+    assert rgb(ws[TITLE_TOP_LEFT]) == ann.WARNING_FILL and "NB107" in ws[TITLE_TOP_LEFT].comment.text
     # only the fill changed: font, number format and border kept
     assert ws[TOTAL].font.b and ws[TOTAL].number_format == "#,##0"
     assert ws[TOTAL].border.left.style == "thin"
@@ -176,7 +179,7 @@ def test_summary_sheet(annotated):
     assert len(rows) == len(findings()) and [r[1] for r in rows] == [f.code for f in findings()]
     links = {ws.cell(head + i, 2).value: ws.cell(head + i, 7).hyperlink for i in range(1, 6)}
     assert links["NB201"].location == f"'{T3.sheet}'!{TOTAL}"
-    assert links["NB107"].location == f"'{T3.sheet}'!A1"  # merged: top-left cell
+    assert links["NB107"].location == f"'{T3.sheet}'!{TITLE_TOP_LEFT}"  # merged: top-left cell
     assert links["NB003"] is None
     assert ws.cell(head + 1, 8).value == "5" and ws.cell(head + 1, 9).value == "4"
     assert ws.page_setup.orientation == "landscape"
@@ -316,7 +319,7 @@ def test_existing_summary_sheet_name(tmp_path):
 
 
 def test_xls_input(tmp_path):
-    xlwt = pytest.importorskip("xlwt")
+    import xlwt  # a declared test dependency: never a reason to skip
     book = xlwt.Workbook()
     ws = book.add_sheet(T3.sheet)
     ws.write_merge(0, 0, 0, T3.width - 1, T3.title.text)

@@ -26,7 +26,7 @@ from nianbao.layout import workbook_layout
 from nianbao.spec import get_spec
 from nianbao.template import write_template
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="Python 包 playwright 未安装")
+from playwright import sync_api  # noqa: E402  (a declared test dependency: never skipped)
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 if not Path(CHROMIUM).exists():
     pytest.skip(f"找不到 Chromium（{CHROMIUM}）：Debian 上请 apt-get install chromium", allow_module_level=True)

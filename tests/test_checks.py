@@ -62,8 +62,11 @@ def test_balance_rule_reports_the_carry_over_cell():
     r.values["nb_t3_new_total"] += 2  # keep the row total right: only the balance fails
     fs = check_report(r, spec)
     assert [f.code for f in fs] == ["NB203", "NB203"]  # 商业企业 and 总计 columns
-    assert {f.column for f in fs} == {"商业企业", "总计"}
-    assert all(f.row == "四、结转下年度继续办理" for f in fs)
+    targets = ["nb_t3_carry_next_commercial", "nb_t3_carry_next_total"]
+    assert {f.column for f in fs} == {spec.cells[k].col_label for k in targets}
+    assert all(f.row == spec.cells[targets[0]].row_label for f in fs)
+    assert sorted((f.sheet, f.cell) for f in fs) == sorted(
+        (lay.cell(k)[0], lay.cell(k)[1].ref) for k in targets)
 
 
 def test_kinds_negative_decimal_and_places():
@@ -86,6 +89,7 @@ def test_rules_warning_on_nonzero_rules_row():
     spec, lay, r = make_report(nb_t2_rules_valid=6)
     fs = check_report(r, spec)
     assert [(f.code, f.severity, f.key) for f in fs] == [("NB303", "warning", "nb_t2_rules_valid")]
+    assert (fs[0].sheet, fs[0].cell) == (lay.cell("nb_t2_rules_valid")[0], lay.cell("nb_t2_rules_valid")[1].ref)
 
 
 def test_blank_cells_warn_once_per_table_or_error_each():
@@ -95,10 +99,13 @@ def test_blank_cells_warn_once_per_table_or_error_each():
         r.blank.append(k)
     fs = [f for f in check_report(r, spec) if f.code == "NB101"]
     assert len(fs) == 2 and all(f.severity == "warning" for f in fs)
-    t4 = next(f for f in fs if f.table == "表四")
-    assert t4.cell == "A7" and t4.related == ["E7"]
+    t4 = next(f for f in fs if f.table == spec.table("t4").name)
+    (sheet, upheld), (_, total) = lay.cell("nb_t4_review_upheld"), lay.cell("nb_t4_review_total")
+    assert (t4.sheet, t4.cell, t4.related) == (sheet, upheld.ref, [total.ref])
     errs = [f for f in check_report(r, spec, blank="error") if f.code == "NB101"]
     assert len(errs) == 3 and all(f.severity == "error" for f in errs)
+    assert sorted(f.cell for f in errs) == sorted(
+        lay.cell(k)[1].ref for k in ("nb_t4_review_upheld", "nb_t4_review_total", "nb_t3_deny_1_natural"))
 
 
 def test_empty_report_is_not_a_report_of_zeros():
@@ -117,7 +124,9 @@ def test_year_over_year_rules():
     carried = [f for f in fs if f.code == "NB301"]
     mismatched = [k for k in spec.cells if k.startswith("nb_t3_carried_")
                   if this.values[k] != last.values[k.replace("carried", "carry_next")]]
-    assert len(carried) == len(mismatched)
+    assert len(carried) == len(mismatched) > 0
+    assert sorted((f.sheet, f.cell, f.severity) for f in carried) == sorted(
+        (lay.cell(k)[0], lay.cell(k)[1].ref, "warning") for k in mismatched)
     # make them agree: no NB301
     for k in mismatched:
         last.values[k.replace("carried", "carry_next")] = this.values[k]
@@ -128,10 +137,33 @@ def test_year_over_year_rules():
                        nb_t2_normative_valid=Decimal(13))
     f = next(f for f in check_report(this, spec, previous=last) if f.code == "NB302")
     assert (f.expected, f.actual, f.severity) == ("12", "13", "warning")
+    assert (f.sheet, f.cell) == (lay.cell("nb_t2_normative_valid")[0], lay.cell("nb_t2_normative_valid")[1].ref)
+    # more repealed than last year's stock plus this year's issued: NB304 at the repealed cell
+    last.values["nb_t2_normative_valid"] = Decimal(1)
+    this.values.update(nb_t2_normative_issued=Decimal(0), nb_t2_normative_repealed=Decimal(5))
+    f = next(f for f in check_report(this, spec, previous=last) if f.code == "NB304")
+    sheet, box = lay.cell("nb_t2_normative_repealed")
+    assert (f.sheet, f.cell, f.expected, f.actual, f.severity) == (sheet, box.ref, "1", "5", "warning")
+    # without last year's data none of the year-over-year rules runs
+    assert not [f for f in check_report(this, spec) if f.code in ("NB301", "NB302", "NB304")]
+
+
+def test_2019_public_total_below_newly_published():
+    spec, lay, r = make_report("2019")
+    r.values["nb_t2_normative_published"] = r.values["nb_t2_normative_public_total"] + 1
+    fs = check_report(r, spec)
+    sheet, box = lay.cell("nb_t2_normative_public_total")
+    assert [(f.code, f.severity, f.sheet, f.cell) for f in fs] == [("NB305", "warning", sheet, box.ref)]
+    assert fs[0].expected == str(r.values["nb_t2_normative_published"])
 
 
 def test_previous_year_on_the_other_form_compares_shared_cells():
-    spec, _, this = make_report("2021", seed=4)
+    spec, lay, this = make_report("2021", seed=4)
     _, _, last = make_report("2019", seed=4)
     fs = check_report(this, spec, previous=last)
     assert all(f.code in ("NB301",) for f in fs if f.code.startswith("NB30"))
+    # 上年结转 is compared cell by cell with the 2019 form's 结转下年度继续办理 (same keys)
+    mismatched = [k for k in spec.cells if k.startswith("nb_t3_carried_")
+                  if this.values[k] != last.values[k.replace("carried", "carry_next")]]
+    assert mismatched
+    assert sorted(f.cell for f in fs if f.code == "NB301") == sorted(lay.cell(k)[1].ref for k in mismatched)

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import consistent_values
+from nianbao.annotate import ERROR_FILL
 from nianbao.cli import app
 from nianbao.layout import workbook_layout
 from nianbao.spec import get_spec
@@ -24,6 +25,8 @@ runner = CliRunner()
 def run(*args):
     res = runner.invoke(app, [str(a) for a in args])
     assert "Traceback" not in res.output
+    # CliRunner catches a crash and reports exit code 1 without a traceback: tell them apart
+    assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
     return res
 
 
@@ -62,8 +65,12 @@ def test_check_json_document(batch):
     unsupported = [f for f in doc["files"] if f["path"].endswith("说明.doc")]
     assert unsupported[0]["status"] == "unreadable"
     assert "不支持的文件类型" in unsupported[0]["findings"][0]["message"]
+    errors = sum(1 for f in doc["files"] for x in f["findings"] if x["severity"] == "error")
+    assert errors >= 2  # the broken total of 县卫健局 and the unsupported file
     assert doc["summary"] == {"files": 3, "passed": 1, "failed": 1, "unreadable": 1,
-                              "errors": doc["summary"]["errors"], "warnings": 0, "skipped": 1}
+                              "errors": errors, "warnings": 0, "skipped": 1}
+    assert [f["errors"] for f in doc["files"]] == [
+        sum(x["severity"] == "error" for x in f["findings"]) for f in doc["files"]]
 
 
 def test_check_exit_zero_when_clean(batch):
@@ -104,7 +111,9 @@ def test_blank_error_mode_and_previous_year(tmp_path):
     assert len(blanks) == 1 and blanks[0]["severity"] == "warning"
     doc = json.loads(run("check", this, "--format", "json", "--blank", "error").stdout)
     blanks = [f for f in doc["files"][0]["findings"] if f["code"] == "NB101"]
-    assert [f["cell"] for f in blanks] == ["A7", "E7"] and all(f["severity"] == "error" for f in blanks)
+    t4 = [LAY.cell(k) for k in ("nb_t4_review_upheld", "nb_t4_review_total")]
+    assert [(f["sheet"], f["cell"]) for f in blanks] == [(sheet, box.ref) for sheet, box in t4]
+    assert all(f["severity"] == "error" for f in blanks)
     last_vals = consistent_values(S21, 4)
     last = tmp_path / "上年.xlsx"
     write_template(last, S21, unit="县司法局", year=2024, values=last_vals)
@@ -131,7 +140,7 @@ def test_annotate_end_to_end(batch, tmp_path):
     assert wb.sheetnames[0] == "审核结果"
     sheet, box = LAY.cell("nb_t3_r_total_natural")
     cell = wb[sheet][box.ref]
-    assert cell.fill.fgColor.rgb.endswith("FFC7CE") or cell.fill.fgColor.rgb.upper().startswith("FF")
+    assert cell.fill.fill_type == "solid" and cell.fill.fgColor.rgb == ERROR_FILL
     assert cell.comment is not None and "NB202" in cell.comment.text
     clean = openpyxl.load_workbook(out / "县教育局_审核.xlsx")
     texts = [c.value for row in clean["审核结果"].iter_rows() for c in row if isinstance(c.value, str)]

@@ -13,6 +13,12 @@ def test_demo_runs_the_whole_workflow(tmp_path):
     for name in ("模板-2021.xlsx", "模板-2019.xlsx", "审核结果.csv", "汇总.xlsx", "年报.docx",
                  "年报.html", "由网页导入.xlsx"):
         assert (out / name).stat().st_size > 0, name
+    # the filled sample the demo works on is in demo-output/ too, and it passes
+    from nianbao.inputs import collect
+    from nianbao.pipeline import read_and_check
+
+    filled = read_and_check(collect([out / "样例" / "示例县教育局-2025-通过.xlsx"]).items[0])
+    assert filled.status == "passed" and any(v for v in filled.values.values())
     annotated = sorted(p.name for p in (out / "批注副本").iterdir())
     assert "错误-七总计不符_审核.xlsx" in annotated
     wb = openpyxl.load_workbook(out / "汇总.xlsx", read_only=True)

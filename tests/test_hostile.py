@@ -25,6 +25,8 @@ from pathlib import Path
 import hostile_files as H
 import pytest
 
+from nianbao.annotate import ERROR_FILL, WARNING_FILL
+
 CLI = [sys.executable, "-m", "nianbao.cli"]
 ENV = {**os.environ, "COLUMNS": "4000", "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8", "TERM": "dumb"}
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -269,8 +271,7 @@ def test_annotate_refuses_any_part_with_a_dtd(tmp_path, part):
     assert run.code in (1, 0)
     line = annotate_line(run, str(src))
     assert line.startswith("未生成"), line
-    if "实体" not in line:  # refused by the reader already (see the xfail test below)
-        assert "无法读取" in line or "损坏" in line, line
+    assert "实体" in line and part in line, line  # the reader names the part and the reason
     assert not (tmp_path / "out" / "恶意_审核.xlsx").exists() and sha(src) == before
 
 
@@ -340,11 +341,11 @@ def test_annotate_case(name, batch, annotate):
     assert wb.sheetnames[0] == SUMMARY_SHEET
     summary = [str(c.value) for row in wb[SUMMARY_SHEET].iter_rows() for c in row if c.value is not None]
     for ref in case.cells:
+        assert any(ref in s for s in summary), (ref, summary)  # every reported cell is listed
         cell = wb[H.SHEET][ref]
         if ref.startswith("XFD") or type(cell).__name__ == "MergedCell":
-            continue  # marked at the top-left cell of its merge
-        assert cell.comment is not None and cell.fill.fgColor.rgb in ("FFFF8F8F", "FFFFE966")
-        assert any(ref in s for s in summary)
+            continue  # beyond the sheet's data / marked at the top-left cell of its merge
+        assert cell.comment is not None and cell.fill.fgColor.rgb in (ERROR_FILL, WARNING_FILL)
     if name == "xlsm_with_macros":
         assert target.suffix == ".xlsm"
         with zipfile.ZipFile(target) as z:
@@ -542,7 +543,7 @@ def test_zip_bomb_refused_without_inflating(tmp_path, command):
     archive = H.archive_bomb(d, tmp_path / "scratch")
     before = snapshot(d)
     args = ["--format", "json"] + (["-o", tmp_path / "汇总.xlsx"] if command == "aggregate" else [])
-    run, peak_mb, secs = measured(command, d, *args)
+    run, peak_mb, _secs = measured(command, d, *args)
     assert run.code == 1
     limit = f"{MAX_PART_BYTES // 2**20} MB"
     if command == "check":
@@ -556,8 +557,7 @@ def test_zip_bomb_refused_without_inflating(tmp_path, command):
         assert [u["status"] for u in units if u["file"] == str(good)] == ["passed"]
         assert limit in next(u["note"] for u in units if u["file"] == str(bomb.path))
     # 300 MB and 64 MB of inflated data were never held: the peak is the interpreter's own
-    assert peak_mb < H.BOMB_BYTES / 2**20 / 2, peak_mb
-    assert secs < 60
+    assert peak_mb < H.BOMB_BYTES / 2**20 / 2, peak_mb  # (no time limit here: speed is for benchmarks/)
     assert_untouched(d, before)
 
 

@@ -1,4 +1,6 @@
 """The bundled samples: rebuilt by the script in the repo, each one checks as its name says."""
+import shutil
+
 import pytest
 
 from nianbao.inputs import collect
@@ -42,14 +44,23 @@ def test_sample_checks_as_named(built, name):
         assert r.findings == []
 
 
+def test_seed_sample_holds_the_seed_reports_zeros(built):
+    r = read_and_check(collect([built["绥阳县司法局-2022.xlsx"]]).items[0])
+    assert (r.unit, r.year) == ("绥阳县司法局", 2022)
+    assert r.values and all(v == 0 for v in r.values.values())
+    good = read_and_check(collect([built["示例县教育局-2025-通过.xlsx"]]).items[0])
+    assert any(v for v in good.values.values())  # the realistic sample is not all zero
+
+
 def test_handmade_layout_is_found_by_its_labels(built):
     r = read_and_check(collect([built["手工制表-半角标点.xlsx"]]).items[0])
     assert r.source == "labels" and r.unit == "示例县手工制表单位" and r.year == 2025
 
 
 def test_xls_sample_reads_like_its_xlsx(built):
-    if "旧版Excel-97-2003.xls" not in built:
+    if shutil.which("soffice") is None and shutil.which("libreoffice") is None:
         pytest.skip("未安装 LibreOffice，无法生成 .xls 样例")
+    assert "旧版Excel-97-2003.xls" in built  # LibreOffice is there: the conversion must not fail silently
     a = read_and_check(collect([built["旧版Excel-97-2003.xls"]]).items[0])
     b = read_and_check(collect([built["示例县教育局-2025-通过.xlsx"]]).items[0])
     assert a.status == "passed" and a.values == b.values

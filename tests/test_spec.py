@@ -65,6 +65,49 @@ def test_spec_labels_agree_with_the_reference(spec):
     assert not missing, missing
 
 
+def _table_labels(table) -> set[str]:
+    labels = set()
+    for sec in table.sections:
+        labels.update(x for x in (sec.title, sec.corner) if x)
+        for tree in (sec.columns, sec.rows):
+            labels.update(n.label for root in tree for n in root.walk() if n.label)
+    return labels
+
+
+def _reference_tables() -> dict[str, list[str]]:
+    """Section heading number (e.g. '1.3') -> the table rows (lines starting with '|') under it."""
+    out: dict[str, list[str]] = {}
+    current = None
+    for line in REFERENCE.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"#{2,3} (\d+(?:\.\d+)?)\b", line)
+        if m:
+            current = m.group(1)
+        elif line.startswith("|") and current:
+            out.setdefault(current, []).append(line)
+    return out
+
+
+def _quoted(lines) -> set[str]:
+    return {q for line in lines for q in re.findall(r"`([^`]+)`", line)}
+
+
+def test_spec_labels_equal_the_reference_tables():
+    """Every label the reference's grids quote is in the spec's table, and nothing else is."""
+    if not REFERENCE.exists():
+        pytest.skip("未找到 ../shared/reference/official-format.md")
+    ref = _reference_tables()
+    s21, s19 = get_spec("2021"), get_spec("2019")
+    for key, section in (("t2", "1.2"), ("t3", "1.3"), ("t4", "1.4")):
+        assert _table_labels(s21.table(key)) == _quoted(ref[section]), key
+    assert _table_labels(s19.table("t2")) == _quoted(ref["2.1"])
+    assert _table_labels(s19.table("t4")) == _quoted(ref["1.4"])  # §2.3: identical to 2021
+    # §2.2: 2019 表三 is 2021's without the three sub-items of （六）其他处理
+    other_line = next(line for line in ref["1.3"] if "（六）其他处理" in line)
+    sub_items = re.findall(r"`([^`]+)`", other_line)[1:]
+    assert len(sub_items) == 3
+    assert _table_labels(s19.table("t3")) == _quoted(ref["1.3"]) - set(sub_items)
+
+
 def _write(tmp_path, mutate):
     raw = yaml.safe_load(get_spec("2021").path.read_text(encoding="utf-8"))
     mutate(raw)
@@ -89,7 +132,7 @@ def test_rule_naming_unknown_cell_is_reported(tmp_path):
     p = _write(tmp_path, bad)
     with pytest.raises(SpecError) as e:
         load_spec(p)
-    assert "no_such_column" in str(e.value) and "NB201" in str(e.value)
+    assert "no_such_column" in str(e.value) and "NB201" in str(e.value) and str(p) in str(e.value)
 
 
 def test_malformed_header_tree_is_reported(tmp_path):
@@ -98,7 +141,7 @@ def test_malformed_header_tree_is_reported(tmp_path):
     p = _write(tmp_path, bad)
     with pytest.raises(SpecError) as e:
         load_spec(p)
-    assert "t3" in str(e.value) and "key" in str(e.value)
+    assert "t3" in str(e.value) and "key" in str(e.value) and str(p) in str(e.value)
 
 
 def test_layout_matches_the_reference_grid():

@@ -84,10 +84,25 @@ def test_sheet_order_and_meta_sheet(book):
     assert props[PROP_PREFIX + "unit"] == UNIT and props[PROP_PREFIX + "year"] == 2025
 
 
+def _spec_labels(table) -> set[str]:
+    """Every label the spec's header trees, section titles and corner notes hold for ``table``."""
+    labels = set()
+    for sec in table.sections:
+        labels.update(x for x in (sec.title, sec.corner) if x)
+        for tree in (sec.columns, sec.rows):
+            labels.update(n.label for root in tree for n in root.walk() if n.label)
+    return labels
+
+
 def test_labels_and_merges_follow_layout(book):
     spec, wb = book
     for tl in workbook_layout(spec).tables:
         ws = wb[tl.sheet]
+        # the layout places every label of the spec, and nothing else, on the sheet
+        assert {b.text for b in tl.boxes if b.role != "value" and b.text} == _spec_labels(tl.table)
+        assert tl.title.text == tl.table.title
+        written = {c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
+        assert _spec_labels(tl.table) <= written
         expected_merges = set()
         for b in tl.boxes + [tl.title, tl.status_label, tl.status]:
             if b.role not in ("value", "status"):
@@ -185,6 +200,8 @@ def test_print_setup(book):
         if hdr == list(range(hdr[0], hdr[-1] + 1)):
             assert ws.print_title_rows == f"${hdr[0] + 1}:${hdr[-1] + 1}"
             assert ws.freeze_panes == a1(hdr[-1] + 1, min(b.col for b in tl.values.values()))
+        else:  # header rows between blocks (表二) cannot repeat: the table prints on one page
+            assert int(ws.page_setup.fitToHeight or 1) == 1 and ws.print_title_rows is None
         c = ws.cell(tl.boxes[0].row + 1, tl.boxes[0].col + 1)
         assert c.font.name == "宋体"
 

@@ -13,8 +13,7 @@ import pytest
 from markupsafe import escape
 from typer.testing import CliRunner
 
-pytest.importorskip("starlette")
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient  # noqa: E402  (a runtime dependency: never skipped)
 
 from conftest import consistent_values  # noqa: E402
 from nianbao.annotate import ERROR_FILL  # noqa: E402

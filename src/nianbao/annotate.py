@@ -80,7 +80,7 @@ def annotate_workbook(src: Path | bytes, src_name: str, report: Report, out_path
             raise AnnotateError(f"无法为 {src_name} 生成审核副本：{e}") from None
         except Exception as e:  # noqa: BLE001 - whatever openpyxl raises on a broken part
             raise AnnotateError(f"无法为 {src_name} 生成审核副本：文件内容无法解析"
-                                f"（{type(e).__name__}）") from None
+                                f"（技术信息：{type(e).__name__}）") from None
     with atomic_path(out_path, force) as tmp:
         tmp.write_bytes(out)
     return notes

@@ -315,13 +315,13 @@ def aggregate_cmd(
         except FileNotFoundError:
             _fail(f"找不到上年数据：{previous}（请给出上年的汇总表，或上年各单位填报表所在的文件夹）")
         except Exception as exc:  # noqa: BLE001 - never a traceback for the user
-            _fail(f"读取上年数据 {previous} 时发生内部错误（{type(exc).__name__}）")
+            _fail(f"读取上年数据 {previous} 时发生内部错误（技术信息：{type(exc).__name__}）")
     try:
         res = aggregate(paths, roster=ros, previous=prev, annotate_dir=annotate_dir,
                         include_failed=include_failed, year=year, blank=blank, force=force,
                         progress_factory=lambda n: Progress(n, "正在汇总"))
     except Exception as exc:  # noqa: BLE001 - never a traceback for the user
-        _fail(f"汇总时发生内部错误（{type(exc).__name__}），请将输入文件夹与此信息反馈给维护人员")
+        _fail(f"汇总时发生内部错误（技术信息：{type(exc).__name__}），请将输入文件夹与此信息反馈给维护人员")
     try:
         err = Console(stderr=True, highlight=False)
         for msg in res.annotate_messages:
@@ -332,7 +332,7 @@ def aggregate_cmd(
             except OutputError as e:
                 _fail(str(e))
             except Exception as exc:  # noqa: BLE001
-                _fail(f"写入汇总表 {output} 时发生内部错误（{type(exc).__name__}）")
+                _fail(f"写入汇总表 {output} 时发生内部错误（技术信息：{type(exc).__name__}）")
         if fmt == "json":
             write_stdout(to_json(res) + "\n")
         else:

@@ -67,7 +67,7 @@ def docx_doc(data: bytes) -> Doc:
     try:
         d = docx.Document(io.BytesIO(data))
     except Exception as exc:  # noqa: BLE001 - python-docx raises many kinds on bad packages
-        raise DocxError(f"Word 文件无法打开（{type(exc).__name__}）") from None
+        raise DocxError(f"Word 文件无法打开（技术信息：{type(exc).__name__}）") from None
     b = DocBuilder()
     with contextlib.suppress(Exception):  # a broken core part only loses the title
         b.doc.title = (d.core_properties.title or "").strip()
@@ -93,5 +93,5 @@ def docx_doc(data: bytes) -> Doc:
     try:
         walk(d.element.body)
     except Exception as exc:  # noqa: BLE001 - parts of the wrong kind, broken tables…
-        raise DocxError(f"Word 文件内容无法解析（{type(exc).__name__}），请在 Word 中另存后再导入") from None
+        raise DocxError(f"Word 文件内容无法解析（技术信息：{type(exc).__name__}），请在 Word 中另存后再导入") from None
     return b.doc

@@ -77,7 +77,7 @@ def pdf_docs(data: bytes) -> tuple[Doc | None, Doc]:
             except PdfError:
                 raise
             except Exception as exc:  # noqa: BLE001
-                raise PdfError(f"PDF 页面无法解析（{type(exc).__name__}）") from None
+                raise PdfError(f"PDF 页面无法解析（技术信息：{type(exc).__name__}）") from None
             page_items = [(kind, obj) for _, _, kind, obj in sorted(found, key=lambda x: (x[0], x[1]))]
             # a table row cut by the page break: glue its rest back on, column by column
             last_table = next((i for i in range(len(items) - 1, -1, -1) if items[i][0] == "table"), None)

@@ -135,7 +135,7 @@ class Book:
             merged = [(a[0], a[1], b[0], b[1]) for a, b in (sheet.merged_cell_ranges or [])]
         except BaseException as e:  # noqa: BLE001
             _reraise_interrupts(e)
-            self.findings.append(make("NB006", f"工作表“{name}”无法读取（{type(e).__name__}），已跳过", sheet=name))
+            self.findings.append(make("NB006", f"工作表“{name}”无法读取（技术信息：{type(e).__name__}），已跳过", sheet=name))
             return None
         if rows and len(rows[0]) > MAX_COLS:  # .xls: no package to trim beforehand
             rows = [r[:MAX_COLS] for r in rows]

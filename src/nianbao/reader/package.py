@@ -146,7 +146,7 @@ class Package:
             blob = self._inflate(info)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
                 NotImplementedError, RuntimeError, struct.error) as e:
-            raise Unreadable(f"文件已损坏：其中的 {name} 无法解压（{type(e).__name__}），请重新报送") from None
+            raise Unreadable(f"文件已损坏：其中的 {name} 无法解压（技术信息：{type(e).__name__}），请重新报送") from None
         if len(blob) > info.file_size:
             raise Unreadable(f"文件已损坏：其中的 {name} 的实际大小与记录不符，已拒绝读取")
         _check_prolog(name, blob)
