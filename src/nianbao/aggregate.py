@@ -137,18 +137,20 @@ class Spool:
 
 class Units:
     """The rows of 报送情况, packed so that 100,000 files cost a few MB: per row only its unit
-    name, status, roster row, form and year and its place in the spool (about 0.1 KB), in
-    input order. Everything else is read back from the spool when a row is shown."""
+    name, status, roster row, form and year and its place in the spool (well under 0.1 KB), in
+    input order. Everything else is read back from the spool when a row is shown. Names of
+    units off the roster are kept as UTF-8 (half the size of a str of Chinese characters, and
+    sorted the same way); names on the roster are the roster's."""
 
     def __init__(self, spool: Spool, roster: Roster | None):
         self.spool, self.ros = spool, roster
-        self.names: list[str] = []
+        self.names: list[bytes] = []  # b"" for rows on the roster
         self.status = bytearray()  # rank in STATUS_ORDER
         self.roster = array("i")  # roster row, NO_ROSTER when none
         self.fy = array("H")  # index into self.fys
         self.fys: list[tuple[str | None, int | None]] = [(None, None)]  # distinct (form, year)
         self.offsets = array("q")  # where the row is in the spool, -1 for none
-        self.norms: dict[int, str] = {}  # rows off the roster whose normalised name differs
+        self.norms: dict[int, bytes] = {}  # rows off the roster whose normalised name differs
         self.winner: dict[int, int] = {}  # a duplicate row -> the row used instead
         self.order = array("i")  # the rows sorted for output (problems first), once settled
         self.form: str | None = None  # the form and year that won, once settled
@@ -163,12 +165,12 @@ class Units:
             year=None, offset: int = -1) -> None:
         grow = i + 1 - len(self.names)  # rows arrive in any order: make room
         if grow > 0:
-            self.names.extend([""] * grow)
+            self.names.extend([b""] * grow)
             self.status.extend(bytes(grow))
             self.roster.extend([NO_ROSTER] * grow)
             self.fy.extend([0] * grow)
             self.offsets.extend([-1] * grow)
-        self.names[i] = name
+        self.names[i] = b"" if roster is not None else name.encode("utf-8", "surrogatepass")
         self.status[i] = _RANK[status]
         self.roster[i] = NO_ROSTER if roster is None else roster
         code = self._fy_index.get((form, year))
@@ -180,7 +182,13 @@ class Units:
         if roster is None:
             norm = norm_name(name)
             if norm != name:
-                self.norms[i] = norm
+                self.norms[i] = norm.encode("utf-8", "surrogatepass")
+
+    def name(self, i: int) -> str:
+        r = self.roster[i]
+        if r != NO_ROSTER and self.ros is not None:
+            return self.ros.name(r)
+        return self.names[i].decode("utf-8", "surrogatepass")
 
     def details(self, i: int) -> tuple:
         off = self.offsets[i]
@@ -190,10 +198,9 @@ class Units:
         s = STATUS_ORDER[self.status[i]]
         return s in (PASSED, WARNINGS) or (s == FAILED and self.include_failed)
 
-    def group(self, i: int) -> tuple[int, str]:
-        """Identity of the unit for duplicates: its roster row, else its normalised name."""
-        r = self.roster[i]
-        return (r, "") if r != NO_ROSTER else (r, self.norms.get(i) or self.names[i])
+    def group(self, i: int) -> tuple[int, bytes]:
+        """Identity of the unit for duplicates and order: roster row, else normalised name."""
+        return self.roster[i], self.norms.get(i) or self.names[i]
 
 
 def _detail(k: str) -> property:
@@ -205,7 +212,7 @@ class Entry:
     """One row of 报送情况 (a file, or a roster unit that sent none): a view of a row of
     :class:`Units`; the details are read from the spool on first use."""
 
-    __slots__ = ("_u", "idx", "_d")
+    __slots__ = ("_d", "_u", "idx")
 
     def __init__(self, units: Units, i: int):
         self._u, self.idx, self._d = units, i, None
@@ -227,7 +234,7 @@ class Entry:
 
     @property
     def name(self) -> str:
-        return self._u.names[self.idx]
+        return self._u.name(self.idx)
 
     @property
     def status(self) -> str:
@@ -602,9 +609,9 @@ def _settle(u: Units, year: int | None, include_failed: bool) -> None:
             u.status[i] = _RANK[WRONG_FORM]
         elif year is not None and y is not None and y != year:
             u.status[i] = _RANK[WRONG_YEAR]
-    # Sorting by unit brings a unit's files together (duplicates are neighbours); no per-row
-    # keys are built beyond the names already held.
-    order = sorted(range(len(u)), key=lambda i: "" if u.roster[i] != NO_ROSTER else u.norms.get(i) or u.names[i])
+    # Sorting by unit brings a unit's files together (duplicates are neighbours); the sort
+    # keys are the names already held (no key object is built per row).
+    order = sorted(range(len(u)), key=lambda i: u.norms.get(i) or u.names[i])
     order.sort(key=lambda i: u.roster[i] if u.roster[i] != NO_ROSTER else 1 << 30)
     run: list[int] = []
     for i in chain(order, [None]):

@@ -376,7 +376,7 @@ def _archive(data: bytes, display: str, name: str, path: Path | None, skip_outpu
                 blob = f.read(MAX_MEMBER_BYTES + 1)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError,
                 RuntimeError, zlib.error) as e:
-            item.error = f"压缩包中的文件已损坏，无法解压（{type(e).__name__}）"
+            item.error = f"压缩包中的文件已损坏，无法解压（技术信息：{type(e).__name__}）"
             yield ITEM, item
             continue
         if len(blob) > MAX_MEMBER_BYTES:
