@@ -86,27 +86,57 @@ def check_kinds(report: Report, spec: Spec) -> list[Finding]:
     return out
 
 
+_ZERO = Decimal(0)
+_OPS = {"eq": Decimal.__eq__, "le": Decimal.__le__, "ge": Decimal.__ge__}
+
+
 def _side(terms, report: Report, previous: Report | None) -> Decimal | None:
-    total = Decimal(0)
+    total = _ZERO
     for t in terms:
         src = previous if t.prev else report
-        if src is None or t.cell not in src.values and t.prev:
+        if src is None:
             return None
-        if t.cell in src.invalid:
+        vals = src.values
+        if t.cell in src.invalid or (t.prev and t.cell not in vals):
             return None
-        total += t.sign * src.value(t.cell)
+        v = vals.get(t.cell)
+        if v is not None:
+            total = total + v if t.sign > 0 else total - v
     return total
+
+
+def _fast_side(cells, signs, vals) -> Decimal:
+    total = _ZERO
+    for c, sign in zip(cells, signs):
+        v = vals.get(c)
+        if v is not None:
+            total = total + v if sign > 0 else total - v
+    return total
+
+
+@lru_cache(maxsize=None)
+def _compiled(rule: Rule):
+    """(lhs cells, lhs signs, rhs cells, rhs signs, all current cells), for rules without prev."""
+    return (tuple(t.cell for t in rule.lhs), tuple(t.sign for t in rule.lhs),
+            tuple(t.cell for t in rule.rhs), tuple(t.sign for t in rule.rhs),
+            frozenset(t.cell for t in rule.lhs + rule.rhs))
 
 
 def evaluate(rule: Rule, report: Report, previous: Report | None = None):
     """(lhs, rhs, ok) for one rule, or None when it cannot be evaluated."""
-    if rule.uses_previous and previous is None:
-        return None
-    lhs, rhs = _side(rule.lhs, report, previous), _side(rule.rhs, report, previous)
-    if lhs is None or rhs is None:
-        return None
-    ok = {"eq": lhs == rhs, "le": lhs <= rhs, "ge": lhs >= rhs}[rule.op]
-    return lhs, rhs, ok
+    if rule.uses_previous:
+        if previous is None:
+            return None
+        lhs, rhs = _side(rule.lhs, report, previous), _side(rule.rhs, report, previous)
+        if lhs is None or rhs is None:
+            return None
+    else:
+        lc, ls, rc, rs, cells = _compiled(rule)
+        if report.invalid and not cells.isdisjoint(report.invalid):
+            return None
+        vals = report.values
+        lhs, rhs = _fast_side(lc, ls, vals), _fast_side(rc, rs, vals)
+    return lhs, rhs, _OPS[rule.op](lhs, rhs)
 
 
 def check_rule(rule: Rule, spec: Spec, report: Report, previous: Report | None = None) -> Finding | None:

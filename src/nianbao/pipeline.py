@@ -16,7 +16,7 @@ from .findings import make
 from .model import Report
 
 PARALLEL_MIN = 16  # below this many files a pool costs more than it saves
-CHUNK = 8
+CHUNK = 32
 
 
 def unreadable(display: str, reason: str, code: str = "NB002") -> Report:
@@ -46,9 +46,27 @@ def read_and_check(item, blank: str = "zero", previous: Report | None = None) ->
         return internal_error(item.display, exc)
 
 
+def _slim(report: Report) -> Report:
+    """What crosses back from a worker for check/annotate: the findings and the cover, not the
+    200 values and their cell map (aggregate streams values through its own path)."""
+    report.values, report.where, report.blank, report.invalid = {}, {}, [], set()
+    return report
+
+
 def _work(args) -> list[Report]:
-    items, blank, previous = args
-    return [read_and_check(i, blank, previous) for i in items]
+    items, blank, previous, slim = (*args, False)[:4]
+    out = [read_and_check(i, blank, previous) for i in items]
+    return [_slim(r) for r in out] if slim else out
+
+
+def _warm() -> None:
+    """Import the reader and load the specs before the pool forks, so workers inherit them."""
+    from . import checks, reader  # noqa: F401
+    from .layout import workbook_layout
+    from .spec import all_specs
+
+    for spec in all_specs():
+        workbook_layout(spec)
 
 
 def _alone(item, blank, previous) -> Report:
@@ -61,8 +79,9 @@ def _alone(item, blank, previous) -> Report:
 
 
 def process(items: list, blank: str = "zero", previous: Report | None = None,
-            jobs: int | None = None, progress: Callable[[int], None] | None = None) -> Iterator[Report]:
-    """Yield one Report per item, in input order."""
+            jobs: int | None = None, progress: Callable[[int], None] | None = None,
+            slim: bool = False) -> Iterator[Report]:
+    """Yield one Report per item, in input order (``slim``: findings only, see _slim)."""
     jobs = jobs or os.cpu_count() or 1
     if len(items) < PARALLEL_MIN or jobs == 1:
         for it in items:
@@ -72,11 +91,12 @@ def process(items: list, blank: str = "zero", previous: Report | None = None,
             if progress:
                 progress(1)
         return
+    _warm()
     chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
     results: dict[int, list[Report]] = {}
     broken: list[int] = []
     with ProcessPoolExecutor(max_workers=jobs) as ex:
-        futs = {ex.submit(_work, (c, blank, previous)): n for n, c in enumerate(chunks)}
+        futs = {ex.submit(_work, (c, blank, previous, slim)): n for n, c in enumerate(chunks)}
         for fut in as_completed(futs):
             n = futs[fut]
             try:
@@ -94,15 +114,17 @@ def process(items: list, blank: str = "zero", previous: Report | None = None,
 
 
 def collect_reports(paths: Iterable[Path], blank: str = "zero", previous: Report | None = None,
-                    progress_factory=None):
-    """(reports, skipped) for the user's paths: files, folders and zips."""
+                    progress_factory=None, slim: bool = True):
+    """(reports, skipped) for the user's paths: files, folders and zips. ``slim`` reports carry
+    findings and cover fields but not the values (nothing downstream of check needs them)."""
     from .inputs import collect
 
     col = collect([Path(p) for p in paths])
     reports: list[Report] = []
     items = list(col.items)
     bar = progress_factory(len(items)) if progress_factory else None
-    for item, r in zip(items, process(items, blank, previous, progress=bar.advance if bar else None)):
+    for item, r in zip(items, process(items, blank, previous, progress=bar.advance if bar else None,
+                                      slim=slim)):
         r.meta["input"] = item
         reports.append(r)
     if bar:

@@ -158,7 +158,10 @@ class Rule:
 
     @property
     def uses_previous(self) -> bool:
-        return any(t.prev for t in self.lhs + self.rhs)
+        up = self.__dict__.get("_uses_previous")
+        if up is None:
+            up = self.__dict__["_uses_previous"] = any(t.prev for t in self.lhs + self.rhs)
+        return up
 
     def cells(self) -> list[str]:
         return [t.cell for t in self.lhs + self.rhs if not t.prev]

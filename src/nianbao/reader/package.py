@@ -189,8 +189,9 @@ class Package:
     def check_prologs(self) -> None:
         """Refuse a DTD/ENTITY declaration in ANY XML part, not only the parts read here
         (python-calamine would fail on it with a vague message, or never look at it)."""
+        sheets = set(self.sheet_parts.values())  # checked by read() when (if) they are read
         for name, info in self.infos.items():
-            if name in self.cache or not name.endswith((".xml", ".rels", ".vml")):
+            if name in self.cache or name in sheets or not name.endswith((".xml", ".rels", ".vml")):
                 continue
             try:
                 head = self.head(name)
