@@ -222,4 +222,5 @@ def test_limits_are_explained_before_uploading(site, page, tmp_path):
         files.append(str(p))
     page.set_input_files("#files", files)
     sync_api.expect(page.locator("#upload-error")).to_contain_text(f"一次最多上传 {limit} 个文件")
+    assert f"一次最多上传 {limit} 个文件" in page.locator("#upload-error").inner_text()
     shot(page, "07-上传限制")

@@ -55,23 +55,13 @@ def test_spec_labels_agree_with_the_reference(spec):
         pytest.skip("未找到 ../shared/reference/official-format.md")
     text = REFERENCE.read_text(encoding="utf-8")
     quoted = set(re.findall(r"`([^`]+)`", text))
-    labels = set()
-    for t in spec.tables:
-        for sec in t.sections:
-            labels.update(x for x in (sec.title, sec.corner) if x)
-            for tree in (sec.columns, sec.rows):
-                labels.update(n.label for root in tree for n in root.walk() if n.label)
+    labels = set().union(*(t.labels() for t in spec.tables))
     missing = [lab for lab in labels if lab not in quoted and lab not in text]
     assert not missing, missing
 
 
 def _table_labels(table) -> set[str]:
-    labels = set()
-    for sec in table.sections:
-        labels.update(x for x in (sec.title, sec.corner) if x)
-        for tree in (sec.columns, sec.rows):
-            labels.update(n.label for root in tree for n in root.walk() if n.label)
-    return labels
+    return table.labels()
 
 
 def _reference_tables() -> dict[str, list[str]]:

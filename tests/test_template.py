@@ -86,12 +86,7 @@ def test_sheet_order_and_meta_sheet(book):
 
 def _spec_labels(table) -> set[str]:
     """Every label the spec's header trees, section titles and corner notes hold for ``table``."""
-    labels = set()
-    for sec in table.sections:
-        labels.update(x for x in (sec.title, sec.corner) if x)
-        for tree in (sec.columns, sec.rows):
-            labels.update(n.label for root in tree for n in root.walk() if n.label)
-    return labels
+    return table.labels()
 
 
 def test_labels_and_merges_follow_layout(book):

@@ -134,6 +134,15 @@ class Table:
     def width(self) -> int:
         return max(s.row_depth + s.value_width for s in self.sections)
 
+    def labels(self) -> set[str]:
+        """Every label of the table: section titles, corner notes, both header trees."""
+        out: set[str] = set()
+        for sec in self.sections:
+            out.update(x for x in (sec.title, sec.corner) if x)
+            for tree in (sec.columns, sec.rows):
+                out.update(n.label for root in tree for n in root.walk() if n.label)
+        return out
+
 
 @dataclass(frozen=True)
 class Term:
