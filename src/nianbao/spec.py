@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 SPEC_PREFIX = "gov-info-disclosure-"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 CELL_REF_RE = re.compile(r"^(?:[a-z]{1,3}\d+|r\d*c\d*)$", re.I)
 OPS = {"eq", "le", "ge"}
@@ -235,7 +236,7 @@ def load_spec(path: Path | str) -> Spec:
     path = Path(path)
     raw_bytes = path.read_bytes()
     try:
-        raw = yaml.safe_load(raw_bytes.decode("utf-8"))
+        raw = yaml.load(raw_bytes.decode("utf-8"), Loader=_LOADER)
     except yaml.YAMLError as e:
         raise SpecError(path, "YAML", str(e)) from None
     for need in ("form", "version", "tables", "rules", "cover", "kinds", "workbook"):
