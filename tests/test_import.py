@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 
 from nianbao.checks import run_checks
 from nianbao.cli import app
-from nianbao.importers import FileItem, parse_html, parse_text, read_report_file
+from nianbao.importers import parse_html, parse_text, read_report_file
+from nianbao.inputs import Input
 from nianbao.layout import workbook_layout
 from nianbao.spec import get_spec
 
@@ -50,7 +51,7 @@ def test_seed_report_imports_exactly():
     if not SEED.exists():
         pytest.skip("seed report not present")
     spec = get_spec("2021")
-    r = read_report_file(FileItem.of(SEED))
+    r = read_report_file(Input.of(SEED))
     assert (r.form, r.unit, r.year, r.source) == ("2021", "绥阳县司法局", 2022, "import")
     assert set(r.values) == set(spec.cells)
     assert all(r.values[k] == Decimal(0) for k in spec.cells)
@@ -93,7 +94,7 @@ def test_docx_round_trip(form, tmp_path):
     spec = get_spec(form)
     vals = consistent_values(spec, seed=13)
     path = report_docx(tmp_path / "年报.docx", vals, spec=spec)
-    r = read_report_file(FileItem.of(path))
+    r = read_report_file(Input.of(path))
     assert r.meta["importer"] == "docx"
     assert_values(r, spec, vals)
     assert_clean(r, spec)
@@ -113,7 +114,7 @@ def pdf_reports(tmp_path_factory):
 def test_pdf_round_trip(form, pdf_reports):
     spec = get_spec(form)
     path, vals = pdf_reports[form]
-    r = read_report_file(FileItem.of(path))
+    r = read_report_file(Input.of(path))
     assert r.meta["importer"] == "pdf"
     assert (r.unit, r.year) == ("测试县档案局", 2023)
     assert_values(r, spec, vals)
@@ -125,7 +126,7 @@ def test_pdf_without_text_layer_is_unreadable(tmp_path):
 
     path = tmp_path / "扫描件.pdf"
     Image.new("RGB", (200, 280), "white").save(path)
-    r = read_report_file(FileItem.of(path))
+    r = read_report_file(Input.of(path))
     assert r.unreadable and r.status == "unreadable"
     assert r.findings[0].code == "NB002" and "没有文字层" in r.findings[0].message
 
@@ -135,7 +136,7 @@ def test_pdf_without_text_layer_is_unreadable(tmp_path):
 def test_bad_files_are_unreadable_with_a_message(tmp_path, name, data):
     p = tmp_path / name
     p.write_bytes(data)
-    r = read_report_file(FileItem.of(p))
+    r = read_report_file(Input.of(p))
     assert r.unreadable and r.findings[0].code == "NB002" and str(p) in r.findings[0].message
 
 
@@ -242,7 +243,7 @@ def test_blank_cells_stay_blank(kind, tmp_path):
     if kind == "html":
         r = parse_html(report_html(vals, spec=spec, overrides=over), "x.html")
     elif kind == "docx":
-        r = read_report_file(FileItem.of(report_docx(tmp_path / "x.docx", vals, spec=spec, overrides=over)))
+        r = read_report_file(Input.of(report_docx(tmp_path / "x.docx", vals, spec=spec, overrides=over)))
     else:
         r = parse_text(report_text(vals, kind, spec=spec, overrides=over), "x.txt")
     assert sorted(r.blank) == sorted(blanks)

@@ -93,10 +93,25 @@ def _fail(msg: str, code: int = EXIT_USAGE) -> None:
     raise typer.Exit(code)
 
 
-def _form_option(value: str) -> str:
-    if value not in ("2021", "2019"):
-        raise typer.BadParameter("表式只能是 2021 或 2019")
-    return value
+def _choice(allowed, what: str):
+    """An option callback accepting only ``allowed`` (a tuple, or a function returning one)."""
+
+    def check(value: str) -> str:
+        ok = allowed() if callable(allowed) else allowed
+        if value not in ok:
+            raise typer.BadParameter(f"{what}只能是 {'、'.join(ok)}")
+        return value
+
+    return check
+
+
+def _form_versions() -> tuple[str, ...]:
+    from .spec import SPEC_PREFIX, spec_paths
+
+    return tuple(sorted((p.stem.removeprefix(SPEC_PREFIX) for p in spec_paths()), reverse=True))
+
+
+_form_option = _choice(_form_versions, "表式")
 
 
 @app.command("template", help="生成官方格式的空白填报模板（.xlsx）；可按单位名单批量生成。")
@@ -119,16 +134,8 @@ def template_cmd(
                                       force=force))
 
 
-def _format_option(value: str) -> str:
-    if value not in ("text", "json", "csv"):
-        raise typer.BadParameter("输出格式只能是 text、json 或 csv")
-    return value
-
-
-def _blank_option(value: str) -> str:
-    if value not in ("zero", "error"):
-        raise typer.BadParameter("--blank 只能是 zero（空白按 0 计并提示）或 error（空白即错误）")
-    return value
+_format_option = _choice(("text", "json", "csv"), "输出格式")
+_blank_option = _choice(("zero", "error"), "--blank（zero 空白按 0 计并提示，error 空白即错误）")
 
 
 def _load_previous(previous: Optional[Path]):
@@ -267,10 +274,7 @@ def serve_cmd(
     raise typer.Exit(serve(host=host, port=port, data=data, token=token, open_browser=open_browser))
 
 
-def _text_json_option(value: str) -> str:
-    if value not in ("text", "json"):
-        raise typer.BadParameter("输出格式只能是 text 或 json")
-    return value
+_text_json_option = _choice(("text", "json"), "输出格式")
 
 
 @app.command("aggregate", help="汇总各单位填报表：报送情况（谁未报、谁有错）、合计数、逐单位明细与问题清单，写入一个 .xlsx。")
@@ -349,7 +353,8 @@ def import_cmd(
     reports: List[Path] = typer.Argument(..., help="报告文件或文件夹（.txt .html .docx .pdf）"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="输出的填报表，如 年报.xlsx（单个报告）"),
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="输出文件夹（多个报告，每个生成 <文件名>.xlsx）"),
-    fmt: str = typer.Option("text", "--format", help="输出格式：text（中文摘要）或 json（数值与问题）"),
+    fmt: str = typer.Option("text", "--format", callback=_text_json_option,
+                            help="输出格式：text（中文摘要）或 json（数值与问题）"),
     force: bool = typer.Option(False, "--force", help="覆盖已存在的输出文件"),
 ) -> None:
     from .importers.command import import_command

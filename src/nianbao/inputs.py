@@ -53,6 +53,14 @@ class Input:
     kind: str = KIND_WORKBOOK
     error: str | None = None  # set when the item cannot be read at all (Chinese reason)
 
+    @classmethod
+    def of(cls, path: Path | str) -> "Input":
+        """One file on disk, named directly (no folder walk, no output-marker check)."""
+        p = Path(path)
+        kind = kind_of(p.name)
+        return cls(display=str(p), name=p.name, suffix=p.suffix.lower(), path=p,
+                   kind=kind if kind in (KIND_WORKBOOK, KIND_REPORT) else KIND_UNSUPPORTED)
+
     def read_bytes(self) -> bytes:
         if self.data is not None:
             return self.data

@@ -22,22 +22,6 @@ class ReadError(Exception):
     """The file cannot be read at all; the message is Chinese."""
 
 
-@dataclass
-class FileItem:
-    """A report file on disk, shaped like inputs.Input."""
-
-    display: str
-    name: str
-    suffix: str
-    path: Path | None = None
-    data: bytes | None = None
-
-    @classmethod
-    def of(cls, path: Path | str) -> FileItem:
-        p = Path(path)
-        return cls(display=str(p), name=p.name, suffix=p.suffix.lower(), path=p)
-
-
 def decode_text(data: bytes) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", "replace")
@@ -165,7 +149,6 @@ def read_report_file(item) -> Report:
 
 __all__ = [
     "SUFFIXES",
-    "FileItem",
     "ReadError",
     "parse_docx",
     "parse_html",

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ..findings import make
 from ..model import Report
-from . import SUFFIXES, FileItem, read_report_file
+from ..inputs import Input
+from . import SUFFIXES, read_report_file
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -73,7 +74,7 @@ def import_one(path: Path, target: Path, force: bool) -> tuple[Report, str | Non
     from ..template import write_template
 
     try:
-        report = read_report_file(FileItem.of(path))
+        report = read_report_file(Input.of(path))
     except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
         report = Report(path=str(path), source="import", unreadable=True)
         report.findings.append(make("NB005", f"{path}：处理时发生内部错误（参考编号 {uuid.uuid4().hex[:8]}："
