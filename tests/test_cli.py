@@ -158,9 +158,22 @@ def test_help_is_chinese(command):
     res = run(*([command] if command else []), "--help")
     assert res.exit_code == 0
     assert "显示本帮助并退出" in res.output and "Show this message" not in res.output
-    assert "用法" in res.output
+    assert "用法" in res.output and "选项" in res.output and "Options" not in res.output
 
 
 def test_bad_option_value_is_explained_in_chinese(tmp_path):
     res = run("check", tmp_path, "--blank", "maybe")
     assert res.exit_code == 2 and "的值无效" in res.output
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["check", "--bogus"], "没有 --bogus 这个选项"),
+    (["check", "x", "--format"], "选项 --format 后面需要填写一个值"),
+    (["chekc"], "没有 chekc 这个命令（是否想用：'check'）"),
+    (["check"], "缺少参数"),
+])
+def test_usage_mistakes_are_explained_in_chinese(args, expected):
+    res = run(*args)
+    assert res.exit_code == 2
+    assert expected in res.output
+    assert not any(w in res.output for w in ("No such", "requires an", "Did you mean", "Missing"))

@@ -9,16 +9,46 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-import click
 import typer
-import typer.rich_utils as _ru
 
-# Chinese chrome for typer/click help screens (users never see English boilerplate).
-_ru.ARGUMENTS_PANEL_TITLE, _ru.OPTIONS_PANEL_TITLE, _ru.COMMANDS_PANEL_TITLE = "参数", "选项", "命令"
-_ru.ERRORS_PANEL_TITLE, _ru.DEFAULT_STRING = "错误", "[默认：{}]"
-_ru.REQUIRED_LONG_STRING, _ru.ABORTED_TEXT = "[必填]", "已中止"
-_ru.ENVVAR_STRING = "[环境变量：{}]"
-_ru.RICH_HELP = "查看帮助：[blue]'{command_path} {help_option}'[/]"
+
+def _chinese_rich(ru) -> None:
+    """Chinese chrome for typer's help and error panels (users never see English boilerplate)."""
+    ru.ARGUMENTS_PANEL_TITLE, ru.OPTIONS_PANEL_TITLE, ru.COMMANDS_PANEL_TITLE = "参数", "选项", "命令"
+    ru.ERRORS_PANEL_TITLE, ru.DEFAULT_STRING = "错误", "[默认：{}]"
+    ru.REQUIRED_LONG_STRING, ru.ABORTED_TEXT = "[必填]", "已中止"
+    ru.ENVVAR_STRING = "[环境变量：{}]"
+    ru.RICH_HELP = "查看帮助：[blue]'{command_path} {help_option}'[/]"
+
+
+class _PatchOnImport:
+    """typer imports its rich_utils (50 ms: rich.markdown and more) only to draw help and error
+    panels; patch it when that happens instead of importing it on every run."""
+
+    name = "typer.rich_utils"
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != self.name:
+            return None
+        import importlib.machinery
+
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None:
+            return None
+        run = spec.loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            _chinese_rich(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+if "typer.rich_utils" in sys.modules:
+    _chinese_rich(sys.modules["typer.rich_utils"])
+else:
+    sys.meta_path.insert(0, _PatchOnImport())
 
 
 def _chinese_help_option(command_cls) -> None:
@@ -31,6 +61,19 @@ def _chinese_help_option(command_cls) -> None:
         return opt
 
     command_cls.get_help_option = get_help_option
+
+
+# click's own usage messages (English in the vendored click) -> Chinese
+_USAGE_ZH = [
+    (r"Option '(.+)' requires an argument\.", "选项 {0} 后面需要填写一个值"),
+    (r"Option '(.+)' requires (\d+) arguments\.", "选项 {0} 后面需要填写 {1} 个值"),
+    (r"Option '(.+)' does not take a value\.", "选项 {0} 后面不能带值"),
+    (r"Argument '(.+)' takes (\d+) values\.", "参数 {0} 需要 {1} 个值"),
+    (r"Got unexpected extra arguments? \((.*)\)", "多余的参数：{0}（含空格的路径请用引号括起来）"),
+    (r"Missing command\.", "缺少命令"),
+    (r"No such command '(.*)'\.", "没有 {0} 这个命令"),
+    (r"No such command '(.*)'\. Did you mean (.*)\?", "没有 {0} 这个命令（是否想用：{1}）"),
+]
 
 
 def _chinese_errors(exceptions, formatting) -> None:
@@ -54,8 +97,23 @@ def _chinese_errors(exceptions, formatting) -> None:
         hint = hint_of(self.param, self.ctx)
         return f"缺少{'参数' if getattr(self.param, 'param_type_name', '') == 'argument' else '选项'} {hint}"
 
+    def no_such(self) -> str:
+        alt = f"（是否想用：{'、'.join(sorted(self.possibilities))}）" if self.possibilities else ""
+        return f"没有 {self.option_name} 这个选项{alt}"
+
+    def usage(self) -> str:
+        import re
+
+        for pattern, text in _USAGE_ZH:
+            m = re.fullmatch(pattern, self.message)
+            if m:
+                return text.format(*m.groups())
+        return self.message
+
     exceptions.BadParameter.format_message = bad
     exceptions.MissingParameter.format_message = missing
+    exceptions.NoSuchOption.format_message = no_such
+    exceptions.UsageError.format_message = usage
     orig_usage = formatting.HelpFormatter.write_usage
 
     def write_usage(self, prog, args="", prefix=None):
@@ -64,15 +122,11 @@ def _chinese_errors(exceptions, formatting) -> None:
     formatting.HelpFormatter.write_usage = write_usage
 
 
-_chinese_help_option(click.Command)
-try:  # newer typer vendors its own click
-    from typer._click import exceptions as _vexc, formatting as _vfmt
-    from typer._click.core import Command as _VendoredCommand
+from typer._click import exceptions as _vexc, formatting as _vfmt  # noqa: E402 - typer 0.26+ vendors click
+from typer._click.core import Command as _VendoredCommand  # noqa: E402
 
-    _chinese_help_option(_VendoredCommand)
-    _chinese_errors(_vexc, _vfmt)
-except (ImportError, AttributeError):  # pragma: no cover - older typer uses click itself
-    _chinese_errors(click.exceptions, click.formatting)
+_chinese_help_option(_VendoredCommand)
+_chinese_errors(_vexc, _vfmt)
 
 app = typer.Typer(
     help="政府信息公开工作年度报告数据工具：生成模板、审核、批注、汇总、导入、发布。",
