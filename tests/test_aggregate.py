@@ -383,6 +383,30 @@ def test_rerun_does_not_count_the_output(county, tmp_path):
     assert doc["sums"] == county["doc"]["sums"]
 
 
+def test_renamed_outputs_among_many_files_are_skipped_by_the_workers(tmp_path):
+    """With enough files for the worker pool, outputs renamed like submissions (found by the
+    reader from their properties) are skipped, and leave no empty rows behind."""
+    src = tmp_path / "in"
+    src.mkdir()
+    n = pipeline.PARALLEL_MIN + 2
+    for i in range(n):
+        unit_file(src / f"单位{i:02}.xlsx", f"单位{i:02}", consistent_values(S21, i))
+    first = tmp_path / "汇总.xlsx"
+    assert CliRunner().invoke(app, ["aggregate", str(src), "-o", str(first)]).exit_code == 0
+    shutil.copy(first, src / "单位05 (2).xlsx")  # sorts among the submissions
+    ann = tmp_path / "审核"
+    assert CliRunner().invoke(app, ["annotate", str(src / "单位07.xlsx"), "--out-dir", str(ann)]).exit_code == 0
+    shutil.copy(ann / "单位07_审核.xlsx", src / "单位07 副本.xlsx")
+    code, doc = run_json(src)
+    assert code == 0
+    assert statuses(doc) == {f"单位{i:02}": ["passed"] for i in range(n)}
+    assert sorted(Path(s["path"]).name for s in doc["skipped"]) == ["单位05 (2).xlsx", "单位07 副本.xlsx"]
+    res = CliRunner().invoke(app, ["check", str(src), "--format", "json"])
+    checked = json.loads(res.stdout)
+    assert res.exit_code == 0 and checked["summary"]["files"] == n
+    assert sorted(Path(s["path"]).name for s in checked["skipped"]) == ["单位05 (2).xlsx", "单位07 副本.xlsx"]
+
+
 def test_existing_output_needs_force(county):
     res = CliRunner().invoke(app, ["aggregate", str(county["src"]), "-o", str(county["out"])])
     assert res.exit_code == 2 and "--force" in res.output

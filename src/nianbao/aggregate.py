@@ -184,6 +184,20 @@ class Units:
             if norm != name:
                 self.norms[i] = norm.encode("utf-8", "surrogatepass")
 
+    def compact(self, drop: list[int]) -> None:
+        """Remove rows (inputs found to be skipped after their row number was given)."""
+        if not drop:
+            return
+        gone = set(drop)
+        keep = [i for i in range(len(self.names)) if i not in gone]
+        new = {old: n for n, old in enumerate(keep)}
+        self.names = [self.names[i] for i in keep]
+        self.status = bytearray(self.status[i] for i in keep)
+        self.roster = array("i", (self.roster[i] for i in keep))
+        self.fy = array("H", (self.fy[i] for i in keep))
+        self.offsets = array("q", (self.offsets[i] for i in keep))
+        self.norms = {new[i]: v for i, v in self.norms.items() if i in new}
+
     def name(self, i: int) -> str:
         r = self.roster[i]
         if r != NO_ROSTER and self.ros is not None:
@@ -657,11 +671,12 @@ def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
     spool = Spool()
     units = Units(spool, ros)
     skipped: list[tuple[str, str]] = []
+    dropped: list[int] = []  # input rows that turned out to be our own outputs
     messages: list[str] = []
     annotate_failed = False
 
     def feed():
-        for tag, x in iter_collect(paths):
+        for tag, x in iter_collect(paths, defer_output_check=True):
             if tag == SKIPPED:
                 skipped.append(x)
                 continue
@@ -673,6 +688,10 @@ def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
     bar = progress_factory(total) if progress_factory and total else None
     try:
         for idx, item, report in stream_reports(feed(), blank, jobs, bar.advance if bar else None):
+            if report.skipped:  # one of our own outputs (the reader looked at its properties)
+                skipped.append((report.path, report.skipped))
+                dropped.append(idx)
+                continue
             name, ridx, reported = _identify(item, report, ros)
             if previous is not None and report.form and not report.unreadable and not report.empty:
                 spec = get_spec(report.form)
@@ -701,6 +720,7 @@ def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
     finally:
         if bar:
             bar.close()
+    units.compact(dropped)
     if ros is not None:
         have = set(units.roster)
         for i in range(len(ros)):

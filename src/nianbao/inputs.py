@@ -52,6 +52,9 @@ class Input:
     mtime: float = 0.0
     kind: str = KIND_WORKBOOK
     error: str | None = None  # set when the item cannot be read at all (Chinese reason)
+    # not yet known whether this is one of nianbao's own outputs: the reader looks at the
+    # package's custom properties (which it parses anyway) and reports it as skipped
+    output_check: bool = False
 
     @classmethod
     def of(cls, path: Path | str) -> "Input":
@@ -132,15 +135,19 @@ def skip_reason(name: str, hidden_check: bool = True) -> str | None:
     return None
 
 
-def iter_collect(paths: Iterable[Path], skip_outputs: bool = True) -> Iterator[tuple[str, object]]:
+def iter_collect(paths: Iterable[Path], skip_outputs: bool = True,
+                 defer_output_check: bool = False) -> Iterator[tuple[str, object]]:
     """Expand the user's paths one input at a time, in a deterministic order (sorted per folder).
 
     Yields ``(ITEM, Input)``, ``(SKIPPED, (display, reason))`` or ``(UNSUPPORTED, Input)`` as
     they are found, so that a folder of 100,000 files is never held as a list. A file is opened
     only to see whether it is one of nianbao's own outputs (a few bytes of the package), and
     only when it is its turn. ``skip_outputs=False`` keeps nianbao's own outputs (e.g. last
-    year's aggregate given to ``--previous``)."""
+    year's aggregate given to ``--previous``). ``defer_output_check`` leaves that look to the
+    reader (in the worker processes): workbooks come out with ``output_check`` set, and the
+    reader returns a Report whose ``skipped`` holds the reason when the file is an output."""
     seen = _Seen()
+    skip: bool | str = "defer" if skip_outputs and defer_output_check else skip_outputs
     for p in paths:
         p = Path(p)
         try:
@@ -152,20 +159,20 @@ def iter_collect(paths: Iterable[Path], skip_outputs: bool = True) -> Iterator[t
                               kind=kind_of(p.name) or KIND_UNSUPPORTED,
                               error="文件不存在（请检查路径是否正确）")
         elif is_dir:
-            yield from _walk(p, seen, skip_outputs)
+            yield from _walk(p, seen, skip)
         elif seen.new_file(os.path.realpath(p)):
             try:
                 st = p.stat()
             except OSError:
                 st = None
-            yield from _file(p, st, skip_outputs, hidden_check=False)
+            yield from _file(p, st, skip, hidden_check=False)
 
 
-def collect(paths: list[Path], skip_outputs: bool = True) -> Collected:
+def collect(paths: list[Path], skip_outputs: bool = True, defer_output_check: bool = False) -> Collected:
     """Every input of the user's paths at once (see :func:`iter_collect`)."""
     out = Collected(skip_outputs=skip_outputs)
     lists = {ITEM: out.items, SKIPPED: out.skipped, UNSUPPORTED: out.unsupported}
-    for tag, x in iter_collect(paths, skip_outputs):
+    for tag, x in iter_collect(paths, skip_outputs, defer_output_check):
         lists[tag].append(x)
     return out
 
@@ -231,7 +238,7 @@ class _Seen:
         return True
 
 
-def _walk(root: Path, seen: _Seen, skip_outputs: bool) -> Iterator[tuple[str, object]]:
+def _walk(root: Path, seen: _Seen, skip_outputs: bool | str) -> Iterator[tuple[str, object]]:
     """Each folder's files in name order, then its sub-folders, depth first."""
     stack = [str(root)]
     while stack:
@@ -273,8 +280,9 @@ def _walk(root: Path, seen: _Seen, skip_outputs: bool) -> Iterator[tuple[str, ob
         stack.extend(reversed(subdirs))
 
 
-def _file(p: Path, st: os.stat_result | None, skip_outputs: bool,
+def _file(p: Path, st: os.stat_result | None, skip_outputs: bool | str,
           hidden_check: bool) -> Iterator[tuple[str, object]]:
+    """``skip_outputs``: True, False or "defer" (mark the item for the reader to look)."""
     name = p.name
     reason = skip_reason(name, hidden_check)
     if reason == SKIP_OUTPUT and not skip_outputs:
@@ -293,13 +301,17 @@ def _file(p: Path, st: os.stat_result | None, skip_outputs: bool,
                  mtime=st.st_mtime if st is not None else 0.0, kind=kind or KIND_UNSUPPORTED)
     if kind is None:
         yield UNSUPPORTED, item
-    elif skip_outputs and item.suffix in (".xlsx", ".xlsm") and _file_has_marker(p):
-        yield SKIPPED, (str(p), SKIP_OUTPUT)
-    else:
-        yield ITEM, item
+        return
+    if skip_outputs and item.suffix in (".xlsx", ".xlsm"):
+        if skip_outputs == "defer":
+            item.output_check = True
+        elif _file_has_marker(p):
+            yield SKIPPED, (str(p), SKIP_OUTPUT)
+            return
+    yield ITEM, item
 
 
-def _archive_file(p: Path, skip_outputs: bool) -> Iterator[tuple[str, object]]:
+def _archive_file(p: Path, skip_outputs: bool | str) -> Iterator[tuple[str, object]]:
     def bad(reason: str) -> tuple[str, Input]:
         return ITEM, Input(display=str(p), name=p.name, suffix=".zip", path=p,
                            kind=KIND_UNSUPPORTED, error=reason)
@@ -333,7 +345,7 @@ def member_name(info: zipfile.ZipInfo) -> str:
     return info.filename
 
 
-def _archive(data: bytes, display: str, name: str, path: Path | None, skip_outputs: bool,
+def _archive(data: bytes, display: str, name: str, path: Path | None, skip_outputs: bool | str,
              depth: int) -> Iterator[tuple[str, object]]:
     """The members of a zip, one at a time (each inflated only when it is its turn)."""
     try:
@@ -396,9 +408,12 @@ def _archive(data: bytes, display: str, name: str, path: Path | None, skip_outpu
             yield from _archive(blob, mdisplay, base, None, skip_outputs, depth + 1)
             continue
         item.data = blob
-        if skip_outputs and item.suffix in (".xlsx", ".xlsm") and carries_output_marker(blob):
-            yield SKIPPED, (mdisplay, SKIP_OUTPUT)
-            continue
+        if skip_outputs and item.suffix in (".xlsx", ".xlsm"):
+            if skip_outputs == "defer":
+                item.output_check = True
+            elif carries_output_marker(blob):
+                yield SKIPPED, (mdisplay, SKIP_OUTPUT)
+                continue
         yield ITEM, item
 
 

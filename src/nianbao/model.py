@@ -29,6 +29,7 @@ class Report:
     meta: dict = field(default_factory=dict)
     body: dict[str, str] = field(default_factory=dict)  # prose sections (imports)
     mtime: float = 0.0
+    skipped: str = ""  # the input is one of nianbao's own outputs: why it was not read (Chinese)
 
     @property
     def errors(self) -> int:

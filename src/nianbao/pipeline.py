@@ -119,19 +119,23 @@ def collect_reports(paths: Iterable[Path], blank: str = "zero", previous: Report
     findings and cover fields but not the values (nothing downstream of check needs them)."""
     from .inputs import collect
 
-    col = collect([Path(p) for p in paths])
+    col = collect([Path(p) for p in paths], defer_output_check=True)
     reports: list[Report] = []
+    skipped = list(col.skipped)
     items = list(col.items)
     bar = progress_factory(len(items)) if progress_factory else None
     for item, r in zip(items, process(items, blank, previous, progress=bar.advance if bar else None,
                                       slim=slim)):
+        if r.skipped:  # one of our own outputs, found by the reader
+            skipped.append((r.path, r.skipped))
+            continue
         r.meta["input"] = item
         reports.append(r)
     if bar:
         bar.close()
     for it in col.unsupported:
         reports.append(unreadable(it.display, "不支持的文件类型"))
-    return reports, list(col.skipped)
+    return reports, skipped
 
 
 def load_previous(path: Path | None) -> Report | None:

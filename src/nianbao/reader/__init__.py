@@ -135,6 +135,11 @@ def _read_workbook(item) -> Report:
         raise Unreadable(f"文件大小 {len(data) / 2**20:.0f} MB，超过 {MAX_FILE_BYTES // 2**20} MB 的上限，已拒绝读取")
     kind = _sniff(data, getattr(item, "suffix", "") or "")
     pkg = open_package(data) if kind == "zip" else None
+    if pkg is not None and getattr(item, "output_check", False) and "nianbao_output" in pkg.custom:
+        from ..inputs import SKIP_OUTPUT
+
+        report.skipped = SKIP_OUTPUT  # an annotated copy or an aggregate: not a submission
+        return report
     if pkg is not None and pkg.custom.get("nianbao_output") == "aggregate":
         from ..aggregate_xlsx import read_aggregate_report  # last year's county sums
 
