@@ -5,7 +5,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from .findings import ERROR, WARNING, Finding, fmt_number, make
-from .model import Report
+from .model import SMALL_DECIMALS, SMALL_IDS, Report
 from .spec import Rule, Spec
 
 BLANK_MODES = ("zero", "error")
@@ -59,12 +59,48 @@ def _kind_limits(spec: Spec) -> dict[str, tuple]:
     return out
 
 
+@lru_cache(maxsize=None)
+def _kind_groups(spec: Spec) -> tuple:
+    """The value cells grouped by their limits: ((min, integer, places), keys), once per spec."""
+    groups: dict[tuple, list[str]] = {}
+    for key, lim in _kind_limits(spec).items():
+        groups.setdefault(lim, []).append(key)
+    return tuple((lim, tuple(keys), all(_within(v, *lim) for v in SMALL_DECIMALS.values()))
+                 for lim, keys in groups.items())
+
+
+def _within(v: Decimal, low, integer: bool, places) -> bool:
+    return not ((low is not None and v < low) or (integer and v != v.to_integral_value())
+                or (places is not None and v.as_tuple().exponent < -places and v != round(v, places)))
+
+
+def _off_limits(values: dict, keys: tuple, low, integer: bool, places, small_ok: bool) -> list[str]:
+    """The keys among ``keys`` whose value breaks the limits. Usually none: the values are the
+    shared small whole numbers (``small_ok``: known to pass), which are passed over unseen."""
+    got = list(map(values.get, keys))
+    if small_ok and SMALL_IDS.issuperset(map(id, got)):
+        return []
+    vals = [(k, v) for k, v in zip(keys, got) if v is not None]
+    bad = set()
+    if low is not None:
+        bad.update(k for k, v in vals if v < low)
+    if integer:
+        bad.update(k for k, v in vals if v != v.to_integral_value())
+    if places is not None:
+        bad.update(k for k, v in vals if v.as_tuple().exponent < -places and v != round(v, places))
+    return [k for k in keys if k in bad]
+
+
 def check_kinds(report: Report, spec: Spec) -> list[Finding]:
     out: list[Finding] = []
     limits = _kind_limits(spec)
     rules = {r["check"]: r for r in spec.cell_rules}
-    for key, v in report.values.items():
-        if v is None or key not in limits:
+    values = report.values
+    bad_keys: set[str] = set()
+    for (low, integer, places), keys, small_ok in _kind_groups(spec):
+        bad_keys.update(_off_limits(values, keys, low, integer, places, small_ok))
+    for key, v in values.items():  # in the report's order
+        if key not in bad_keys:
             continue
         low, integer, places = limits[key]
         checks = []
@@ -105,42 +141,66 @@ def _side(terms, report: Report, previous: Report | None) -> Decimal | None:
     return total
 
 
-def _fast_side(cells, signs, vals) -> Decimal:
-    total = _ZERO
-    for c, sign in zip(cells, signs):
-        v = vals.get(c)
-        if v is not None:
-            total = total + v if sign > 0 else total - v
-    return total
+def _sum(cells: tuple, get) -> Decimal:
+    # filter(None, …) drops blanks and zeros alike: neither changes a sum
+    return sum(filter(None, map(get, cells)), _ZERO)
+
+
+class _Compiled:
+    """A rule without last year's terms, as the cells added and taken on each side."""
+
+    __slots__ = ("rule", "lp", "lm", "rp", "rm", "cells", "op")
+
+    def __init__(self, rule: Rule):
+        self.rule = rule
+        self.lp = tuple(t.cell for t in rule.lhs if t.sign > 0)
+        self.lm = tuple(t.cell for t in rule.lhs if t.sign < 0)
+        self.rp = tuple(t.cell for t in rule.rhs if t.sign > 0)
+        self.rm = tuple(t.cell for t in rule.rhs if t.sign < 0)
+        self.cells = frozenset(t.cell for t in rule.lhs + rule.rhs)
+        self.op = _OPS[rule.op]
+
+    def sides(self, vals: dict) -> tuple[Decimal, Decimal]:
+        get = vals.get
+        lhs, rhs = _sum(self.lp, get), _sum(self.rp, get)
+        if self.lm:
+            lhs -= _sum(self.lm, get)
+        if self.rm:
+            rhs -= _sum(self.rm, get)
+        return lhs, rhs
 
 
 @lru_cache(maxsize=None)
-def _compiled(rule: Rule):
-    """(lhs cells, lhs signs, rhs cells, rhs signs, all current cells), for rules without prev."""
-    return (tuple(t.cell for t in rule.lhs), tuple(t.sign for t in rule.lhs),
-            tuple(t.cell for t in rule.rhs), tuple(t.sign for t in rule.rhs),
-            frozenset(t.cell for t in rule.lhs + rule.rhs))
+def _compiled(rule: Rule) -> _Compiled:
+    return _Compiled(rule)
 
 
-def evaluate(rule: Rule, report: Report, previous: Report | None = None):
+@lru_cache(maxsize=None)
+def _spec_rules(spec: Spec) -> tuple:
+    """(rule, compiled or None when it uses last year's values) for every rule, once per spec."""
+    return tuple((r, None if r.uses_previous else _compiled(r)) for r in spec.rules)
+
+
+def evaluate(rule: Rule, report: Report, previous: Report | None = None, compiled: _Compiled | None = None):
     """(lhs, rhs, ok) for one rule, or None when it cannot be evaluated."""
-    if rule.uses_previous:
+    if compiled is None and not rule.uses_previous:
+        compiled = _compiled(rule)
+    if compiled is None:
         if previous is None:
             return None
         lhs, rhs = _side(rule.lhs, report, previous), _side(rule.rhs, report, previous)
         if lhs is None or rhs is None:
             return None
-    else:
-        lc, ls, rc, rs, cells = _compiled(rule)
-        if report.invalid and not cells.isdisjoint(report.invalid):
-            return None
-        vals = report.values
-        lhs, rhs = _fast_side(lc, ls, vals), _fast_side(rc, rs, vals)
-    return lhs, rhs, _OPS[rule.op](lhs, rhs)
+        return lhs, rhs, _OPS[rule.op](lhs, rhs)
+    if report.invalid and not compiled.cells.isdisjoint(report.invalid):
+        return None
+    lhs, rhs = compiled.sides(report.values)
+    return lhs, rhs, compiled.op(lhs, rhs)
 
 
-def check_rule(rule: Rule, spec: Spec, report: Report, previous: Report | None = None) -> Finding | None:
-    res = evaluate(rule, report, previous)
+def check_rule(rule: Rule, spec: Spec, report: Report, previous: Report | None = None,
+               compiled: _Compiled | None = None) -> Finding | None:
+    res = evaluate(rule, report, previous, compiled)
     if res is None or res[2]:
         return None
     lhs, rhs, _ = res
@@ -171,8 +231,13 @@ def check_report(report: Report, spec: Spec, previous: Report | None = None,
     if report.empty:
         return out
     out += check_kinds(report, spec)
-    for rule in spec.rules:
-        f = check_rule(rule, spec, report, previous)
+    invalid, vals = report.invalid, report.values
+    for rule, comp in _spec_rules(spec):
+        if comp is not None and not (invalid and not comp.cells.isdisjoint(invalid)):
+            lhs, rhs = comp.sides(vals)  # the common case, inline: most rules hold
+            if comp.op(lhs, rhs):
+                continue
+        f = check_rule(rule, spec, report, previous, comp)
         if f is not None:
             out.append(f)
     return out

@@ -8,6 +8,11 @@ from .findings import ERROR, WARNING, Finding
 
 PASSED, FAILED, UNREADABLE = "passed", "failed", "unreadable"
 
+# The whole numbers most cells hold, made once: readers store these very objects, and checks
+# know them to be non-negative integers without looking at each one.
+SMALL_DECIMALS = {i: Decimal(i) for i in range(1000)}
+SMALL_IDS = frozenset(map(id, SMALL_DECIMALS.values()))
+
 
 @dataclass
 class Report:

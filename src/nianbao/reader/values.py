@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from ..findings import make
 from ..layout import a1
-from ..model import Report
+from ..model import SMALL_DECIMALS, Report
 from ..normalize import parse_number, shorten
 from ..spec import Spec
 from .book import Book
@@ -23,7 +23,7 @@ _a1 = lru_cache(maxsize=65536)(a1)
 # ---- values -----------------------------------------------------------------------------
 
 # floats that are small whole numbers, as Decimals (a dict keyed by int matches the float too)
-_SMALL = {i: Decimal(i) for i in range(1000)}
+_SMALL = SMALL_DECIMALS
 _FLOAT = {float}
 
 
