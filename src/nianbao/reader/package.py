@@ -186,6 +186,29 @@ class Package:
         with self.zipfile().open(info.filename) as f:
             return f.read(size)
 
+    def read_until(self, name: str, end: re.Pattern, step: int = 4096) -> bytes:
+        """The start of a part up to and including the first match of ``end`` (the whole part
+        when there is none), inflating no further than needed."""
+        info = self.infos[name]
+        data, off = self.data, info.header_offset
+        if name in self.cache or info.compress_type != zipfile.ZIP_DEFLATED or data[off:off + 4] != b"PK\x03\x04":
+            return self.read(name)
+        n, m = struct.unpack("<HH", data[off + 26:off + 30])
+        start = off + 30 + n + m
+        d = zlib.decompressobj(-15)
+        pending = data[start:start + info.compress_size]
+        out = b""
+        try:
+            while pending and len(out) <= info.file_size:
+                out += d.decompress(pending, step)
+                pending = d.unconsumed_tail
+                if end.search(out, max(0, len(out) - step - 64)):
+                    _check_prolog(name, out)
+                    return out
+        except zlib.error:
+            pass  # read() reports the damage
+        return self.read(name)
+
     def check_prologs(self) -> None:
         """Refuse a DTD/ENTITY declaration in ANY XML part, not only the parts read here
         (python-calamine would fail on it with a vague message, or never look at it)."""
@@ -247,6 +270,7 @@ _SHEET_TAG = re.compile(rb"<(?:\w+:)?sheet\b([^>]*)/?>")
 _REL_TAG = re.compile(rb"<(?:\w+:)?Relationship\b([^>]*)/?>")
 _PROP = re.compile(rb"<(?:\w+:)?property\b([^>]*)>(.*?)</(?:\w+:)?property>", re.DOTALL)
 _TAGTEXT = re.compile(rb">([^<]*)<")
+_SHEETS_END = re.compile(rb"</(?:\w+:)?sheets>")
 _APP = re.compile(rb"<(?:\w+:)?Application>([^<]*)<")
 
 
@@ -311,8 +335,8 @@ def open_package(data: bytes) -> Package:
             a = _attrs(m.group(1))
             if a.get("Id") and a.get("Target"):
                 targets[a["Id"]] = _resolve(wb_dir, a["Target"])
-    wb_xml = pkg.read(wb_part)
-    end = wb_xml.rfind(b"sheets>")  # the sheet list ends there; skip the long definedNames after it
+    wb_xml = pkg.read_until(wb_part, _SHEETS_END)  # not the long definedNames after the sheet list
+    end = wb_xml.rfind(b"sheets>")
     for m in _SHEET_TAG.finditer(wb_xml, 0, len(wb_xml) if end < 0 else end):
         a = _attrs(m.group(1))
         part = targets.get(a.get("id", ""))

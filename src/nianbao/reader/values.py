@@ -83,24 +83,23 @@ def _plan(cells: dict[str, Pos]) -> _Plan:
 def _read_values(book: Book, spec: Spec, report: Report, tables: list) -> dict[str, dict]:
     """Fill report.values/where/blank/invalid from the located tables (in order); return each
     sheet's {(row, col): cell key}."""
-    trusted = book.pkg.trusted_cache if book.pkg else True
     sheets: dict[str, _Sheet] = {}
     for loc in tables:
         plan = _plan(loc.layout) if loc.layout is not None and len(loc.layout) == len(loc.cells) else None
         if plan is not None and len(plan.sheets) == 1:
             ctx = sheets.get(plan.sheet) or sheets.setdefault(plan.sheet, _Sheet(book, plan.sheet))
-            if _read_planned(spec, report, ctx, plan, trusted):
+            if _read_planned(spec, report, ctx, plan):
                 continue
         for key, (sheet, r, c) in loc.cells.items():
             ctx = sheets.get(sheet) or sheets.setdefault(sheet, _Sheet(book, sheet))
             ctx.own_pos()[(r, c)] = key
             ref = _a1(r, c)
             report.where[key] = (sheet, ref)
-            _read_cell(spec, report, ctx, key, r, c, ref, trusted)
+            _read_cell(spec, report, ctx, key, r, c, ref)
     return {s: ctx.pos for s, ctx in sheets.items()}
 
 
-def _read_planned(spec: Spec, report: Report, ctx: _Sheet, plan: _Plan, trusted: bool) -> bool:
+def _read_planned(spec: Spec, report: Report, ctx: _Sheet, plan: _Plan) -> bool:
     """The whole table at once when no value cell holds a formula; False: read cell by cell."""
     rows = ctx.rows
     if (ctx.at and not plan.pos_set.isdisjoint(ctx.at)) or not plan.keys or plan.rows_used[-1] >= len(rows) \
@@ -124,8 +123,7 @@ def _read_planned(spec: Spec, report: Report, ctx: _Sheet, plan: _Plan, trusted:
     return True
 
 
-def _read_cell(spec: Spec, report: Report, ctx: _Sheet, key: str, r: int, c: int, ref: str,
-               trusted: bool) -> None:
+def _read_cell(spec: Spec, report: Report, ctx: _Sheet, key: str, r: int, c: int, ref: str) -> None:
     rows, sheet = ctx.rows, ctx.name
     row = rows[r] if r < len(rows) else ()
     raw = row[c] if c < len(row) else ""
@@ -138,7 +136,8 @@ def _read_cell(spec: Spec, report: Report, ctx: _Sheet, key: str, r: int, c: int
         except FormulaErrorValue as e:
             raw = str(e)
         except (FormulaUnsupported, InvalidOperation, DivisionByZero, RecursionError, OverflowError):
-            if not trusted:
+            pkg = ctx.book.pkg  # were cached values computed by a spreadsheet program?
+            if pkg is not None and not pkg.trusted_cache:
                 report.values[key] = None
                 report.invalid.add(key)
                 shown = "=" + shorten(formula, 60)
