@@ -352,13 +352,6 @@ class Rows(Sequence):
             yield Entry(u, i)
 
 
-def _compact(v: Decimal | None):
-    """Integral values as int (small ints are shared objects), others stay Decimal."""
-    if v is None:
-        return None
-    return int(v) if v == v.to_integral_value() else v
-
-
 def date_key(text) -> date | None:
     """填报日期 as a date: 2025-01-15, 2025/1/15, 2025年1月15日, 20250115 or an Excel serial."""
     s = unicodedata.normalize("NFKC", str(text or "")).strip()
@@ -380,8 +373,10 @@ def date_key(text) -> date | None:
 # ---------------------------------------------------------------- reading, streamed
 def stream_reports(items: Iterable, blank: str = "zero", jobs: int | None = None,
                    progress: Callable[[int], None] | None = None,
-                   parallel: bool | None = None) -> Iterator[tuple[int, object, Report]]:
+                   parallel: bool | None = None, shape=None) -> Iterator[tuple[int, object, Report]]:
     """Yield (index, item, checked Report) for every item as soon as it is done (any order).
+    ``shape`` "compact": reports from the workers carry their values only as
+    ``meta["compact"]`` (see :func:`pipeline.compact_values`), without the cell map.
 
     ``items`` may be any iterable (a generator keeps memory flat). Unlike
     :func:`pipeline.process` nothing is accumulated: at most a few chunks per worker are in
@@ -422,7 +417,7 @@ def stream_reports(items: Iterable, blank: str = "zero", jobs: int | None = None
                     chunk = list(islice(it, CHUNK))
                     if not chunk:
                         break
-                    pending[ex.submit(_work, ([x for _, x in chunk], blank, None))] = chunk
+                    pending[ex.submit(_work, ([x for _, x in chunk], blank, None, shape))] = chunk
                 if not pending:
                     break
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -555,12 +550,12 @@ class Result:
         return Rows(u, array("i", (i for i in u.order if u.summed(i))))
 
     def values(self, e: Entry) -> dict[str, int | Decimal | None]:
-        if e.spool < 0:
-            return {}
-        vals, _ = self.spool.get(e.spool)
-        if vals is None:
-            return {}
-        return dict(zip(get_spec(e.form).cells, vals))
+        vals = self.value_tuple(e)
+        return dict(zip(get_spec(e.form).cells, vals)) if vals else {}
+
+    def value_tuple(self, e: Entry) -> tuple | None:
+        """The entry's values in the order of its form's cells (see pipeline.compact_values)."""
+        return self.spool.get(e.spool)[0] if e.spool >= 0 else None
 
     def findings(self, e: Entry) -> list[Finding]:
         return self.spool.get(e.spool)[1] if e.spool >= 0 else []
@@ -664,7 +659,7 @@ def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
     to a row of :class:`Units` and a record in the spool, and forgotten."""
     from .checks import run_checks
     from .inputs import SKIPPED, UNSUPPORTED, count_inputs, iter_collect
-    from .pipeline import annotate_one
+    from .pipeline import annotate_one, compact_values
 
     ros = Roster(roster) if isinstance(roster, list) else roster
     paths = [Path(p) for p in paths]
@@ -687,7 +682,8 @@ def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
     total = count_inputs(paths) if progress_factory else 0
     bar = progress_factory(total) if progress_factory and total else None
     try:
-        for idx, item, report in stream_reports(feed(), blank, jobs, bar.advance if bar else None):
+        lean = "compact" if previous is None and annotate_dir is None else None
+        for idx, item, report in stream_reports(feed(), blank, jobs, bar.advance if bar else None, shape=lean):
             if report.skipped:  # one of our own outputs (the reader looked at its properties)
                 skipped.append((report.path, report.skipped))
                 dropped.append(idx)
@@ -706,9 +702,7 @@ def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
                     from .annotate import output_name
 
                     annotated = str(Path(annotate_dir) / output_name(item.name))
-            vals = None
-            if report.form and not report.unreadable:
-                vals = tuple(_compact(report.values.get(k)) for k in get_spec(report.form).cells)
+            vals = report.meta.pop("compact") if "compact" in report.meta else compact_values(report)
             mtime = report.mtime or (item.mtime if item is not None else 0.0) or 0.0
             details = (report.path, reported if reported != name else "", report.filler,
                        report.phone, str(report.date or ""), mtime, report.errors,

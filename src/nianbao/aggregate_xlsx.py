@@ -89,6 +89,7 @@ def _num(v):
 
 
 EXCEL_MAX = 9.99999999999999e307  # the largest number a cell can hold
+SAFE_INT = 2 ** 53  # whole numbers a cell holds exactly
 
 
 def _number(ws, r: int, c: int, v, fmt=None) -> None:
@@ -337,19 +338,24 @@ class _Writer:
         keys = self._key_header(ws, DETAIL_LEAD)
         n = len(DETAIL_LEAD)
         r = 4
+        write = ws.write_number
         for e in res.entries:
             if e.spool < 0 or e.empty or e.unreadable:
                 continue
-            vals = res.values(e)
+            vals = res.value_tuple(e)
             if not vals:
                 continue
             lead = [e.name, e.category, e.status_zh, "是" if e.summed else "否", e.file]
             for c, v in enumerate(lead):
                 _text(ws, r, c, v)
-            for j, k in enumerate(keys):
-                v = vals.get(k)
-                if v is not None:
-                    _number(ws, r, n + j, v)
+            if e.form != self.spec.version:  # another form's cells, by key
+                by_key = dict(zip(get_spec(e.form).cells, vals))
+                vals = tuple(map(by_key.get, keys))
+            for c, v in enumerate(vals, n):  # 200,000 cells for 1,000 units: the common case inline
+                if type(v) is int and -SAFE_INT < v < SAFE_INT:
+                    write(r, c, v)
+                elif v is not None:
+                    _number(ws, r, c, v)
             r += 1
         ws.autofilter(3, 0, max(r - 1, 3), n + len(keys) - 1)
 

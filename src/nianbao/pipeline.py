@@ -53,10 +53,33 @@ def _slim(report: Report) -> Report:
     return report
 
 
+def compact_values(report: Report) -> tuple | None:
+    """The values as aggregate keeps them: a tuple in the spec's cell order, whole numbers as
+    int (small ints are shared objects), others as Decimal; None when there are none."""
+    if not report.form or report.unreadable:
+        return None
+    from .spec import get_spec
+
+    vals = report.values
+    return tuple(None if v is None else int(v) if v == v.to_integral_value() else v
+                 for v in map(vals.get, get_spec(report.form).cells))
+
+
+def _compact(report: Report) -> Report:
+    """For aggregate without last year's data or annotated copies: the values as the tuple it
+    keeps (worked out in the worker), no cell map."""
+    report.meta["compact"] = compact_values(report)
+    return _slim(report)
+
+
+_SHAPES = {True: _slim, "slim": _slim, "compact": _compact}
+
+
 def _work(args) -> list[Report]:
-    items, blank, previous, slim = (*args, False)[:4]
+    items, blank, previous, shape = (*args, False)[:4]
     out = [read_and_check(i, blank, previous) for i in items]
-    return [_slim(r) for r in out] if slim else out
+    shrink = _SHAPES.get(shape)
+    return [shrink(r) for r in out] if shrink else out
 
 
 def _warm() -> None:
