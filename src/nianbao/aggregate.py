@@ -10,7 +10,6 @@ known (duplicates, majority form and year), then the units that count are summed
 """
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import re
@@ -773,7 +772,9 @@ def to_json(res: Result) -> str:
                     "county_warnings": res.county.warnings, "skipped": len(res.skipped)},
         "skipped": [{"path": p, "reason": why} for p, why in res.skipped],
     }
-    return json.dumps(doc, ensure_ascii=False, indent=2)
+    from .render import dumps
+
+    return dumps(doc)
 
 
 def summary_line(res: Result) -> str:

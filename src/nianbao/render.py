@@ -30,11 +30,25 @@ def summary(reports: list[Report], skipped: list) -> dict:
     }
 
 
+def dumps(doc: dict) -> str:
+    """JSON with one line per top-level entry and per item of a top-level list: as readable as
+    indented JSON for a batch, and written by json's C encoder (indenting runs in Python)."""
+    one = json.JSONEncoder(ensure_ascii=False).encode
+    parts = []
+    for key, value in doc.items():
+        if isinstance(value, list) and value:
+            body = "[\n" + ",\n".join("    " + one(x) for x in value) + "\n  ]"
+        else:
+            body = one(value)
+        parts.append(f"  {one(key)}: {body}")
+    return "{\n" + ",\n".join(parts) + "\n}"
+
+
 def to_json(reports: list[Report], skipped: list, with_values: bool = False) -> str:
     doc = {"files": [r.to_dict(with_values) for r in reports],
            "skipped": [{"path": p, "reason": why} for p, why in skipped],
            "summary": summary(reports, skipped)}
-    return json.dumps(doc, ensure_ascii=False, indent=2)
+    return dumps(doc)
 
 
 def to_csv(reports: list[Report]) -> str:
