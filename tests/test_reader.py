@@ -637,3 +637,37 @@ def test_spec_labels_do_not_collide():
                     for i, a in enumerate(labels):
                         for b in labels[i + 1:]:
                             assert a == b or not label_matches(a, b), (a, b)
+
+
+@pytest.mark.parametrize("layout", ["second", "after_empty"])
+def test_far_cell_in_another_sheet_data_element(tmp_path, layout):
+    """The guards scan a sheet up to the end of its first <sheetData> (what python-calamine
+    reads): a far cell in a later <sheetData>, or after an empty <sheetData/>, never reaches it."""
+    p = tmp_path / "t.xlsx"
+    write_template(p, S21, unit="某局", year=2025, values=numbered(S21))
+    extra = b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+
+    def edit(n, data):
+        if n != "xl/worksheets/sheet3.xml":
+            return data
+        if layout == "second":
+            return data.replace(b"</sheetData>", b"</sheetData><sheetData>" + extra + b"</sheetData>", 1)
+        data = data.replace(b"<sheetData>", b"<sheetData/><sheetData>", 1)
+        return data.replace(b"</sheetData>", extra + b"</sheetData>", 1)
+
+    q = _rewrite(p, tmp_path / f"{layout}.xlsx", edit)
+    code = ("import sys, json; from nianbao.inputs import collect; from nianbao.reader import read_report;"
+            "r = read_report(collect([__import__('pathlib').Path(sys.argv[1])]).items[0]);"
+            "print(json.dumps([r.status, [(f.code, f.cell) for f in r.findings],"
+            " str(r.values.get('nb_t3_r_total_natural'))]))")
+    out = subprocess.run([sys.executable, "-c", code, str(q)], capture_output=True, text=True, timeout=60,
+                         check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    import json
+
+    status, findings, total = json.loads(out.stdout)
+    if layout == "second":  # never read: the table is read as written
+        assert status == "passed" and findings == []
+        assert total == str(numbered(S21)["nb_t3_r_total_natural"])
+    else:  # the guard saw it and dropped it (calamine takes the empty element for the sheet)
+        assert ["NB006", "XFD1048576"] in findings

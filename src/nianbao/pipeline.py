@@ -92,6 +92,17 @@ def _warm() -> None:
         workbook_layout(spec)
 
 
+def _chunks(items: list, jobs: int) -> list[list]:
+    """Chunks of at most CHUNK items, shrinking towards the end of the batch (guided
+    scheduling): no worker is left with a long last chunk while the others sit idle."""
+    out, i, n = [], 0, len(items)
+    while i < n:
+        size = max(1, min(CHUNK, (n - i) // (jobs * 4)))
+        out.append(items[i:i + size])
+        i += size
+    return out
+
+
 def _alone(item, blank, previous) -> Report:
     """Run one item in its own process, so that a crash is pinned on this file."""
     try:
@@ -115,7 +126,7 @@ def process(items: list, blank: str = "zero", previous: Report | None = None,
                 progress(1)
         return
     _warm()
-    chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
+    chunks = _chunks(items, jobs)
     results: dict[int, list[Report]] = {}
     broken: list[int] = []
     with ProcessPoolExecutor(max_workers=jobs) as ex:

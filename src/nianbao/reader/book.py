@@ -98,6 +98,7 @@ class Book:
         self._grids: dict[str, Grid | None] = {}
         self._formulas: dict[str, dict] = {}
         self._errors: dict[str, dict] = {}
+        self._xml: dict[str, bytes] = {}  # sheet part -> its XML up to the end of <sheetData>
         self._regions: dict[str, tuple[int, int]] = {}
         self._prefixed: dict[str, bool] = {}
         self._starts: dict[str, list[int] | None] = {}  # formula offsets found by the pre-check
@@ -120,7 +121,7 @@ class Book:
             self.findings.append(make("NB006", f"工作表“{name}”在文件中找不到对应内容，已跳过", sheet=name))
             return None
         if part is not None:
-            xml = self.pkg.read(part)
+            xml = self._sheet_xml(part)
             s, e = self._regions[part] = _sheet_data(xml)
             prefixed = self._prefixed[part] = xml.find(b":c ", s, e) >= 0
             starts = None if prefixed else plain_formula_starts(xml, s, e)
@@ -151,7 +152,7 @@ class Book:
             return None
         if max_row <= MAX_ROWS and max_col <= MAX_COLS:
             return self.cal
-        trimmed, far = trim_sheet(xml)
+        trimmed, far = trim_sheet(self.pkg.read(part))  # the whole part: it is written back
         if far:
             self.findings.append(make(
                 "NB006", f"工作表“{name}”在第 {MAX_ROWS} 行或 {col_letter(MAX_COLS - 1)} 列以外还有内容"
@@ -179,17 +180,26 @@ class Book:
                 out.writestr(name, blob)
         return python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(buf.getvalue()))
 
+    def _sheet_xml(self, part: str) -> bytes:
+        """A sheet part up to the end of its first <sheetData>: python-calamine reads the cells
+        of that one and ignores any later one (a long <dataValidations> after it is never
+        inflated). The guards and the formula and error scans look at exactly this."""
+        xml = self._xml.get(part)
+        if xml is None:
+            xml = self._xml[part] = self.pkg.read_until(part, b"</sheetData>", step=32768)
+        return xml
+
     def formulas(self, name: str) -> dict:
         if name not in self._formulas:
             part = self.pkg.sheet_parts.get(name) if self.pkg else None
-            self._formulas[name] = scan_formulas(self.pkg.read(part) if part else b"", self._regions.get(part),
+            self._formulas[name] = scan_formulas(self._sheet_xml(part) if part else b"", self._regions.get(part),
                                                  self._prefixed.get(part), self._starts.get(part))
         return self._formulas[name]
 
     def errors(self, name: str) -> dict:
         if name not in self._errors:
             part = self.pkg.sheet_parts.get(name) if self.pkg else None
-            self._errors[name] = scan_errors(self.pkg.read(part), self._regions.get(part)) if part else {}
+            self._errors[name] = scan_errors(self._sheet_xml(part), self._regions.get(part)) if part else {}
         return self._errors[name]
 
     # formula support

@@ -186,9 +186,10 @@ class Package:
         with self.zipfile().open(info.filename) as f:
             return f.read(size)
 
-    def read_until(self, name: str, end: re.Pattern, step: int = 4096) -> bytes:
-        """The start of a part up to and including the first match of ``end`` (the whole part
-        when there is none), inflating no further than needed."""
+    def read_until(self, name: str, end: bytes, step: int = 8192) -> bytes:
+        """The start of a part up to and including the first ``end`` (the whole part when it
+        does not occur), inflating no further than needed. No CRC check on a part read in part:
+        python-calamine checks it when it reads the part."""
         info = self.infos[name]
         data, off = self.data, info.header_offset
         if name in self.cache or info.compress_type != zipfile.ZIP_DEFLATED or data[off:off + 4] != b"PK\x03\x04":
@@ -200,9 +201,12 @@ class Package:
         out = b""
         try:
             while pending and len(out) <= info.file_size:
+                seen = len(out)
                 out += d.decompress(pending, step)
                 pending = d.unconsumed_tail
-                if end.search(out, max(0, len(out) - step - 64)):
+                at = out.find(end, max(0, seen - len(end)))
+                if at >= 0:
+                    out = out[:at + len(end)]
                     _check_prolog(name, out)
                     return out
         except zlib.error:
@@ -270,7 +274,6 @@ _SHEET_TAG = re.compile(rb"<(?:\w+:)?sheet\b([^>]*)/?>")
 _REL_TAG = re.compile(rb"<(?:\w+:)?Relationship\b([^>]*)/?>")
 _PROP = re.compile(rb"<(?:\w+:)?property\b([^>]*)>(.*?)</(?:\w+:)?property>", re.DOTALL)
 _TAGTEXT = re.compile(rb">([^<]*)<")
-_SHEETS_END = re.compile(rb"</(?:\w+:)?sheets>")
 _APP = re.compile(rb"<(?:\w+:)?Application>([^<]*)<")
 
 
@@ -335,7 +338,7 @@ def open_package(data: bytes) -> Package:
             a = _attrs(m.group(1))
             if a.get("Id") and a.get("Target"):
                 targets[a["Id"]] = _resolve(wb_dir, a["Target"])
-    wb_xml = pkg.read_until(wb_part, _SHEETS_END)  # not the long definedNames after the sheet list
+    wb_xml = pkg.read_until(wb_part, b"</sheets>")  # not the long definedNames after the sheet list
     end = wb_xml.rfind(b"sheets>")
     for m in _SHEET_TAG.finditer(wb_xml, 0, len(wb_xml) if end < 0 else end):
         a = _attrs(m.group(1))
