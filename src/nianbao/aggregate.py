@@ -724,22 +724,20 @@ def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
 
     spec = get_spec(form)
     keys = list(spec.cells)
-    sums = {k: Decimal(0) for k in keys}
-    cats: dict[str, list] = {}
+    zero = [0] * len(keys)
+    total = zero  # column sums; ints and Decimals add up exactly together
+    cats: dict[str, list] = {}  # 类别 -> [units, column sums]
     for i in units.order:
         if not units.summed(i):
             continue
         vals = spool.get(units.offsets[i])[0]
-        bucket = None
+        total = [t if v is None else t + v for t, v in zip(total, vals)]
         if ros is not None and ros.has_category:
-            category = ros.category(units.roster[i]) or UNCATEGORISED
-            bucket = cats.setdefault(category, [0, {k: Decimal(0) for k in keys}])
+            bucket = cats.setdefault(ros.category(units.roster[i]) or UNCATEGORISED, [0, zero])
             bucket[0] += 1
-        for k, v in zip(keys, vals):
-            if v is not None:
-                sums[k] += v
-                if bucket is not None:
-                    bucket[1][k] += v
+            bucket[1] = [t if v is None else t + v for t, v in zip(bucket[1], vals)]
+    sums = {k: Decimal(t) for k, t in zip(keys, total)}
+    cats = {c: [n, {k: Decimal(t) for k, t in zip(keys, col)}] for c, (n, col) in cats.items()}
     from .aggregate_xlsx import county_where
 
     county = Report(path=COUNTY, form=form, unit=COUNTY, year=year, values=dict(sums),
