@@ -151,3 +151,48 @@ def test_layout_matches_the_reference_grid():
 def test_all_specs_load():
     versions = sorted(s.version for s in all_specs())
     assert versions == ["2019", "2021"]
+
+
+def _summary(spec):
+    return (spec.version, [t.labels() for t in spec.tables], [(r.code, r.target, r.op) for r in spec.rules],
+            list(spec.cells), spec.instructions, spec.prose, spec.digest)
+
+
+def test_parsed_spec_cache(tmp_path, monkeypatch):
+    """The parsed spec is cached by content: the second load reads the cache and gives the same
+    spec; a damaged entry, an edited file or an unusable cache folder only mean parsing again."""
+    import marshal
+
+    from nianbao import spec as spec_mod
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("NIANBAO_CACHE_DIR", str(cache))
+    src = get_spec("2021").path
+    fresh = load_spec(src)
+    entries = list(cache.glob("*.marshal"))
+    assert len(entries) == 1 and not list(cache.glob("*.tmp"))
+    assert marshal.loads(entries[0].read_bytes()) == yaml.safe_load(src.read_text(encoding="utf-8"))
+
+    def no_yaml(*a, **k):
+        raise AssertionError("YAML parsed although the cache holds the file")
+
+    monkeypatch.setattr(yaml, "load", no_yaml)
+    assert _summary(load_spec(src)) == _summary(fresh)
+    monkeypatch.undo()
+    monkeypatch.setenv("NIANBAO_CACHE_DIR", str(cache))
+
+    entries[0].write_bytes(b"\x00garbage")  # damaged: parsed again and rewritten
+    assert _summary(load_spec(src)) == _summary(fresh)
+    assert marshal.loads(entries[0].read_bytes())["version"] == fresh.version
+
+    edited = tmp_path / src.name
+    edited.write_text(src.read_text(encoding="utf-8").replace(fresh.name, fresh.name + "（修订）"),
+                      encoding="utf-8")
+    assert load_spec(edited).name == fresh.name + "（修订）"
+    assert len(list(cache.glob("*.marshal"))) == 2
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("NIANBAO_CACHE_DIR", str(blocker / "cache"))
+    assert _summary(load_spec(src)) == _summary(fresh)
+    assert spec_mod.cache_dir() == blocker / "cache"

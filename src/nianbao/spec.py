@@ -4,16 +4,16 @@ Everything that knows a label, a header tree, a cell kind or a rule reads it fro
 """
 from __future__ import annotations
 
-import hashlib
+import marshal
+import os
 import re
+import sys
+import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
 SPEC_PREFIX = "gov-info-disclosure-"
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 CELL_REF_RE = re.compile(r"^(?:[a-z]{1,3}\d+|r\d*c\d*)$", re.I)
 OPS = {"eq", "le", "ge"}
@@ -193,8 +193,18 @@ class Spec:
     rules: list[Rule]
     cell_rules: list[dict]
     instructions: list[str]
-    digest: str
+    source: bytes = field(repr=False)  # the spec file as read
     prose: dict = field(default_factory=dict)  # prose-vs-table patterns of published reports
+
+    @property
+    def digest(self) -> str:
+        """First 16 hex digits of the spec file's SHA-256 (written into templates)."""
+        d = self.__dict__.get("_digest")
+        if d is None:
+            import hashlib  # only templates need it: not imported at every start
+
+            d = self.__dict__["_digest"] = hashlib.sha256(self.source).hexdigest()[:16]
+        return d
 
     @property
     def form_id(self) -> str:
@@ -232,13 +242,60 @@ def _cell_key(table: str, row: str, col: str) -> str:
     return "_".join(p for p in ("nb", table, row, col) if p)
 
 
+def cache_dir() -> Path:
+    """Where parsed spec files are kept between runs: $NIANBAO_CACHE_DIR, else
+    %LOCALAPPDATA%\\nianbao\\cache or $XDG_CACHE_HOME/nianbao (~/.cache/nianbao)."""
+    if os.environ.get("NIANBAO_CACHE_DIR"):
+        return Path(os.environ["NIANBAO_CACHE_DIR"])
+    home = Path.home()
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local") / "nianbao" / "cache"
+    return Path(os.environ.get("XDG_CACHE_HOME") or home / ".cache") / "nianbao"
+
+
+def _cache_file(path: Path, data: bytes) -> Path:
+    """The cache entry of one spec file's content (two checksums and the length: an edited file
+    never meets an old entry) for this Python (marshal's format is version-specific)."""
+    key = f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}-{len(data)}"
+    return cache_dir() / f"{path.stem}-{key}-py{sys.version_info[0]}{sys.version_info[1]}.marshal"
+
+
+def _parse(path: Path, data: bytes) -> dict:
+    """The spec file's data. Parsing YAML (and importing PyYAML) costs some 20 ms at every start
+    of every command, so the parsed data is kept in the cache folder; the cache is only ever a
+    shortcut: anything wrong with it (missing, damaged, unwritable) means parsing the file."""
+    cache = _cache_file(path, data)
+    try:
+        raw = marshal.loads(cache.read_bytes())
+        if isinstance(raw, dict):
+            return raw
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
+    import yaml
+
+    try:
+        raw = yaml.load(data.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise SpecError(path, "YAML", str(e)) from None
+    if not isinstance(raw, dict):
+        raise SpecError(path, "YAML", "文件内容不是键值结构")
+    tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(marshal.dumps(raw))
+        os.replace(tmp, cache)
+    except (OSError, ValueError):  # no cache this time; the next run tries again
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+    return raw
+
+
 def load_spec(path: Path | str) -> Spec:
     path = Path(path)
     raw_bytes = path.read_bytes()
-    try:
-        raw = yaml.load(raw_bytes.decode("utf-8"), Loader=_LOADER)
-    except yaml.YAMLError as e:
-        raise SpecError(path, "YAML", str(e)) from None
+    raw = _parse(path, raw_bytes)
     for need in ("form", "version", "tables", "rules", "cover", "kinds", "workbook"):
         if need not in raw:
             raise SpecError(path, need, "缺少此项")
@@ -291,7 +348,7 @@ def load_spec(path: Path | str) -> Spec:
                 cover=raw["cover"], kinds=kinds, body=raw.get("body") or [], tables=tables,
                 rules=rules, cell_rules=raw.get("cell_rules") or [],
                 instructions=raw.get("instructions") or [],
-                digest=hashlib.sha256(raw_bytes).hexdigest()[:16], prose=raw.get("prose") or {})
+                source=raw_bytes, prose=raw.get("prose") or {})
     for entry in spec.prose.get("numbers", []):
         for key in entry.get("cells", []):
             if key not in cells:
