@@ -490,3 +490,125 @@ def test_aggregate_reads_back_as_the_county_report(county):
     assert Decimal(str(ws[ref].value)) == county["sums"]["nb_t3_r_total_total"]
     assert read_aggregate_report(item(county["src"] / "教育局.xlsx")) is None
     assert read_aggregate_report(item(county["src"] / "县交通运输局.xlsx")) is None
+
+
+def _sheets(path: Path) -> dict:
+    from python_calamine import CalamineWorkbook
+
+    wb = CalamineWorkbook.from_path(str(path))
+    out = {n: wb.get_sheet_by_name(n).to_python() for n in wb.sheet_names}
+    meta = out.pop(S21.workbook["meta_sheet"])  # holds the time it was written
+    return out, [row for row in meta if row and row[0] != "created"]
+
+
+def _both_ways(src: Path, tmp: Path, **kw) -> tuple:
+    """The aggregate of ``src`` written with 明细 filled while reading (early) and afresh."""
+    from nianbao.aggregate import aggregate
+    from nianbao.aggregate_xlsx import EarlyBook, write_aggregate
+
+    early_out, plain_out = tmp / "early.xlsx", tmp / "plain.xlsx"
+    book = EarlyBook(early_out, False, kw.get("roster"))
+    res = aggregate([src], early=book, **kw)
+    try:
+        write_aggregate(res, early_out, early=book)
+        used = res.early_detail
+    finally:
+        res.close()
+    res = aggregate([src], **kw)
+    try:
+        write_aggregate(res, plain_out)
+    finally:
+        res.close()
+    assert not list(tmp.glob(".~nianbao-*")), "a temporary file was left behind"
+    return used, _sheets(early_out), _sheets(plain_out)
+
+
+def test_detail_written_while_reading_equals_the_plain_workbook(tmp_path, monkeypatch):
+    """A clean batch, enough files for the workers, arriving in any order: 明细 is written as
+    they are read, in input order, and the workbook is the same as one written afterwards."""
+    from nianbao.aggregate import Roster
+
+    monkeypatch.setattr(pipeline, "CHUNK", 3)  # many small chunks: they come back out of order
+
+    src = tmp_path / "in"
+    src.mkdir()
+    n = pipeline.PARALLEL_MIN + 5
+    vals = {i: consistent_values(S21, 40 + i) for i in range(n)}
+    for i in range(n):
+        unit_file(src / f"{i:02}.xlsx", f"单位{i:02}", vals[i])
+    bad = dict(consistent_values(S21, 99))
+    bad["nb_t3_r_total_natural"] += 1
+    unit_file(src / "07b.xlsx", "单位07乙", bad)  # failed: in 明细, not summed
+    write_template(src / "08b.xlsx", S21, unit="单位08乙", year=YEAR)  # empty: not in 明细
+    ros = Roster([{"单位名称": f"单位{i:02}", "类别": "部门" if i % 2 else "乡镇"} for i in range(n)]
+                 + [{"单位名称": "单位07乙", "类别": "部门"}])
+    used, early, plain = _both_ways(src, tmp_path, roster=ros)
+    assert used and early == plain
+    detail = early[0]["明细"]
+    names = [row[0] for row in detail[4:]]
+    assert names == sorted(names) and "单位08乙" not in names  # input order; the empty one left out
+    row7b = detail[4 + names.index("单位07乙")]
+    assert row7b[2:4] == ["有错误", "否"]
+    first = detail[4]
+    assert first[:4] == ["单位00", "乡镇", "通过", "是"]
+    keys = detail[3][5:]
+    assert [Decimal(str(x)) for x in first[5:]] == [Decimal(str(vals[0][k])) for k in keys]
+
+
+def test_detail_written_while_reading_is_redone_when_statuses_change(county, tmp_path):
+    """The county has a duplicate, a file of the 2019 form and one of another year: the rows
+    written while reading are dropped and the workbook written afresh, the same as before."""
+    from nianbao.aggregate import Roster
+    from nianbao.roster import read_roster
+
+    ros = Roster(read_roster(county["roster"]))
+    used, early, plain = _both_ways(county["src"], tmp_path, roster=ros)
+    assert not used and early == plain
+    names = [row[0] for row in early[0]["明细"][4:]]
+    assert "县司法局" in names and names.count("县司法局") == 2  # both files, one a duplicate
+
+
+def test_stopped_run_leaves_no_temporary_file(tmp_path, monkeypatch):
+    import nianbao.aggregate as agg
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        unit_file(src / f"{i}.xlsx", f"单位{i}", consistent_values(S21, i))
+    real = agg._settle
+
+    def boom(*a, **k):
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(agg, "_settle", boom)
+    out = tmp_path / "out" / "汇总.xlsx"
+    res = CliRunner().invoke(app, ["aggregate", str(src), "-o", str(out)])
+    assert res.exit_code == 2 and "内部错误" in res.output
+    assert not out.exists() and not list(out.parent.glob(".~nianbao-*"))
+    monkeypatch.setattr(agg, "_settle", real)
+
+
+def test_early_rows_are_handed_over_in_input_order():
+    import random
+
+    from nianbao.aggregate import PASSED, _EarlyRows
+
+    class Book:
+        spec = None
+
+        def __init__(self):
+            self.got = []
+
+        def row(self, spec, name, *rest):
+            self.spec = spec
+            self.got.append(name)
+            return True
+
+    book = Book()
+    rows = _EarlyRows(book, None, False)
+    order = list(range(200))
+    random.Random(7).shuffle(order)
+    for i in order:
+        rows.put(i, None if i % 10 == 3 else (f"u{i:03}", None, PASSED, f"{i}.xlsx", "2021", (1,)))
+    assert book.got == [f"u{i:03}" for i in range(200) if i % 10 != 3]
+    assert not rows.held and len(rows.written) == len(book.got)

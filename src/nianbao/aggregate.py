@@ -533,6 +533,7 @@ class Result:
     include_failed: bool = False
     annotate_messages: list[str] = field(default_factory=list)
     annotate_failed: bool = False  # an annotated copy could not be written (exit 2)
+    early_detail: bool = False  # the rows handed to ``early`` while reading are the final ones
 
     @property
     def form(self) -> str:
@@ -542,6 +543,10 @@ class Result:
     def entries(self) -> Rows:
         """Every row, problems first (the order of 报送情况)."""
         return Rows(self.units, self.units.order)
+
+    def rows_in_input_order(self) -> Rows:
+        """Every row in the order the files were found (the order of 明细)."""
+        return Rows(self.units, array("i", range(len(self.units))))
 
     @property
     def summed(self) -> Rows:
@@ -651,11 +656,14 @@ def _duplicates(u: Units, rows: list[int]) -> None:
 def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
               previous: Previous | None = None, annotate_dir: Path | None = None,
               include_failed: bool = False, year: int | None = None, blank: str = "zero",
-              force: bool = False, progress_factory=None, jobs: int | None = None) -> Result:
+              force: bool = False, progress_factory=None, jobs: int | None = None,
+              early=None) -> Result:
     """Read, check, identify, settle and sum. The caller writes the outputs and calls close().
 
     Inputs are streamed (:func:`inputs.iter_collect`): each file is read and checked, reduced
-    to a row of :class:`Units` and a record in the spool, and forgotten."""
+    to a row of :class:`Units` and a record in the spool, and forgotten. ``early`` (an
+    :class:`aggregate_xlsx.EarlyBook`) gets the rows of 明细 in input order as the files are
+    read; ``Result.early_detail`` tells whether they turned out final."""
     from .checks import run_checks
     from .inputs import SKIPPED, UNSUPPORTED, count_inputs, iter_collect
     from .pipeline import annotate_one, compact_values
@@ -668,6 +676,7 @@ def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
     dropped: list[int] = []  # input rows that turned out to be our own outputs
     messages: list[str] = []
     annotate_failed = False
+    detail = _EarlyRows(early, ros, include_failed) if early is not None else None
 
     def feed():
         for tag, x in iter_collect(paths, defer_output_check=True):
@@ -686,6 +695,8 @@ def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
             if report.skipped:  # one of our own outputs (the reader looked at its properties)
                 skipped.append((report.path, report.skipped))
                 dropped.append(idx)
+                if detail:
+                    detail.put(idx, None)
                 continue
             name, ridx, reported = _identify(item, report, ros)
             if previous is not None and report.form and not report.unreadable and not report.empty:
@@ -710,6 +721,8 @@ def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
                       else FAILED if report.errors else WARNINGS if report.warnings else PASSED)
             units.put(idx, name, status, ridx, report.form, report.year,
                       spool.put(details, vals, report.findings))
+            if detail:
+                detail.put(idx, (name, ridx, status, report.path, report.form, vals))
     finally:
         if bar:
             bar.close()
@@ -721,6 +734,7 @@ def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
                 units.put(len(units), ros.name(i), MISSING, i)
     _settle(units, year, include_failed)
     form, year = units.form, units.year
+    early_detail = detail is not None and detail.final(units)
 
     spec = get_spec(form)
     keys = list(spec.cells)
@@ -746,7 +760,49 @@ def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
     return Result(spec=spec, year=year, units=units, sums=sums,
                   categories={c: (n, s) for c, (n, s) in cats.items()}, county=county,
                   skipped=skipped, roster=ros, spool=spool, include_failed=include_failed,
-                  annotate_messages=messages, annotate_failed=annotate_failed)
+                  annotate_messages=messages, annotate_failed=annotate_failed, early_detail=early_detail)
+
+
+class _EarlyRows:
+    """The rows of 明细 for an early book (see aggregate_xlsx.EarlyBook), in input order
+    although the files come back from the workers in any order (a few chunks are held), each
+    with the status its file has when read. :meth:`final` tells whether the statuses the
+    rows were written with are the final ones."""
+
+    def __init__(self, book, roster: Roster | None, include_failed: bool):
+        self.book, self.ros, self.include_failed = book, roster, include_failed
+        self.held: dict[int, tuple | None] = {}
+        self.next = 0
+        self.written = bytearray()  # status rank of every row written, in input order
+        self.ok = True
+
+    def put(self, idx: int, row: tuple | None) -> None:
+        self.held[idx] = row
+        while self.next in self.held:
+            row = self.held.pop(self.next)
+            self.next += 1
+            if row is not None and self.ok:
+                self._write(*row)
+
+    def _write(self, name, ridx, status, file, form, vals) -> None:
+        if status in (UNREADABLE, EMPTY):
+            return  # not in 明细
+        if self.ros is not None and ridx is None:
+            status = NOT_IN_ROSTER  # as _settle will say
+        summed = status in (PASSED, WARNINGS) or (status == FAILED and self.include_failed)
+        category = self.ros.category(ridx) if ridx is not None and self.ros else ""
+        if self.book.row(get_spec(form), name, category, STATUS_ZH[status], summed, file, form, vals):
+            self.written.append(_RANK[status])
+        else:
+            self.ok = False
+
+    def final(self, u: Units) -> bool:
+        """After _settle: was every row written with its final status, under the winning form?"""
+        if not self.ok or self.held or self.book.spec is None or self.book.spec.version != u.form:
+            return False
+        out = {_RANK[UNREADABLE], _RANK[EMPTY]}
+        final = bytearray(u.status[i] for i in range(len(u)) if u.offsets[i] >= 0 and u.status[i] not in out)
+        return final == self.written
 
 
 # ---------------------------------------------------------------- JSON

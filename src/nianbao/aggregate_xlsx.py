@@ -36,7 +36,7 @@ from .aggregate import (
     Result,
     prev_cells,
 )
-from .fileio import OutputError, atomic_path
+from .fileio import AtomicOutput, OutputError, atomic_path
 from .template import meta_rows, write_meta_sheet
 from .findings import fmt_number
 from .layout import Box, TableLayout, a1, col_letter, parse_a1, workbook_layout
@@ -149,25 +149,34 @@ def _print_setup(ws) -> None:
 
 # ---------------------------------------------------------------- writer
 class _Writer:
-    def __init__(self, wb, res: Result, out: Path):
-        self.wb, self.res, self.out, self.f = wb, res, out, _Formats(wb)
-        self.spec = res.spec
+    """Writes the sheets. They are added up front (their order is the workbook's): 明细 can
+    then be filled while the files are still being read (see :class:`EarlyBook`); the others
+    need every file and are written by :meth:`finish`."""
 
-    def build(self) -> None:
-        summary = self.wb.add_worksheet(SUMMARY)
-        status = _streaming_sheet(self.wb, STATUS_SHEET)
-        detail = _streaming_sheet(self.wb, DETAIL)
-        issues = _streaming_sheet(self.wb, FINDINGS)
-        cats = _streaming_sheet(self.wb, CATEGORIES) if self.res.categories else None
-        meta = self.wb.add_worksheet(self.spec.workbook["meta_sheet"])
-        self.write_summary(summary)
-        self.write_status(status)
-        self.write_detail(detail)
-        self.write_findings(issues)
-        if cats is not None:
-            self.write_categories(cats)
-        self.write_meta(meta)
-        summary.activate()
+    def __init__(self, wb, spec: Spec, out: Path, categories: bool):
+        self.wb, self.spec, self.out, self.f = wb, spec, out, _Formats(wb)
+        self.res: Result | None = None
+        self.summary = wb.add_worksheet(SUMMARY)
+        self.status = _streaming_sheet(wb, STATUS_SHEET)
+        self.detail = _streaming_sheet(wb, DETAIL)
+        self.issues = _streaming_sheet(wb, FINDINGS)
+        self.cats = _streaming_sheet(wb, CATEGORIES) if categories else None
+        self.meta_ws = wb.add_worksheet(spec.workbook["meta_sheet"])
+        self.keys = self._key_header(self.detail, DETAIL_LEAD)
+        self.detail_row_no = HEAD_ROWS  # next row of 明细 (below the key header)
+
+    def finish(self, res: Result, detail_written: bool) -> None:
+        self.res = res
+        self.write_summary(self.summary)
+        self.write_status(self.status)
+        if not detail_written:
+            self.write_detail()
+        self.detail.autofilter(3, 0, max(self.detail_row_no - 1, 3), len(DETAIL_LEAD) + len(self.keys) - 1)
+        self.write_findings(self.issues)
+        if self.cats is not None:
+            self.write_categories(self.cats)
+        self.write_meta(self.meta_ws)
+        self.summary.activate()
         self.write_properties()
 
     # -- 汇总
@@ -333,31 +342,32 @@ class _Writer:
         ws.freeze_panes(4, 1)
         return keys
 
-    def write_detail(self, ws) -> None:
+    def write_detail(self) -> None:
+        """明细 from the spool: one row per file read, in input order."""
         res = self.res
-        keys = self._key_header(ws, DETAIL_LEAD)
-        n = len(DETAIL_LEAD)
-        r = 4
+        for e in res.rows_in_input_order():
+            if e.spool >= 0 and not e.empty and not e.unreadable:
+                self.detail_row(e.name, e.category, e.status_zh, e.summed, e.file, e.form,
+                                res.value_tuple(e))
+
+    def detail_row(self, name: str, category: str, status_zh: str, summed: bool, file: str,
+                   form: str | None, vals: tuple | None) -> None:
+        """One row of 明细: who, then the values (of another form's cells: by key)."""
+        if not vals:
+            return
+        ws, r, n = self.detail, self.detail_row_no, len(DETAIL_LEAD)
+        for c, v in enumerate((name, category, status_zh, "是" if summed else "否", file)):
+            _text(ws, r, c, v)
+        if form != self.spec.version:
+            by_key = dict(zip(get_spec(form).cells, vals))
+            vals = tuple(map(by_key.get, self.keys))
         write = ws.write_number
-        for e in res.entries:
-            if e.spool < 0 or e.empty or e.unreadable:
-                continue
-            vals = res.value_tuple(e)
-            if not vals:
-                continue
-            lead = [e.name, e.category, e.status_zh, "是" if e.summed else "否", e.file]
-            for c, v in enumerate(lead):
-                _text(ws, r, c, v)
-            if e.form != self.spec.version:  # another form's cells, by key
-                by_key = dict(zip(get_spec(e.form).cells, vals))
-                vals = tuple(map(by_key.get, keys))
-            for c, v in enumerate(vals, n):  # 200,000 cells for 1,000 units: the common case inline
-                if type(v) is int and -SAFE_INT < v < SAFE_INT:
-                    write(r, c, v)
-                elif v is not None:
-                    _number(ws, r, c, v)
-            r += 1
-        ws.autofilter(3, 0, max(r - 1, 3), n + len(keys) - 1)
+        for c, v in enumerate(vals, n):  # 200,000 cells for 1,000 units: the common case inline
+            if type(v) is int and -SAFE_INT < v < SAFE_INT:
+                write(r, c, v)
+            elif v is not None:
+                _number(ws, r, c, v)
+        self.detail_row_no = r + 1
 
     def write_categories(self, ws) -> None:
         res = self.res
@@ -428,23 +438,99 @@ class _Writer:
             self.wb.set_custom_property("nianbao_year", int(self.res.year), "number_int")
 
 
-def write_aggregate(res: Result, out: Path | str, force: bool = False) -> None:
-    """Write the aggregate workbook atomically; OutputError (Chinese) when it cannot be written."""
+def _workbook(path: Path):
     import xlsxwriter
+
+    return xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
+                                           "strings_to_numbers": False})
+
+
+def _close(wb, out: Path) -> None:
     from xlsxwriter.exceptions import FileCreateError
 
+    try:
+        wb.close()
+    except FileCreateError as e:  # xlsxwriter wraps the OSError (a full disk…)
+        cause = e.__cause__ or e.__context__ or (e.args[0] if e.args else e)
+        raise OutputError(f"无法写入 {out}：{getattr(cause, 'strerror', None) or cause}") from None
+
+
+def write_aggregate(res: Result, out: Path | str, force: bool = False, early: EarlyBook | None = None) -> None:
+    """Write the aggregate workbook atomically; OutputError (Chinese) when it cannot be written.
+    With ``early`` (opened before the files were read): its 明细 is used when the result
+    confirms every row it holds, else it is discarded and the workbook written afresh."""
     out = Path(out)
+    if early is not None:
+        if early.finish(res):
+            return
     with atomic_path(out, force=force) as tmp:
-        wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
-                                            "strings_to_numbers": False})
+        wb = _workbook(tmp)
         try:
-            _Writer(wb, res, out).build()
+            _Writer(wb, res.spec, out, _has_categories(res.roster)).finish(res, detail_written=False)
         finally:
+            _close(wb, out)
+
+
+def _has_categories(roster) -> bool:
+    return roster is not None and roster.has_category
+
+
+class EarlyBook:
+    """The aggregate workbook opened before the files are read, so that 明细 (the big sheet)
+    is written while the worker processes read: :func:`aggregate.aggregate` hands it the rows
+    in input order with the status each file has when it is read. Only the end can tell
+    duplicates and files of another form or year; when any row turns out different (or the
+    form differs from the first file's), this book is discarded and the workbook is written
+    afresh from the spool, so the output is the same either way."""
+
+    def __init__(self, out: Path | str, force: bool, roster=None):
+        self.out, self.force, self.roster = Path(out), force, roster
+        self.target: AtomicOutput | None = None
+        self.wb = self.writer = None
+        self.spec: Spec | None = None
+        self.broken = False  # a row could not be written as it will finally read
+
+    def row(self, spec: Spec, name: str, category: str, status_zh: str, summed: bool, file: str,
+            form: str | None, vals: tuple | None) -> bool:
+        """Write one row of 明细; False once this book cannot be the output (then no more rows)."""
+        if self.broken:
+            return False
+        if self.writer is None:
+            self.spec = spec
             try:
-                wb.close()
-            except FileCreateError as e:  # xlsxwriter wraps the OSError (a full disk…)
-                cause = e.__cause__ or e.__context__ or (e.args[0] if e.args else e)
-                raise OutputError(f"无法写入 {out}：{getattr(cause, 'strerror', None) or cause}") from None
+                self.target = AtomicOutput(self.out, self.force)
+                self.wb = _workbook(self.target.path)
+                self.writer = _Writer(self.wb, spec, self.out, _has_categories(self.roster))
+            except OutputError:  # reported when the workbook is written the usual way
+                self.discard()
+                return False
+        if spec is not self.spec:
+            self.discard()
+            return False
+        self.writer.detail_row(name, category, status_zh, summed, file, form, vals)
+        return True
+
+    def finish(self, res: Result) -> bool:
+        """Write the other sheets and put the workbook in place, when ``res`` confirms every
+        row of 明细 written so far (``res.early_detail``); False: nothing was written."""
+        if self.writer is None or self.broken or not res.early_detail or res.spec is not self.spec:
+            self.discard()
+            return False
+        try:
+            try:
+                self.writer.finish(res, detail_written=True)
+            finally:
+                _close(self.wb, self.out)
+            self.target.commit()
+        finally:
+            self.target.discard()
+        return True
+
+    def discard(self) -> None:
+        self.broken = True
+        if self.target is not None:
+            self.target.discard()  # the workbook is never closed: xlsxwriter writes nothing
+        self.wb = self.writer = None
 
 
 # ---------------------------------------------------------------- reading it back

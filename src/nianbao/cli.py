@@ -347,7 +347,7 @@ def aggregate_cmd(
     from rich.console import Console
 
     from .aggregate import Roster, aggregate, load_previous, print_text, to_json
-    from .aggregate_xlsx import write_aggregate
+    from .aggregate_xlsx import EarlyBook, write_aggregate
     from .fileio import OutputError
     from .render import Progress, write_stdout
     from .roster import RosterError, read_roster
@@ -374,30 +374,36 @@ def aggregate_cmd(
             _fail(f"找不到上年数据：{previous}（请给出上年的汇总表，或上年各单位填报表所在的文件夹）")
         except Exception as exc:  # noqa: BLE001 - never a traceback for the user
             _fail(f"读取上年数据 {previous} 时发生内部错误（技术信息：{type(exc).__name__}）")
+    # with an output, 明细 is written while the files are read (see aggregate_xlsx.EarlyBook)
+    early = EarlyBook(output, force, ros) if output is not None else None
     try:
-        res = aggregate(paths, roster=ros, previous=prev, annotate_dir=annotate_dir,
-                        include_failed=include_failed, year=year, blank=blank, force=force,
-                        progress_factory=lambda n: Progress(n, "正在汇总"))
-    except Exception as exc:  # noqa: BLE001 - never a traceback for the user
-        _fail(f"汇总时发生内部错误（技术信息：{type(exc).__name__}），请将输入文件夹与此信息反馈给维护人员")
-    try:
-        err = Console(stderr=True, highlight=False)
-        for msg in res.annotate_messages:
-            err.print(msg)
-        if output is not None:
-            try:
-                write_aggregate(res, output, force=force)
-            except OutputError as e:
-                _fail(str(e))
-            except Exception as exc:  # noqa: BLE001
-                _fail(f"写入汇总表 {output} 时发生内部错误（技术信息：{type(exc).__name__}）")
-        if fmt == "json":
-            write_stdout(to_json(res) + "\n")
-        else:
-            print_text(res, output)
-        code = EXIT_USAGE if res.annotate_failed else (EXIT_FINDINGS if res.has_problems() else EXIT_OK)
+        try:
+            res = aggregate(paths, roster=ros, previous=prev, annotate_dir=annotate_dir,
+                            include_failed=include_failed, year=year, blank=blank, force=force,
+                            progress_factory=lambda n: Progress(n, "正在汇总"), early=early)
+        except Exception as exc:  # noqa: BLE001 - never a traceback for the user
+            _fail(f"汇总时发生内部错误（技术信息：{type(exc).__name__}），请将输入文件夹与此信息反馈给维护人员")
+        try:
+            err = Console(stderr=True, highlight=False)
+            for msg in res.annotate_messages:
+                err.print(msg)
+            if output is not None:
+                try:
+                    write_aggregate(res, output, force=force, early=early)
+                except OutputError as e:
+                    _fail(str(e))
+                except Exception as exc:  # noqa: BLE001
+                    _fail(f"写入汇总表 {output} 时发生内部错误（技术信息：{type(exc).__name__}）")
+            if fmt == "json":
+                write_stdout(to_json(res) + "\n")
+            else:
+                print_text(res, output)
+            code = EXIT_USAGE if res.annotate_failed else (EXIT_FINDINGS if res.has_problems() else EXIT_OK)
+        finally:
+            res.close()
     finally:
-        res.close()
+        if early is not None:
+            early.discard()  # nothing left behind when the run stops half way
     raise typer.Exit(code)
 
 

@@ -20,37 +20,56 @@ class OutputError(Exception):
     """An output could not be written; the message is Chinese and names the file."""
 
 
+class AtomicOutput:
+    """A temporary file next to ``target`` that takes its place on :meth:`commit` (with
+    ``force=False`` an existing target is never replaced); :meth:`discard` removes it."""
+
+    def __init__(self, target: Path | str, force: bool = True):
+        self.target, self.force = Path(target), force
+        if self.target.exists() and not force:
+            raise OutputError(f"输出文件已存在：{self.target}（如需覆盖请加 --force）")
+        try:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".~nianbao-", suffix=self.target.suffix, dir=self.target.parent)
+            os.close(fd)
+            os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs follow the user's umask
+        except OSError as e:
+            raise OutputError(f"无法写入 {self.target}：{e.strerror or e}") from None
+        self.path = Path(tmp)
+
+    def commit(self) -> None:
+        try:
+            if self.force:
+                os.replace(self.path, self.target)
+            else:
+                _create(self.path, self.target)
+        except OSError as e:
+            raise OutputError(f"无法写入 {self.target}：{e.strerror or e}") from None
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        if self.path.exists():
+            try:
+                self.path.unlink()
+            except OSError:
+                pass
+
+
 @contextmanager
 def atomic_path(target: Path | str, force: bool = True):
     """Yield a temporary path next to ``target``; on success it replaces ``target``.
 
     With ``force=False`` an existing target is never replaced. A failure leaves no partial file.
     """
-    target = Path(target)
-    if target.exists() and not force:
-        raise OutputError(f"输出文件已存在：{target}（如需覆盖请加 --force）")
+    out = AtomicOutput(target, force)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".~nianbao-", suffix=target.suffix, dir=target.parent)
-        os.close(fd)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs follow the user's umask
-    except OSError as e:
-        raise OutputError(f"无法写入 {target}：{e.strerror or e}") from None
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        if force:
-            os.replace(tmp_path, target)
-        else:
-            _create(tmp_path, target)
-    except OSError as e:
-        raise OutputError(f"无法写入 {target}：{e.strerror or e}") from None
+        yield out.path
+        out.commit()
+    except OSError as e:  # writing the temporary file failed (a full disk…)
+        raise OutputError(f"无法写入 {out.target}：{e.strerror or e}") from None
     finally:
-        if tmp_path.exists():
-            try:
-                tmp_path.unlink()
-            except OSError:
-                pass
+        out.discard()
 
 
 def _create(tmp: Path, target: Path) -> None:
