@@ -465,6 +465,25 @@ def test_entity_declaration_refused(tmp_path):
     assert r.status == "unreadable" and "实体" in r.findings[0].message
 
 
+@pytest.mark.parametrize("part", ["docProps/core.xml", "xl/worksheets/sheet3.xml", "xl/workbook.xml"])
+def test_entity_declaration_after_a_long_prolog_is_refused(tmp_path, part):
+    """A DOCTYPE after 10 KB of comments, in a part nobody parses, one read in part and the
+    workbook part: still found."""
+    p = tmp_path / "t.xlsx"
+    write_template(p, S21, unit="某局", year=2025)
+    pad = b"<!--" + b" " * 10_000 + b"-->"
+    dtd = b'<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+
+    def edit(name, data):
+        if name == part:
+            head, rest = data.split(b"?>", 1)
+            return head + b"?>" + pad + dtd + rest
+        return data
+
+    r = read(_rewrite(p, tmp_path / "dtd.xlsx", edit))
+    assert r.status == "unreadable" and "实体" in r.findings[0].message and part in r.findings[0].message
+
+
 def _far_cell_workbook(tmp_path: Path, ref: str, name: str) -> Path:
     p = tmp_path / "t.xlsx"
     write_template(p, S21, unit="某局", year=2025, values=numbered(S21))

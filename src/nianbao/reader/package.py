@@ -136,6 +136,7 @@ class Package:
     custom: dict[str, str] = field(default_factory=dict)
     calc_chain: bool = False
     cache: dict[str, bytes] = field(default_factory=dict)
+    checked: set[str] = field(default_factory=set)  # parts whose start was checked for a DTD
 
     def read(self, name: str) -> bytes:
         """Inflate one part, never beyond its declared size (a lying size is corruption)."""
@@ -208,6 +209,7 @@ class Package:
                 if at >= 0:
                     out = out[:at + len(end)]
                     _check_prolog(name, out)
+                    self.checked.add(name)
                     return out
         except zlib.error:
             pass  # read() reports the damage
@@ -218,14 +220,18 @@ class Package:
         (python-calamine would fail on it with a vague message, or never look at it)."""
         sheets = set(self.sheet_parts.values())  # checked by read() when (if) they are read
         for name, info in self.infos.items():
-            if name in self.cache or name in sheets or not name.endswith((".xml", ".rels", ".vml")):
+            if name in self.cache or name in self.checked or name in sheets \
+                    or not name.endswith((".xml", ".rels", ".vml")):
                 continue
             try:
                 head = self.head(name)
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
                     NotImplementedError, RuntimeError, struct.error):
                 continue  # a damaged part is reported when (if) it is read
-            _check_prolog(name, head)
+            if _ROOT_START.search(head) is None and info.file_size > len(head):
+                self.read(name)  # the prolog runs on (comments, padding): read() checks all of it
+            else:
+                _check_prolog(name, head)
 
     def zipfile(self) -> zipfile.ZipFile:
         if self.zf is None:
