@@ -37,11 +37,11 @@ from .aggregate import (
     prev_cells,
 )
 from .fileio import AtomicOutput, OutputError, atomic_path
-from .template import meta_rows, write_meta_sheet
 from .findings import fmt_number
 from .layout import Box, TableLayout, a1, col_letter, parse_a1, workbook_layout
 from .model import Report
 from .spec import Spec, get_spec
+from .template import meta_rows, write_meta_sheet
 
 SUMMARY, STATUS_SHEET, DETAIL, FINDINGS, CATEGORIES = "汇总", "报送情况", "明细", "问题清单", "分类汇总"
 OUTPUT_KIND = "aggregate"
@@ -572,7 +572,7 @@ def read_aggregate(src: Path | str | bytes, display: str = "") -> Previous | Non
         return None
     try:
         wb = CalamineWorkbook.from_filelike(io.BytesIO(src))
-    except Exception:  # noqa: BLE001 - calamine errors: not a workbook we can use
+    except Exception:
         return None
     try:
         meta_rows = _sheet_rows(wb, get_spec().workbook["meta_sheet"], 50) or []

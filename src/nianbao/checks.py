@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from .findings import ERROR, WARNING, Finding, fmt_number, make
 from .model import SMALL_DECIMALS, SMALL_IDS, Report
@@ -47,7 +47,7 @@ def check_blanks(report: Report, spec: Spec, blank: str = "zero") -> list[Findin
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def _kind_limits(spec: Spec) -> dict[str, tuple]:
     """cell key -> (min or None, must be integer, max decimal places or None), once per spec."""
     out = {}
@@ -59,7 +59,7 @@ def _kind_limits(spec: Spec) -> dict[str, tuple]:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def _kind_groups(spec: Spec) -> tuple:
     """The value cells grouped by their limits: ((min, integer, places), keys), once per spec."""
     groups: dict[tuple, list[str]] = {}
@@ -149,7 +149,7 @@ def _sum(cells: tuple, get) -> Decimal:
 class _Compiled:
     """A rule without last year's terms, as the cells added and taken on each side."""
 
-    __slots__ = ("rule", "lp", "lm", "rp", "rm", "cells", "op")
+    __slots__ = ("cells", "lm", "lp", "op", "rm", "rp", "rule")
 
     def __init__(self, rule: Rule):
         self.rule = rule
@@ -170,12 +170,12 @@ class _Compiled:
         return lhs, rhs
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled(rule: Rule) -> _Compiled:
     return _Compiled(rule)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _spec_rules(spec: Spec) -> tuple:
     """(rule, compiled or None when it uses last year's values) for every rule, once per spec."""
     return tuple((r, None if r.uses_previous else _compiled(r)) for r in spec.rules)

@@ -122,8 +122,9 @@ def _chinese_errors(exceptions, formatting) -> None:
     formatting.HelpFormatter.write_usage = write_usage
 
 
-from typer._click import exceptions as _vexc, formatting as _vfmt  # noqa: E402 - typer 0.26+ vendors click
-from typer._click.core import Command as _VendoredCommand  # noqa: E402
+from typer._click import exceptions as _vexc  # typer 0.26+ vendors click
+from typer._click import formatting as _vfmt
+from typer._click.core import Command as _VendoredCommand
 
 _chinese_help_option(_VendoredCommand)
 _chinese_errors(_vexc, _vfmt)
@@ -372,7 +373,7 @@ def aggregate_cmd(
             prev = load_previous(previous, ros, blank, progress_factory=lambda n: Progress(n, "正在读取上年数据"))
         except FileNotFoundError:
             _fail(f"找不到上年数据：{previous}（请给出上年的汇总表，或上年各单位填报表所在的文件夹）")
-        except Exception as exc:  # noqa: BLE001 - never a traceback for the user
+        except Exception as exc:
             _fail(f"读取上年数据 {previous} 时发生内部错误（技术信息：{type(exc).__name__}）")
     # with an output, 明细 is written while the files are read (see aggregate_xlsx.EarlyBook)
     early = EarlyBook(output, force, ros) if output is not None else None
@@ -381,7 +382,7 @@ def aggregate_cmd(
             res = aggregate(paths, roster=ros, previous=prev, annotate_dir=annotate_dir,
                             include_failed=include_failed, year=year, blank=blank, force=force,
                             progress_factory=lambda n: Progress(n, "正在汇总"), early=early)
-        except Exception as exc:  # noqa: BLE001 - never a traceback for the user
+        except Exception as exc:
             _fail(f"汇总时发生内部错误（技术信息：{type(exc).__name__}），请将输入文件夹与此信息反馈给维护人员")
         try:
             err = Console(stderr=True, highlight=False)
@@ -392,7 +393,7 @@ def aggregate_cmd(
                     write_aggregate(res, output, force=force, early=early)
                 except OutputError as e:
                     _fail(str(e))
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     _fail(f"写入汇总表 {output} 时发生内部错误（技术信息：{type(exc).__name__}）")
             if fmt == "json":
                 write_stdout(to_json(res) + "\n")
