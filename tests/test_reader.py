@@ -686,3 +686,21 @@ def test_far_cell_in_another_sheet_data_element(tmp_path, layout):
         assert total == str(numbered(S21)["nb_t3_r_total_natural"])
     else:  # the guard saw it and dropped it (calamine takes the empty element for the sheet)
         assert ["NB006", "XFD1048576"] in findings
+
+
+@pytest.mark.parametrize("step", [1, 5, 11, 12, 13, 700, 4096, 1 << 20])
+def test_read_until_stops_right_after_the_marker(tmp_path, step):
+    """A part inflated up to a marker is exactly the start of the whole part, however the
+    inflating is cut into steps (the marker may straddle two steps); without the marker: all."""
+    from nianbao.reader import open_package
+
+    p = tmp_path / "t.xlsx"
+    write_template(p, S21, unit="某局", year=2025, values=numbered(S21))
+    data = p.read_bytes()
+    pkg = open_package(data)
+    for part in [*pkg.sheet_parts.values(), "xl/workbook.xml"]:
+        for end in (b"</sheetData>", b"</sheets>", b"<never-there>"):
+            whole = open_package(data).read(part)
+            at = whole.find(end)
+            expected = whole if at < 0 else whole[:at + len(end)]
+            assert open_package(data).read_until(part, end, step) == expected, (part, end)

@@ -186,7 +186,7 @@ class Book:
         inflated). The guards and the formula and error scans look at exactly this."""
         xml = self._xml.get(part)
         if xml is None:
-            xml = self._xml[part] = self.pkg.read_until(part, b"</sheetData>", step=32768)
+            xml = self._xml[part] = self.pkg.read_until(part, b"</sheetData>")
         return xml
 
     def formulas(self, name: str) -> dict:

@@ -187,10 +187,10 @@ class Package:
         with self.zipfile().open(info.filename) as f:
             return f.read(size)
 
-    def read_until(self, name: str, end: bytes, step: int = 8192) -> bytes:
+    def read_until(self, name: str, end: bytes, step: int = 4096) -> bytes:
         """The start of a part up to and including the first ``end`` (the whole part when it
-        does not occur), inflating no further than needed. No CRC check on a part read in part:
-        python-calamine checks it when it reads the part."""
+        does not occur), inflating no further than needed (``step`` bytes at a time). No CRC
+        check on a part read in part: python-calamine checks it when it reads the part."""
         info = self.infos[name]
         data, off = self.data, info.header_offset
         if name in self.cache or info.compress_type != zipfile.ZIP_DEFLATED or data[off:off + 4] != b"PK\x03\x04":
@@ -199,18 +199,23 @@ class Package:
         start = off + 30 + n + m
         d = zlib.decompressobj(-15)
         pending = data[start:start + info.compress_size]
-        out = b""
+        parts: list[bytes] = []
+        size, tail, keep = 0, b"", len(end) - 1
         try:
-            while pending and len(out) <= info.file_size:
-                seen = len(out)
-                out += d.decompress(pending, step)
+            while pending and size <= info.file_size:
+                chunk = d.decompress(pending, step)
                 pending = d.unconsumed_tail
-                at = out.find(end, max(0, seen - len(end)))
+                window = tail + chunk if tail else chunk
+                at = window.find(end)
                 if at >= 0:
-                    out = out[:at + len(end)]
+                    parts.append(chunk[:at - len(tail) + len(end)])
+                    out = b"".join(parts)
                     _check_prolog(name, out)
                     self.checked.add(name)
                     return out
+                parts.append(chunk)
+                size += len(chunk)
+                tail = window[-keep:] if keep else b""
         except zlib.error:
             pass  # read() reports the damage
         return self.read(name)
