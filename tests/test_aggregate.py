@@ -599,8 +599,8 @@ def test_early_rows_are_handed_over_in_input_order():
         def __init__(self):
             self.got = []
 
-        def row(self, spec, name, *rest):
-            self.spec = spec
+        def row(self, name, *rest):
+            self.spec = get_spec(rest[-2])
             self.got.append(name)
             return True
 

@@ -791,7 +791,7 @@ class _EarlyRows:
             status = NOT_IN_ROSTER  # as _settle will say
         summed = status in (PASSED, WARNINGS) or (status == FAILED and self.include_failed)
         category = self.ros.category(ridx) if ridx is not None and self.ros else ""
-        if self.book.row(get_spec(form), name, category, STATUS_ZH[status], summed, file, form, vals):
+        if self.book.row(name, category, STATUS_ZH[status], summed, file, form, vals):
             self.written.append(_RANK[status])
         else:
             self.ok = False

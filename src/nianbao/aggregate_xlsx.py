@@ -460,9 +460,8 @@ def write_aggregate(res: Result, out: Path | str, force: bool = False, early: Ea
     With ``early`` (opened before the files were read): its 明细 is used when the result
     confirms every row it holds, else it is discarded and the workbook written afresh."""
     out = Path(out)
-    if early is not None:
-        if early.finish(res):
-            return
+    if early is not None and early.finish(res):
+        return
     with atomic_path(out, force=force) as tmp:
         wb = _workbook(tmp)
         try:
@@ -490,11 +489,12 @@ class EarlyBook:
         self.spec: Spec | None = None
         self.broken = False  # a row could not be written as it will finally read
 
-    def row(self, spec: Spec, name: str, category: str, status_zh: str, summed: bool, file: str,
-            form: str | None, vals: tuple | None) -> bool:
+    def row(self, name: str, category: str, status_zh: str, summed: bool, file: str, form: str,
+            vals: tuple) -> bool:
         """Write one row of 明细; False once this book cannot be the output (then no more rows)."""
         if self.broken:
             return False
+        spec = get_spec(form)
         if self.writer is None:
             self.spec = spec
             try:
