@@ -569,7 +569,7 @@ def test_detail_written_while_reading_is_redone_when_statuses_change(county, tmp
 
 
 def test_stopped_run_leaves_no_temporary_file(tmp_path, monkeypatch):
-    import nianbao.aggregate as agg
+    import nianbao.aggregate.core as agg
 
     src = tmp_path / "in"
     src.mkdir()

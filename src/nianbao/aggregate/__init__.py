@@ -1,0 +1,45 @@
+"""``nianbao aggregate``: who reported, whose data is wrong, and the county totals.
+
+Every input is read and checked by the same code as ``nianbao check`` in worker processes, as
+the folder walk finds it (:func:`inputs.iter_collect`). Each result is reduced at once to a
+packed row of :class:`Units` (unit name, status, roster row, form and year: about 0.1 KB); its
+details, values and findings go to a temporary spool file, and the workbook is released, so
+memory stays nearly flat however many files there are. Statuses are settled once every file is
+known (duplicates, majority form and year), then the units that count are summed exactly
+(Decimal).
+
+Modules: status (statuses, names, dates), units (roster, packed rows, spool), stream (worker
+processes), previous (last year's data), core (aggregate itself), text (JSON and terminal).
+"""
+from .core import Result, _EarlyRows, aggregate
+from .previous import Previous, load_previous, previous_findings
+from .status import (
+    COUNTY,
+    DUPLICATE,
+    EMPTY,
+    FAILED,
+    MISSING,
+    NOT_IN_ROSTER,
+    PASSED,
+    STATUS_ORDER,
+    STATUS_ZH,
+    UNCATEGORISED,
+    UNREADABLE,
+    WARNINGS,
+    WRONG_FORM,
+    WRONG_YEAR,
+    date_key,
+    norm_name,
+    prev_cells,
+)
+from .stream import stream_reports
+from .text import print_text, summary_line, to_json
+from .units import Entry, Roster, Rows, Spool, Units
+
+__all__ = [
+    "COUNTY", "DUPLICATE", "EMPTY", "FAILED", "MISSING", "NOT_IN_ROSTER", "PASSED", "STATUS_ORDER",
+    "STATUS_ZH", "UNCATEGORISED", "UNREADABLE", "WARNINGS", "WRONG_FORM", "WRONG_YEAR", "Entry",
+    "Previous", "Result", "Roster", "Rows", "Spool", "Units", "_EarlyRows", "aggregate", "date_key",
+    "load_previous", "norm_name", "prev_cells", "previous_findings", "print_text", "stream_reports",
+    "summary_line", "to_json",
+]

@@ -1,0 +1,325 @@
+"""Reading, identifying, settling and summing: :func:`aggregate` and its :class:`Result`."""
+from __future__ import annotations
+
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from itertools import chain
+from pathlib import Path
+
+from ..findings import Finding
+from ..model import Report
+from ..spec import Spec, form_for_year, get_spec
+from .previous import Previous, previous_findings
+from .status import (
+    _RANK,
+    COUNTY,
+    DUPLICATE,
+    EMPTY,
+    FAILED,
+    MISSING,
+    NO_ROSTER,
+    NOT_IN_ROSTER,
+    PASSED,
+    STATUS_ORDER,
+    STATUS_ZH,
+    UNCATEGORISED,
+    UNREADABLE,
+    WARNINGS,
+    WRONG_FORM,
+    WRONG_YEAR,
+    date_key,
+)
+from .stream import stream_reports
+from .units import _DETAILS, Entry, Roster, Rows, Spool, Units
+
+
+# ---------------------------------------------------------------- the aggregate
+@dataclass
+class Result:
+    spec: Spec
+    year: int | None
+    units: Units
+    sums: dict[str, Decimal]
+    categories: dict[str, tuple[int, dict[str, Decimal]]]  # 类别 -> (units summed, sums)
+    county: Report
+    skipped: list[tuple[str, str]]
+    roster: Roster | None
+    spool: Spool
+    include_failed: bool = False
+    annotate_messages: list[str] = field(default_factory=list)
+    annotate_failed: bool = False  # an annotated copy could not be written (exit 2)
+    early_detail: bool = False  # the rows handed to ``early`` while reading are the final ones
+
+    @property
+    def form(self) -> str:
+        return self.spec.version
+
+    @property
+    def entries(self) -> Rows:
+        """Every row, problems first (the order of 报送情况)."""
+        return Rows(self.units, self.units.order)
+
+    def rows_in_input_order(self) -> Rows:
+        """Every row in the order the files were found (the order of 明细)."""
+        return Rows(self.units, array("i", range(len(self.units))))
+
+    @property
+    def summed(self) -> Rows:
+        u = self.units
+        return Rows(u, array("i", (i for i in u.order if u.summed(i))))
+
+    def values(self, e: Entry) -> dict[str, int | Decimal | None]:
+        vals = self.value_tuple(e)
+        return dict(zip(get_spec(e.form).cells, vals)) if vals else {}
+
+    def value_tuple(self, e: Entry) -> tuple | None:
+        """The entry's values in the order of its form's cells (see pipeline.compact_values)."""
+        return self.spool.get(e.spool)[0] if e.spool >= 0 else None
+
+    def findings(self, e: Entry) -> list[Finding]:
+        return self.spool.get(e.spool)[1] if e.spool >= 0 else []
+
+    def counts(self) -> dict[str, int]:
+        c = Counter(self.units.status)
+        return {s: c.get(_RANK[s], 0) for s in STATUS_ORDER}
+
+    def has_problems(self) -> bool:
+        ok = {_RANK[PASSED], _RANK[WARNINGS]}
+        return any(s not in ok for s in self.units.status) or self.county.errors > 0
+
+    def close(self) -> None:
+        self.spool.close()
+
+
+def _reason(report: Report) -> str:
+    """Why a file could not be read, without the file name the message starts with."""
+    msg = report.findings[0].message if report.findings else "无法读取"
+    return msg.removeprefix(f"{report.path}：")
+
+
+def _identify(item, report: Report, roster: Roster | None) -> tuple[str, int | None, str]:
+    """(unit name, roster row, 填报单位 as written) of a file: by its cover, else its file name."""
+    reported = (report.unit or "").strip()
+    stem = Path(item.name).stem if item is not None else Path(report.path).stem
+    ridx = roster.match(reported) if roster and reported else None
+    if roster and ridx is None and not reported:
+        ridx = roster.guess(stem)
+    name = roster.name(ridx) if ridx is not None else (reported or stem)
+    return name, ridx, reported
+
+
+def _settle(u: Units, year: int | None, include_failed: bool) -> None:
+    """Give every row its final status, choose the form and year that win, sort the rows."""
+    ros = u.ros
+    base = {_RANK[s] for s in (PASSED, WARNINGS, FAILED)}  # rows read and checked
+    usable = Counter(u.fy[i] for i in range(len(u)) if u.status[i] in base
+                     and u.fys[u.fy[i]][0] and (ros is None or u.roster[i] != NO_ROSTER))
+    if year is not None:
+        form = form_for_year(year)
+    else:
+        forms, years = Counter(), Counter()
+        for code, n in usable.items():
+            forms[u.fys[code][0]] += n
+        form = max(forms, key=lambda f: (forms[f], f)) if forms else form_for_year(None)
+        for code, n in usable.items():
+            f, y = u.fys[code]
+            if f == form and y:
+                years[y] += n
+        year = max(years, key=lambda y: (years[y], y)) if years else None
+    u.form, u.year, u.include_failed = form, year, include_failed
+    for i in range(len(u)):
+        if u.status[i] not in base:
+            continue
+        f, y = u.fys[u.fy[i]]
+        if ros is not None and u.roster[i] == NO_ROSTER:
+            u.status[i] = _RANK[NOT_IN_ROSTER]
+        elif f != form:
+            u.status[i] = _RANK[WRONG_FORM]
+        elif year is not None and y is not None and y != year:
+            u.status[i] = _RANK[WRONG_YEAR]
+    # Sorting by unit brings a unit's files together (duplicates are neighbours); the sort
+    # keys are the names already held (no key object is built per row).
+    order = sorted(range(len(u)), key=lambda i: u.norms.get(i) or u.names[i])
+    order.sort(key=lambda i: u.roster[i] if u.roster[i] != NO_ROSTER else 1 << 30)
+    run: list[int] = []
+    for i in chain(order, [None]):
+        if run and (i is None or u.group(i) != u.group(run[0])):
+            if len(run) > 1:
+                _duplicates(u, run)
+            run = []
+        if i is not None and u.status[i] in base:
+            run.append(i)
+    order.sort(key=u.status.__getitem__)  # problems first; stable, so by unit within a status
+    u.order = array("i", order)
+
+
+def _duplicates(u: Units, rows: list[int]) -> None:
+    """Several files of one unit: the latest 填报日期 wins; the file's modification time
+    stands in or breaks ties, then the input order."""
+    def newest(i: int):
+        d = u.details(i)
+        mtime = d[_DETAILS.index("mtime")]
+        day = date_key(d[_DETAILS.index("date")]) or (date.fromtimestamp(mtime) if mtime > 0 else date.min)
+        return day, mtime, i
+
+    rows = sorted(rows, key=newest, reverse=True)
+    for i in rows[1:]:
+        u.status[i] = _RANK[DUPLICATE]
+        u.winner[i] = rows[0]
+
+
+def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
+              previous: Previous | None = None, annotate_dir: Path | None = None,
+              include_failed: bool = False, year: int | None = None, blank: str = "zero",
+              force: bool = False, progress_factory=None, jobs: int | None = None,
+              early=None) -> Result:
+    """Read, check, identify, settle and sum. The caller writes the outputs and calls close().
+
+    Inputs are streamed (:func:`inputs.iter_collect`): each file is read and checked, reduced
+    to a row of :class:`Units` and a record in the spool, and forgotten. ``early`` (an
+    :class:`aggregate_xlsx.EarlyBook`) gets the rows of 明细 in input order as the files are
+    read; ``Result.early_detail`` tells whether they turned out final."""
+    from ..checks import run_checks
+    from ..inputs import SKIPPED, UNSUPPORTED, count_inputs, iter_collect
+    from ..pipeline import annotate_one, compact_values
+
+    ros = Roster(roster) if isinstance(roster, list) else roster
+    paths = [Path(p) for p in paths]
+    spool = Spool()
+    units = Units(spool, ros)
+    skipped: list[tuple[str, str]] = []
+    dropped: list[int] = []  # input rows that turned out to be our own outputs
+    messages: list[str] = []
+    annotate_failed = False
+    detail = _EarlyRows(early, ros, include_failed) if early is not None else None
+
+    def feed():
+        for tag, x in iter_collect(paths, defer_output_check=True):
+            if tag == SKIPPED:
+                skipped.append(x)
+                continue
+            if tag == UNSUPPORTED:
+                x.error = "不支持的文件类型"  # read as unreadable, with the other files
+            yield x
+
+    total = count_inputs(paths) if progress_factory else 0
+    bar = progress_factory(total) if progress_factory and total else None
+    try:
+        lean = "compact" if previous is None and annotate_dir is None else None
+        for idx, item, report in stream_reports(feed(), blank, jobs, bar.advance if bar else None, shape=lean):
+            if report.skipped:  # one of our own outputs (the reader looked at its properties)
+                skipped.append((report.path, report.skipped))
+                dropped.append(idx)
+                if detail:
+                    detail.put(idx, None)
+                continue
+            name, ridx, reported = _identify(item, report, ros)
+            if previous is not None and report.form and not report.unreadable and not report.empty:
+                spec = get_spec(report.form)
+                report.findings.extend(previous_findings(report, spec, previous.for_unit(name, ros)))
+            annotated = ""
+            if annotate_dir is not None and report.errors and not report.unreadable:
+                report.meta["input"] = item
+                msg, ok = annotate_one(report, Path(annotate_dir), force=force)
+                messages.append(msg)
+                annotate_failed |= not ok
+                if ok and msg.startswith("已生成"):
+                    from ..annotate import output_name
+
+                    annotated = str(Path(annotate_dir) / output_name(item.name))
+            vals = report.meta.pop("compact") if "compact" in report.meta else compact_values(report)
+            mtime = report.mtime or (item.mtime if item is not None else 0.0) or 0.0
+            details = (report.path, reported if reported != name else "", report.filler,
+                       report.phone, str(report.date or ""), mtime, report.errors,
+                       report.warnings, annotated, _reason(report) if report.unreadable else "")
+            status = (UNREADABLE if report.unreadable else EMPTY if report.empty
+                      else FAILED if report.errors else WARNINGS if report.warnings else PASSED)
+            units.put(idx, name, status, ridx, report.form, report.year,
+                      spool.put(details, vals, report.findings))
+            if detail:
+                detail.put(idx, (name, ridx, status, report.path, report.form, vals))
+    finally:
+        if bar:
+            bar.close()
+    units.compact(dropped)
+    if ros is not None:
+        have = set(units.roster)
+        for i in range(len(ros)):
+            if i not in have:
+                units.put(len(units), ros.name(i), MISSING, i)
+    _settle(units, year, include_failed)
+    form, year = units.form, units.year
+    early_detail = detail is not None and detail.final(units)
+
+    spec = get_spec(form)
+    keys = list(spec.cells)
+    zero = [0] * len(keys)
+    total = zero  # column sums; ints and Decimals add up exactly together
+    cats: dict[str, list] = {}  # 类别 -> [units, column sums]
+    for i in units.order:
+        if not units.summed(i):
+            continue
+        vals = spool.get(units.offsets[i])[0]
+        total = [t if v is None else t + v for t, v in zip(total, vals)]
+        if ros is not None and ros.has_category:
+            bucket = cats.setdefault(ros.category(units.roster[i]) or UNCATEGORISED, [0, zero])
+            bucket[0] += 1
+            bucket[1] = [t if v is None else t + v for t, v in zip(bucket[1], vals)]
+    sums = {k: Decimal(t) for k, t in zip(keys, total)}
+    cats = {c: [n, {k: Decimal(t) for k, t in zip(keys, col)}] for c, (n, col) in cats.items()}
+    from ..aggregate_xlsx import county_where
+
+    county = Report(path=COUNTY, form=form, unit=COUNTY, year=year, values=dict(sums),
+                    where=county_where(spec), source="aggregate")
+    run_checks(county, spec, previous.county if previous else None, blank)
+    return Result(spec=spec, year=year, units=units, sums=sums,
+                  categories={c: (n, s) for c, (n, s) in cats.items()}, county=county,
+                  skipped=skipped, roster=ros, spool=spool, include_failed=include_failed,
+                  annotate_messages=messages, annotate_failed=annotate_failed, early_detail=early_detail)
+
+
+class _EarlyRows:
+    """The rows of 明细 for an early book (see aggregate_xlsx.EarlyBook), in input order
+    although the files come back from the workers in any order (a few chunks are held), each
+    with the status its file has when read. :meth:`final` tells whether the statuses the
+    rows were written with are the final ones."""
+
+    def __init__(self, book, roster: Roster | None, include_failed: bool):
+        self.book, self.ros, self.include_failed = book, roster, include_failed
+        self.held: dict[int, tuple | None] = {}
+        self.next = 0
+        self.written = bytearray()  # status rank of every row written, in input order
+        self.ok = True
+
+    def put(self, idx: int, row: tuple | None) -> None:
+        self.held[idx] = row
+        while self.next in self.held:
+            row = self.held.pop(self.next)
+            self.next += 1
+            if row is not None and self.ok:
+                self._write(*row)
+
+    def _write(self, name, ridx, status, file, form, vals) -> None:
+        if status in (UNREADABLE, EMPTY):
+            return  # not in 明细
+        if self.ros is not None and ridx is None:
+            status = NOT_IN_ROSTER  # as _settle will say
+        summed = status in (PASSED, WARNINGS) or (status == FAILED and self.include_failed)
+        category = self.ros.category(ridx) if ridx is not None and self.ros else ""
+        if self.book.row(name, category, STATUS_ZH[status], summed, file, form, vals):
+            self.written.append(_RANK[status])
+        else:
+            self.ok = False
+
+    def final(self, u: Units) -> bool:
+        """After _settle: was every row written with its final status, under the winning form?"""
+        if not self.ok or self.held or self.book.spec is None or self.book.spec.version != u.form:
+            return False
+        out = {_RANK[UNREADABLE], _RANK[EMPTY]}
+        final = bytearray(u.status[i] for i in range(len(u)) if u.offsets[i] >= 0 and u.status[i] not in out)
+        return final == self.written
+
+
