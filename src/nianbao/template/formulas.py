@@ -1,0 +1,147 @@
+"""The live checks of the template as spreadsheet formulas (the same rules as nianbao.checks),
+and the texts of the input validations."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+from ..layout import Box, TableLayout
+from ..spec import Rule, Spec
+from .base import PASS, _num, _ranges
+
+
+# ---------------------------------------------------------------- rule formulas
+class RuleFormula:
+    """Spreadsheet formula and Python evaluation of one rule's failure condition."""
+
+    def __init__(self, rule: Rule, tl: TableLayout):
+        self.rule = rule
+        pos, neg = [], []
+        for t in rule.lhs:
+            (pos if t.sign > 0 else neg).append(tl.values[t.cell])
+        for t in rule.rhs:
+            (neg if t.sign > 0 else pos).append(tl.values[t.cell])
+        self.pos, self.neg = pos, neg
+        diff = self._sum(pos) + (f"-{self._sum(neg)}" if neg else "")
+        cmp = {"eq": "<>0", "le": ">0", "ge": "<0"}[rule.op]
+        self.condition = f"ROUND({diff},6){cmp}"
+
+    @staticmethod
+    def _sum(boxes: list[Box]) -> str:
+        return f"SUM({','.join(_ranges(boxes))})" if boxes else "0"
+
+    def fails(self, values: Mapping[str, object]) -> bool:
+        def total(boxes):
+            return sum((_num(values.get(b.key)) or Decimal(0) for b in boxes), Decimal(0))
+
+        d = round(total(self.pos) - total(self.neg), 6)
+        return {"eq": d != 0, "le": d > 0, "ge": d < 0}[self.rule.op]
+
+
+def live_rules(spec: Spec, tl: TableLayout, severity: str) -> list[RuleFormula]:
+    """Rules of one table that a formula can check (no last-year terms)."""
+    return [RuleFormula(r, tl) for r in spec.rules
+            if r.table.key == tl.table.key and r.severity == severity and not r.uses_previous]
+
+
+def _invalid_condition(ref: str, kind: dict) -> str:
+    """Formula true when the cell at ``ref`` holds something other than a valid number."""
+    checks = []
+    if "min" in kind:
+        checks.append(f"{ref}<{kind['min']}")
+    if kind.get("type") == "integer":
+        checks.append(f"{ref}<>INT({ref})")
+    elif kind.get("places") is not None:
+        checks.append(f"ROUND({ref},{int(kind['places'])})<>{ref}")
+    numeric = f"OR({','.join(checks)})" if checks else "FALSE"
+    return f"IF(ISBLANK({ref}),FALSE,IF(ISNUMBER({ref}),{numeric},TRUE))"
+
+
+def _invalid_count_formula(spec: Spec, tl: TableLayout) -> str:
+    """Formula counting value cells holding text, negatives, fractions or too many decimals."""
+    parts: list[str] = []
+    by_section: dict[str, list[Box]] = {}
+    for cell in tl.table.cells:
+        by_section.setdefault(cell.section.key, []).append(tl.values[cell.key])
+    for boxes in by_section.values():
+        for rng in _ranges(boxes):
+            parts.append(f"COUNTA({rng})-COUNT({rng})")
+    by_kind: dict[str, list[Box]] = {}
+    for cell in tl.table.cells:
+        by_kind.setdefault(cell.kind, []).append(tl.values[cell.key])
+    for kind_name, boxes in by_kind.items():
+        kind = spec.kinds[kind_name]
+        for rng in _ranges(boxes):
+            if "min" in kind:
+                parts.append(f'COUNTIF({rng},"<{kind["min"]}")')
+            if kind.get("type") == "integer":
+                parts.append(f"IFERROR(SUMPRODUCT(--({rng}<>INT({rng}))),0)")
+            elif kind.get("places") is not None:
+                p = int(kind["places"])
+                parts.append(f"IFERROR(SUMPRODUCT(--(ROUND({rng},{p})<>{rng})),0)")
+    return "+".join(parts) if parts else "0"
+
+
+def invalid_count(spec: Spec, tl: TableLayout, values: Mapping[str, object]) -> int:
+    """Python twin of :func:`_invalid_count_formula` (for cached formula results)."""
+    n = 0
+    for cell in tl.table.cells:
+        v = values.get(cell.key)
+        if v is None:
+            continue
+        d = _num(v)
+        if d is None:
+            n += 1
+            continue
+        kind = spec.kinds[cell.kind]
+        if "min" in kind and d < Decimal(str(kind["min"])):
+            n += 1
+        if kind.get("type") == "integer":
+            n += d != d.to_integral_value(rounding="ROUND_FLOOR")
+        elif kind.get("places") is not None:
+            n += round(d, int(kind["places"])) != d
+    return n
+
+
+def status_text(relations: int, invalid: int) -> str:
+    if relations == 0 and invalid == 0:
+        return PASS
+    parts = []
+    if relations:
+        parts.append(f"有{relations}处勾稽关系不符")
+    if invalid:
+        parts.append(f"有{invalid}格填写有误")
+    return "，".join(parts)
+
+
+def _status_formula(n_ref: str, m_ref: str) -> str:
+    return (f'=IF(AND({n_ref}=0,{m_ref}=0),"{PASS}",'
+            f'IF({n_ref}>0,"有"&{n_ref}&"处勾稽关系不符","")'
+            f'&IF(AND({n_ref}>0,{m_ref}>0),"，","")'
+            f'&IF({m_ref}>0,"有"&{m_ref}&"格填写有误",""))')
+
+
+# ---------------------------------------------------------------- validation texts
+def validation_for(kind: dict, ref: str) -> tuple[dict, str]:
+    """xlsxwriter data-validation options and a Chinese hint for a cell kind."""
+    lo = kind.get("min")
+    if kind.get("type") == "integer":
+        if lo is not None:
+            return {"validate": "integer", "criteria": ">=", "value": lo}, f"请填写不小于 {lo} 的整数"
+        return ({"validate": "integer", "criteria": "between", "minimum": -10**9, "maximum": 10**9},
+                "请填写整数，减少时填负数（如 -3）")
+    places = kind.get("places")
+    if places is not None:
+        cond = [f"ISNUMBER({ref})", f"ROUND({ref},{int(places)})={ref}"]
+        if lo is not None:
+            cond.insert(1, f"{ref}>={lo}")
+        hint = (f"请填写不小于 {lo} 的数字" if lo is not None else "请填写数字") + f"，最多 {places} 位小数"
+        return {"validate": "custom", "value": f"=AND({','.join(cond)})"}, hint
+    if lo is not None:
+        return {"validate": "decimal", "criteria": ">=", "value": lo}, f"请填写不小于 {lo} 的数字"
+    return ({"validate": "decimal", "criteria": "between", "minimum": -1e12, "maximum": 1e12},
+            "请填写数字")
+
+
+def _cut(s: str, limit: int) -> str:
+    return s if len(s) <= limit else s[: limit - 1] + "…"
