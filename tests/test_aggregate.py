@@ -476,7 +476,7 @@ def test_stream_survives_a_dying_worker(tmp_path, monkeypatch):
 
 
 def test_aggregate_reads_back_as_the_county_report(county):
-    from nianbao.aggregate_xlsx import read_aggregate_report
+    from nianbao.aggregate.readback import read_aggregate_report
     from nianbao.inputs import Input
 
     def item(p: Path) -> Input:
@@ -504,7 +504,7 @@ def _sheets(path: Path) -> dict:
 def _both_ways(src: Path, tmp: Path, **kw) -> tuple:
     """The aggregate of ``src`` written with 明细 filled while reading (early) and afresh."""
     from nianbao.aggregate import aggregate
-    from nianbao.aggregate_xlsx import EarlyBook, write_aggregate
+    from nianbao.aggregate.workbook import EarlyBook, write_aggregate
 
     early_out, plain_out = tmp / "early.xlsx", tmp / "plain.xlsx"
     book = EarlyBook(early_out, False, kw.get("roster"))

@@ -611,7 +611,7 @@ def test_nothing_is_written_when_the_document_does_not_read_back(tmp_path, monke
 
 def test_publish_an_aggregate_workbook(tmp_path):
     from nianbao.aggregate import aggregate
-    from nianbao.aggregate_xlsx import write_aggregate
+    from nianbao.aggregate.workbook import write_aggregate
 
     spec = get_spec("2021")
     (tmp_path / "in").mkdir()

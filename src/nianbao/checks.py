@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import cache, lru_cache
+from functools import cache
 
 from .findings import ERROR, WARNING, Finding, fmt_number, make
 from .model import SMALL_DECIMALS, SMALL_IDS, Report

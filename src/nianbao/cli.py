@@ -348,7 +348,7 @@ def aggregate_cmd(
     from rich.console import Console
 
     from .aggregate import Roster, aggregate, load_previous, print_text, to_json
-    from .aggregate_xlsx import EarlyBook, write_aggregate
+    from .aggregate.workbook import EarlyBook, write_aggregate
     from .fileio import OutputError
     from .render import Progress, write_stdout
     from .roster import RosterError, read_roster
@@ -375,7 +375,7 @@ def aggregate_cmd(
             _fail(f"找不到上年数据：{previous}（请给出上年的汇总表，或上年各单位填报表所在的文件夹）")
         except Exception as exc:
             _fail(f"读取上年数据 {previous} 时发生内部错误（技术信息：{type(exc).__name__}）")
-    # with an output, 明细 is written while the files are read (see aggregate_xlsx.EarlyBook)
+    # with an output, 明细 is written while the files are read (see aggregate.workbook.EarlyBook)
     early = EarlyBook(output, force, ros) if output is not None else None
     try:
         try:

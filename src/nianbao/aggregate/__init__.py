@@ -9,7 +9,9 @@ known (duplicates, majority form and year), then the units that count are summed
 (Decimal).
 
 Modules: status (statuses, names, dates), units (roster, packed rows, spool), stream (worker
-processes), previous (last year's data), core (aggregate itself), text (JSON and terminal).
+processes), previous (last year's data), core (aggregate itself), text (JSON and terminal);
+the workbook: sheets (names, columns, cell helpers), workbook (writing it), readback (reading
+one back as last year's data or as a county report).
 """
 from .core import Result, _EarlyRows, aggregate
 from .previous import Previous, load_previous, previous_findings

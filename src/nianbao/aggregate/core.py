@@ -180,7 +180,7 @@ def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
 
     Inputs are streamed (:func:`inputs.iter_collect`): each file is read and checked, reduced
     to a row of :class:`Units` and a record in the spool, and forgotten. ``early`` (an
-    :class:`aggregate_xlsx.EarlyBook`) gets the rows of 明细 in input order as the files are
+    :class:`aggregate.workbook.EarlyBook`) gets the rows of 明细 in input order as the files are
     read; ``Result.early_detail`` tells whether they turned out final."""
     from ..checks import run_checks
     from ..inputs import SKIPPED, UNSUPPORTED, count_inputs, iter_collect
@@ -270,7 +270,7 @@ def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
             bucket[1] = [t if v is None else t + v for t, v in zip(bucket[1], vals)]
     sums = {k: Decimal(t) for k, t in zip(keys, total)}
     cats = {c: [n, {k: Decimal(t) for k, t in zip(keys, col)}] for c, (n, col) in cats.items()}
-    from ..aggregate_xlsx import county_where
+    from .sheets import county_where
 
     county = Report(path=COUNTY, form=form, unit=COUNTY, year=year, values=dict(sums),
                     where=county_where(spec), source="aggregate")
@@ -282,7 +282,7 @@ def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
 
 
 class _EarlyRows:
-    """The rows of 明细 for an early book (see aggregate_xlsx.EarlyBook), in input order
+    """The rows of 明细 for an early book (see aggregate.workbook.EarlyBook), in input order
     although the files come back from the workers in any order (a few chunks are held), each
     with the status its file has when read. :meth:`final` tells whether the statuses the
     rows were written with are the final ones."""

@@ -42,8 +42,8 @@ def load_previous(path: Path, roster: Roster | None = None, blank: str = "zero",
     """Last year's aggregate workbook, or last year's folder (aggregated here the same way).
 
     Raises FileNotFoundError when there is nothing to read."""
-    from ..aggregate_xlsx import read_aggregate
     from .core import aggregate  # core uses this module
+    from .readback import read_aggregate
 
     path = Path(path)
     if not path.exists():

@@ -5,7 +5,6 @@ tokens.py); build.py then reads 表二/表三/表四 by the labels of the spec w
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..findings import make

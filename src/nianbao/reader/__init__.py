@@ -141,7 +141,9 @@ def _read_workbook(item) -> Report:
         report.skipped = SKIP_OUTPUT  # an annotated copy or an aggregate: not a submission
         return report
     if pkg is not None and pkg.custom.get("nianbao_output") == "aggregate":
-        from ..aggregate_xlsx import read_aggregate_report  # last year's county sums
+        from ..aggregate.readback import (
+            read_aggregate_report,  # last year's county sums
+        )
 
         agg = read_aggregate_report(item)
         if agg is not None:

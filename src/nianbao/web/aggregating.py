@@ -32,7 +32,7 @@ def aggregate_batch(uploads: Path, folder: Path, m: dict) -> dict:
     """Aggregate the files in ``uploads``; write the workbook into ``folder``; return the fields
     to store in the aggregate's manifest (units for the board, summary, output name)."""
     from ..aggregate import COUNTY, Roster, aggregate, load_previous, to_json
-    from ..aggregate_xlsx import write_aggregate
+    from ..aggregate.workbook import write_aggregate
     from ..roster import RosterError, read_roster
     from .jobs import ProgressFile
 

@@ -8,143 +8,49 @@ re-run skips it, and carries a hidden meta sheet so that it can serve as last ye
 """
 from __future__ import annotations
 
-import io
 import math
 import os
-import zipfile
 from dataclasses import replace
 from decimal import Decimal
-from functools import cache
 from pathlib import Path
 
-from . import __version__
-from .aggregate import (
+from .. import __version__
+from ..fileio import AtomicOutput, OutputError, atomic_path
+from ..layout import Box, col_letter
+from ..spec import Spec, get_spec
+from ..template import meta_rows, write_meta_sheet
+from .core import Result
+from .sheets import (
+    CATEGORIES,
+    DETAIL,
+    DETAIL_LEAD,
+    FINDING_COLUMNS,
+    FINDINGS,
+    HEAD_ROWS,
+    LABEL_ROWS,
+    MAX_NAMES_TEXT,
+    MAX_URLS,
+    OUTPUT_KIND,
+    SAFE_INT,
+    STATUS_COLOURS,
+    STATUS_COLUMNS,
+    STATUS_SHEET,
+    SUMMARY,
+    _Formats,
+    _number,
+    _print_setup,
+    _stack,
+    _streaming_sheet,
+    _text,
+)
+from .status import (
     COUNTY,
-    DUPLICATE,
-    EMPTY,
     FAILED,
-    MISSING,
-    NOT_IN_ROSTER,
     PASSED,
     STATUS_ZH,
     UNCATEGORISED,
-    UNREADABLE,
     WARNINGS,
-    WRONG_FORM,
-    WRONG_YEAR,
-    Previous,
-    Result,
-    prev_cells,
 )
-from .fileio import AtomicOutput, OutputError, atomic_path
-from .findings import fmt_number
-from .layout import Box, TableLayout, a1, col_letter, parse_a1, workbook_layout
-from .model import Report
-from .spec import Spec, get_spec
-from .template import meta_rows, write_meta_sheet
-
-SUMMARY, STATUS_SHEET, DETAIL, FINDINGS, CATEGORIES = "汇总", "报送情况", "明细", "问题清单", "分类汇总"
-OUTPUT_KIND = "aggregate"
-HEAD_ROWS = 4  # title, note, list of summed units, blank; the tables start below
-MAX_URLS = 65_000  # xlsxwriter/Excel limit of hyperlinks per sheet is 65,530
-MAX_NAMES_TEXT = 3000
-STATUS_COLUMNS = ["单位名称", "类别", "状态", "错误数", "警告数", "填报人", "联系电话", "填报日期",
-                  "文件", "批注副本", "计入汇总", "说明"]
-FINDING_COLUMNS = ["单位", "文件", "代码", "级别", "表", "行", "列", "工作表", "单元格", "应为", "实为", "说明"]
-DETAIL_LEAD = ["单位名称", "类别", "状态", "计入汇总", "文件"]
-LABEL_ROWS = ("表", "行", "列")  # Chinese labels above the cell-key header of 明细/分类汇总
-STATUS_COLOURS = {
-    MISSING: ("#FFC7CE", "#9C0006"), UNREADABLE: ("#FFC7CE", "#9C0006"),
-    FAILED: ("#FFC7CE", "#9C0006"), EMPTY: ("#F8CBAD", "#833C0B"),
-    WRONG_FORM: ("#F8CBAD", "#833C0B"), WRONG_YEAR: ("#F8CBAD", "#833C0B"),
-    DUPLICATE: ("#E4DFEC", "#5B3F86"), NOT_IN_ROSTER: ("#E4DFEC", "#5B3F86"),
-    WARNINGS: ("#FFEB9C", "#9C5700"), PASSED: ("#C6EFCE", "#006100"),
-}
-MAX_UNZIPPED = 256 * 1024 * 1024  # refuse to inflate an absurd "last year's aggregate"
-
-
-# ---------------------------------------------------------------- geometry of 汇总
-@cache
-def _stack(spec: Spec) -> tuple[tuple[TableLayout, int], ...]:
-    """Each table's layout with the row offset that places it on the 汇总 sheet."""
-    out, row = [], HEAD_ROWS
-    for tl in workbook_layout(spec).tables:
-        off = row - tl.title.row
-        out.append((tl, off))
-        row = tl.last_row + off + 2
-    return tuple(out)
-
-
-def county_where(spec: Spec) -> dict[str, tuple[str, str]]:
-    """cell key -> (sheet, A1) of the county sums on the 汇总 sheet."""
-    return {k: (SUMMARY, a1(b.row + off, b.col)) for tl, off in _stack(spec) for k, b in tl.values.items()}
-
-
-def _num(v):
-    if v is None:
-        return None
-    if isinstance(v, Decimal):
-        return int(v) if v == v.to_integral_value() else float(v)
-    return v
-
-
-EXCEL_MAX = 9.99999999999999e307  # the largest number a cell can hold
-SAFE_INT = 2 ** 53  # whole numbers a cell holds exactly
-
-
-def _number(ws, r: int, c: int, v, fmt=None) -> None:
-    """A number cell; a value no spreadsheet can hold (1e400 typed by someone) is shown as text."""
-    n = _num(v)
-    try:
-        fits = math.isfinite(float(n)) and abs(float(n)) <= EXCEL_MAX
-    except OverflowError:
-        fits = False
-    if fits:
-        ws.write_number(r, c, n, fmt)
-    else:
-        ws.write_string(r, c, fmt_number(v)[:32767], fmt)
-
-
-class _Formats:
-    def __init__(self, wb):
-        self.wb, self._c = wb, {}
-
-    def __call__(self, **kw):
-        key = tuple(sorted(kw.items()))
-        if key not in self._c:
-            self._c[key] = self.wb.add_format({"font_name": "宋体", "font_size": 10,
-                                               "valign": "vcenter", **kw})
-        return self._c[key]
-
-
-def _streaming_sheet(wb, name: str):
-    """A worksheet in constant-memory mode (rows flushed to disk as they are written).
-
-    xlsxwriter sets the mode per workbook; the 汇总 sheet needs random access for its merged
-    headers, so only the row-by-row sheets are switched on (an attribute xlsxwriter reads when a
-    sheet is added; without it the sheet is simply kept in memory)."""
-    if not hasattr(wb, "constant_memory"):
-        return wb.add_worksheet(name)
-    wb.constant_memory = True
-    try:
-        return wb.add_worksheet(name)
-    finally:
-        wb.constant_memory = False
-
-
-def _text(ws, r: int, c: int, value, fmt=None) -> None:
-    s = "" if value is None else str(value)
-    if s:
-        ws.write_string(r, c, s[:32767], fmt)
-    elif fmt is not None:
-        ws.write_blank(r, c, None, fmt)
-
-
-def _print_setup(ws) -> None:
-    ws.set_landscape()
-    ws.set_paper(9)  # A4
-    ws.fit_to_pages(1, 0)
-    ws.repeat_rows(0)
 
 
 # ---------------------------------------------------------------- writer
@@ -203,7 +109,7 @@ class _Writer:
         return note, "计入汇总的单位：" + ("、".join(names) if names else "无")
 
     def write_summary(self, ws) -> None:
-        from .template import column_widths, row_heights, text_width
+        from ..template import column_widths, row_heights, text_width
 
         spec, res, f = self.spec, self.res, self.f
         stack = _stack(spec)
@@ -531,106 +437,3 @@ class EarlyBook:
         if self.target is not None:
             self.target.discard()  # the workbook is never closed: xlsxwriter writes nothing
         self.wb = self.writer = None
-
-
-# ---------------------------------------------------------------- reading it back
-def _sheet_rows(wb, name: str, nrows: int | None = None) -> list[list] | None:
-    if name not in wb.sheet_names:
-        return None
-    return wb.get_sheet_by_name(name).to_python(nrows=nrows) if nrows else wb.get_sheet_by_name(name).to_python()
-
-
-def is_aggregate(data: bytes) -> bool:
-    """Is this package an aggregate written here (custom property nianbao_output=aggregate)?"""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as z:
-            if sum(i.file_size for i in z.infolist()) > MAX_UNZIPPED:
-                return False
-            info = z.getinfo("docProps/custom.xml")
-            return info.file_size < 1 << 20 and OUTPUT_KIND.encode() in z.read(info)
-    except (KeyError, OSError, zipfile.BadZipFile, ValueError, RuntimeError, EOFError,
-            NotImplementedError):
-        return False
-
-
-def read_aggregate(src: Path | str | bytes, display: str = "") -> Previous | None:
-    """Last year's county sums and per-unit values from an aggregate workbook written here.
-
-    ``src`` is a path or the workbook's bytes. None when it is not such a workbook."""
-    from python_calamine import CalamineWorkbook
-
-    from .normalize import parse_number
-
-    if not isinstance(src, bytes):
-        display = display or str(src)
-        try:
-            src = Path(src).read_bytes()
-        except OSError:
-            return None
-    path = display
-    if not is_aggregate(src):
-        return None
-    try:
-        wb = CalamineWorkbook.from_filelike(io.BytesIO(src))
-    except Exception:
-        return None
-    try:
-        meta_rows = _sheet_rows(wb, get_spec().workbook["meta_sheet"], 50) or []
-        meta = {str(r[0]): str(r[1]) for r in meta_rows if len(r) >= 2}
-        if meta.get("kind") != OUTPUT_KIND:
-            return None
-        try:
-            spec = get_spec(meta.get("version", ""))
-        except KeyError:
-            return None
-        year = int(meta["year"]) if meta.get("year", "").isdigit() else None
-        rows = _sheet_rows(wb, SUMMARY) or []
-        values = {}
-        for key, (_, ref) in county_where(spec).items():
-            r, c = parse_a1(ref)
-            raw = rows[r][c] if r < len(rows) and c < len(rows[r]) else None
-            v, _why = parse_number(raw if raw != "" else None)
-            values[key] = v
-        county = Report(path=str(path), form=spec.version, unit=COUNTY, year=year, values=values,
-                        where=county_where(spec), source="aggregate")
-        units: dict[str, dict[str, Decimal]] = {}
-        detail = _sheet_rows(wb, DETAIL) or []
-        if len(detail) > 4:
-            header = [str(h) for h in detail[3]]
-            keep = prev_cells()
-            cols = {h: i for i, h in enumerate(header)}
-            name_c, status_c = cols.get(DETAIL_LEAD[0]), cols.get(DETAIL_LEAD[2])
-            used = {STATUS_ZH[s] for s in (PASSED, WARNINGS, FAILED)}
-            if name_c is not None and status_c is not None:
-                for row in detail[4:]:
-                    if len(row) <= max(name_c, status_c) or str(row[status_c]) not in used:
-                        continue
-                    vals = {}
-                    for k in keep:
-                        i = cols.get(k)
-                        if i is not None and i < len(row):
-                            v, _why = parse_number(row[i] if row[i] != "" else None)
-                            if v is not None:
-                                vals[k] = v
-                    units[str(row[name_c])] = vals
-        return Previous(county=county, units=units, source=str(path))
-    finally:
-        wb.close()
-
-
-
-def read_aggregate_report(item) -> Report | None:
-    """The county sums of an aggregate as a Report (unit （汇总）), for readers of any input.
-
-    ``item`` is an ``inputs.Input``; None when it is not an aggregate written here."""
-    try:
-        data = item.read_bytes()
-    except OSError:
-        return None
-    prev = read_aggregate(data, item.display)
-    if prev is None or prev.county is None:
-        return None
-    r = prev.county
-    r.mtime = getattr(item, "mtime", 0.0) or 0.0
-    r.where = county_where(get_spec(r.form))
-    return r
