@@ -612,3 +612,27 @@ def test_early_rows_are_handed_over_in_input_order():
         rows.put(i, None if i % 10 == 3 else (f"u{i:03}", None, PASSED, f"{i}.xlsx", "2021", (1,)))
     assert book.got == [f"u{i:03}" for i in range(200) if i % 10 != 3]
     assert not rows.held and len(rows.written) == len(book.got)
+
+
+def test_output_being_written_inside_the_input_folder_is_not_an_input(tmp_path, monkeypatch):
+    """明细 is written while the folders are still walked: the output's temporary file, in a
+    sub-folder walked later, is neither read nor listed as skipped."""
+    from nianbao.aggregate import aggregate
+    from nianbao.aggregate.workbook import EarlyBook, write_aggregate
+
+    monkeypatch.setattr(pipeline, "CHUNK", 2)  # results come back before the walk reaches zz/
+    src = tmp_path / "in"
+    (src / "zz").mkdir(parents=True)
+    unit_file(src / "a00.xlsx", "甲局", consistent_values(S21, 1))
+    for i in range(1, 40):
+        shutil.copy(src / "a00.xlsx", src / f"a{i:02}.xlsx")
+    out = src / "zz" / "汇总.xlsx"
+    book = EarlyBook(out, False)
+    res = aggregate([src], early=book, jobs=2)
+    try:
+        write_aggregate(res, out, early=book)
+        skipped, rows = res.skipped, len(res.entries)
+    finally:
+        res.close()
+    assert skipped == [] and rows == 40
+    assert out.is_file() and not list((src / "zz").glob(".~nianbao-*"))

@@ -16,6 +16,9 @@ def _umask() -> int:
 _UMASK = _umask()
 
 
+TEMP_PREFIX = ".~nianbao-"  # an output being written; it takes the output's name when done
+
+
 class OutputError(Exception):
     """An output could not be written; the message is Chinese and names the file."""
 
@@ -30,7 +33,7 @@ class AtomicOutput:
             raise OutputError(f"输出文件已存在：{self.target}（如需覆盖请加 --force）")
         try:
             self.target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".~nianbao-", suffix=self.target.suffix, dir=self.target.parent)
+            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=self.target.suffix, dir=self.target.parent)
             os.close(fd)
             os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs follow the user's umask
         except OSError as e:

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .fileio import TEMP_PREFIX
+
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 REPORT_SUFFIXES = (".txt", ".html", ".htm", ".docx", ".pdf")
 ARCHIVE_SUFFIXES = (".zip",)
@@ -255,6 +257,8 @@ def _walk(root: Path, seen: _Seen, skip_outputs: bool | str) -> Iterator[tuple[s
             continue
         subdirs = []
         for name in names:
+            if name.startswith(TEMP_PREFIX):  # an output of this very run being written
+                continue
             path = os.path.join(folder, name)
             try:
                 st = os.lstat(path)
