@@ -188,9 +188,11 @@ class Package:
             return f.read(size)
 
     def read_until(self, name: str, end: bytes, step: int = 4096) -> bytes:
-        """The start of a part up to and including the first ``end`` (the whole part when it
-        does not occur), inflating no further than needed (``step`` bytes at a time). No CRC
-        check on a part read in part: python-calamine checks it when it reads the part."""
+        """The start of a part up to and including the first ``end`` (the whole part, CRC
+        checked, when it does not occur), inflating no further than needed (``step`` bytes at a
+        time). A part read in part has no CRC check (python-calamine does not check CRCs
+        either): a damaged stream still fails to inflate or to parse, and checking the CRC
+        would mean inflating the whole part (表三's long list of input prompts) for nothing else."""
         info = self.infos[name]
         data, off = self.data, info.header_offset
         if name in self.cache or info.compress_type != zipfile.ZIP_DEFLATED or data[off:off + 4] != b"PK\x03\x04":
