@@ -704,3 +704,23 @@ def test_read_until_stops_right_after_the_marker(tmp_path, step):
             at = whole.find(end)
             expected = whole if at < 0 else whole[:at + len(end)]
             assert open_package(data).read_until(part, end, step) == expected, (part, end)
+
+
+@pytest.mark.parametrize("where", ["start", "middle"])
+def test_garbled_sheet_stream_is_reported_not_read(tmp_path, where):
+    """Bytes overwritten inside 表三's compressed data (a bad USB stick): the file is reported
+    as damaged (or the sheet as unreadable), never read as if nothing happened."""
+    p = tmp_path / "t.xlsx"
+    write_template(p, S21, unit="某局", year=2025, values=numbered(S21))
+    data = bytearray(p.read_bytes())
+    info = zipfile.ZipFile(p).getinfo("xl/worksheets/sheet3.xml")
+    n, m = int.from_bytes(data[info.header_offset + 26:info.header_offset + 28], "little"), \
+        int.from_bytes(data[info.header_offset + 28:info.header_offset + 30], "little")
+    start = info.header_offset + 30 + n + m
+    at = start + (8 if where == "start" else info.compress_size // 3)
+    data[at:at + 64] = bytes(range(64))
+    q = tmp_path / "garbled.xlsx"
+    q.write_bytes(bytes(data))
+    r = read(q)
+    assert r.status != "passed"
+    assert any(f.code in ("NB002", "NB006", "NB003") for f in r.findings)
