@@ -305,6 +305,9 @@ class _EarlyRows:
     def _write(self, name, ridx, status, file, form, vals) -> None:
         if status in (UNREADABLE, EMPTY):
             return  # not in 明细
+        if not vals:  # read, yet no values: let the workbook be written afresh
+            self.ok = False
+            return
         if self.ros is not None and ridx is None:
             status = NOT_IN_ROSTER  # as _settle will say
         summed = status in (PASSED, WARNINGS) or (status == FAILED and self.include_failed)

@@ -204,9 +204,11 @@ class Package:
         parts: list[bytes] = []
         size, tail, keep = 0, b"", len(end) - 1
         try:
-            while pending and size <= info.file_size:
+            while size <= info.file_size:
                 chunk = d.decompress(pending, step)
                 pending = d.unconsumed_tail
+                if not chunk:  # the end of the stream (or no progress): read() decides
+                    break
                 window = tail + chunk if tail else chunk
                 at = window.find(end)
                 if at >= 0:
