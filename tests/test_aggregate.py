@@ -591,7 +591,8 @@ def test_stopped_run_leaves_no_temporary_file(tmp_path, monkeypatch):
 def test_early_rows_are_handed_over_in_input_order():
     import random
 
-    from nianbao.aggregate import PASSED, _EarlyRows
+    from nianbao.aggregate import PASSED
+    from nianbao.aggregate.core import _EarlyRows
 
     class Book:
         spec = None
