@@ -724,3 +724,39 @@ def test_garbled_sheet_stream_is_reported_not_read(tmp_path, where):
     r = read(q)
     assert r.status != "passed"
     assert any(f.code in ("NB002", "NB006", "NB003") for f in r.findings)
+
+
+def test_parts_checked_once_per_content(tmp_path, monkeypatch):
+    """A part whose compressed bytes passed the DTD check in an earlier file is not inflated
+    again; a part with other bytes (here: a DTD added) is checked and refused."""
+    from nianbao.reader import package
+
+    p = tmp_path / "t.xlsx"
+    write_template(p, S21, unit="某局", year=2025, values=numbered(S21))
+    monkeypatch.setattr(package, "_PROLOG_OK", {})
+    heads: list[str] = []
+    real_head = package.Package.head
+
+    def spy(self, name, size=2048):
+        heads.append(name)
+        return real_head(self, name, size)
+
+    monkeypatch.setattr(package.Package, "head", spy)
+    assert read(p).status == "passed"
+    first = list(heads)
+    assert "docProps/core.xml" in first
+    heads.clear()
+    assert read(p).status == "passed"
+    assert heads == []  # every part as before
+
+    dtd = b'<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">]>'
+
+    def edit(name, data):
+        if name == "docProps/core.xml":
+            head, rest = data.split(b"?>", 1)
+            return head + b"?>" + dtd + rest
+        return data
+
+    r = read(_rewrite(p, tmp_path / "dtd.xlsx", edit))
+    assert r.status == "unreadable" and "docProps/core.xml" in r.findings[0].message
+    assert "docProps/core.xml" in heads
