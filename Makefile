@@ -2,12 +2,19 @@
 PY ?= python3
 VENV := .venv
 
-.PHONY: demo test clean
+.PHONY: demo test quick lint clean
 demo:
 	$(PY) -m venv $(VENV) && $(VENV)/bin/pip install -q -e . && $(VENV)/bin/nianbao demo demo-output
 
 test:
 	$(PY) -m venv $(VENV) && $(VENV)/bin/pip install -q -e '.[test]' && $(VENV)/bin/python -m pytest
+
+# The everyday run: no fuzzing, no browser, no LibreOffice (CI runs everything).
+quick:
+	$(VENV)/bin/python -m pytest -q -m "not slow and not browser and not libreoffice"
+
+lint:
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 clean:
 	rm -rf $(VENV) demo-output test-output

@@ -15,6 +15,7 @@ Timed in the same run on the same files:
   openpyxl   one process with openpyxl's normal load, every value (what one writes by hand);
              run on a sample and extrapolated to N
 """
+
 from __future__ import annotations
 
 import argparse
@@ -173,16 +174,22 @@ def speed(args) -> None:
         t_opx_s, _ = timed(lambda: openpyxl_loop(sample))
         t_opx = t_opx_s * len(paths) / len(sample)
         n = len(paths)
-        rows = [("calamine 单进程读取全部值（下限）", t_cal), ("nianbao check --format json", t_check),
-                ("nianbao aggregate -o 汇总.xlsx", t_agg),
-                (f"openpyxl 单进程普通加载（{len(sample)} 个外推）", t_opx)]
+        rows = [
+            ("calamine 单进程读取全部值（下限）", t_cal),
+            ("nianbao check --format json", t_check),
+            ("nianbao aggregate -o 汇总.xlsx", t_agg),
+            (f"openpyxl 单进程普通加载（{len(sample)} 个外推）", t_opx),
+        ]
         print()
         print(f"{'项目':<40}{'秒':>9}{'文件/秒':>10}")
         for name, t in rows:
             print(f"{name:<40}{t:9.2f}{n / t:10.0f}")
         print()
         r1, r2, r3 = t_check / t_cal, t_opx / t_check, t_agg / t_check
-        ok = lambda b: "达标" if b else "未达标"
+
+        def ok(b):
+            return "达标" if b else "未达标"
+
         print(f"check / calamine 下限 = {r1:.2f}×（目标 ≤ 1.5×）{ok(r1 <= 1.5)}")
         print(f"openpyxl / check    = {r2:.1f}×（目标 ≥ 20×）{ok(r2 >= 20)}")
         print(f"aggregate / check   = {r3:.2f}×（目标 ≤ 2×）{ok(r3 <= 2)}")
@@ -229,8 +236,18 @@ def memory(args) -> None:
             print(f"生成 {sizes[-1] - have} 个填报表：{t:.0f} 秒（{work}）", flush=True)
         print(f"{'N':>8}{'秒':>9}{'文件/秒':>9}{'峰值内存 MB':>14}", flush=True)
         for n in sizes:
-            dt, mb = peak_rss([sys.executable, "-m", "nianbao.cli", "aggregate", *_first(data, n),
-                               "-o", str(work / f"汇总-{n}.xlsx"), "--force"])
+            dt, mb = peak_rss(
+                [
+                    sys.executable,
+                    "-m",
+                    "nianbao.cli",
+                    "aggregate",
+                    *_first(data, n),
+                    "-o",
+                    str(work / f"汇总-{n}.xlsx"),
+                    "--force",
+                ]
+            )
             print(f"{n:>8}{dt:9.1f}{n / dt:9.0f}{mb:14.0f}", flush=True)
     finally:
         if not args.keep:
@@ -240,9 +257,12 @@ def memory(args) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1000, help="number of workbooks (default 1000)")
-    ap.add_argument("--openpyxl-sample", type=int, default=100,
-                    help="files the openpyxl loop reads (extrapolated to N)")
-    ap.add_argument("--rounds", type=int, default=3, help="timing rounds; the best of each is shown (default 3)")
+    ap.add_argument(
+        "--openpyxl-sample", type=int, default=100, help="files the openpyxl loop reads (extrapolated to N)"
+    )
+    ap.add_argument(
+        "--rounds", type=int, default=3, help="timing rounds; the best of each is shown (default 3)"
+    )
     ap.add_argument("--memory", action="store_true", help="peak RSS of aggregate at growing N")
     ap.add_argument("--sizes", default="1000,4000,16000", help="N values for --memory")
     ap.add_argument("--dir", help="work folder (default: a temporary one)")

@@ -6,6 +6,7 @@ Prints milliseconds per file (best of ten interleaved rounds) for ``read_report`
 ``read_and_check`` and a loop that reads every value of every sheet with python-calamine.
 A measurement, not a test: the numbers depend on the machine and on what else runs on it.
 """
+
 from __future__ import annotations
 
 import io
@@ -35,8 +36,11 @@ def main() -> None:
         for name in wb.sheet_names:
             wb.get_sheet_by_name(name).to_python()
 
-    runs = {"read_report": lambda: read_report(item), "read+check": lambda: read_and_check(item),
-            "calamine": calamine}
+    runs = {
+        "read_report": lambda: read_report(item),
+        "read+check": lambda: read_and_check(item),
+        "calamine": calamine,
+    }
     best = dict.fromkeys(runs, float("inf"))
     per = max(n // 10, 1)
     for fn in runs.values():
@@ -48,8 +52,10 @@ def main() -> None:
             for _ in range(per):
                 fn()
             best[name] = min(best[name], (time.perf_counter() - t0) / per * 1000)
-    print("  ".join(f"{k} {v:.3f} ms" for k, v in best.items()),
-          f" read+check / calamine = {best['read+check'] / best['calamine']:.2f}×")
+    print(
+        "  ".join(f"{k} {v:.3f} ms" for k, v in best.items()),
+        f" read+check / calamine = {best['read+check'] / best['calamine']:.2f}×",
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ its merges), so the fixtures follow the spec rather than restating labels: flatt
 the five shapes of reference §5, HTML with rowspan/colspan, Word .docx with merged cells and
 (via LibreOffice) PDF.
 """
+
 from __future__ import annotations
 
 import html as htmllib
@@ -40,7 +41,9 @@ class Grid:
         return [sorted(r, key=lambda b: b.col) for r in rows]
 
     def covering(self, row: int, col: int) -> Box | None:
-        return next((b for b in self.boxes if b.row <= row <= b.last_row and b.col <= col <= b.last_col), None)
+        return next(
+            (b for b in self.boxes if b.row <= row <= b.last_row and b.col <= col <= b.last_col), None
+        )
 
 
 def text_of(v) -> str:
@@ -51,8 +54,9 @@ def text_of(v) -> str:
     return fmt_number(Decimal(str(v)))
 
 
-def grids(values: dict, forms: dict[str, str] | None = None, overrides: dict | None = None,
-          spec: Spec | None = None) -> list[Grid]:
+def grids(
+    values: dict, forms: dict[str, str] | None = None, overrides: dict | None = None, spec: Spec | None = None
+) -> list[Grid]:
     """The three tables filled with ``values`` (cell key -> number); ``forms`` picks the form of
     each table (t2/t3/t4 -> "2021"/"2019") for mixed documents; ``overrides`` replaces the text
     of some value cells."""
@@ -80,7 +84,7 @@ def grids(values: dict, forms: dict[str, str] | None = None, overrides: dict | N
 # ------------------------------------------------------------------ text shapes
 def _rows_shape(g: Grid) -> list[str]:
     lines = []
-    for r, row in enumerate(g.origin_rows()):
+    for r, _row in enumerate(g.origin_rows()):
         cells = []
         for c in range(g.width):
             b = g.covering(r, c)
@@ -154,23 +158,35 @@ def _pdf_text(g: Grid, wrap: int = 16) -> list[str]:
     return lines
 
 
-SHAPE_FUNCS = {"rows": _rows_shape, "cell_lines": _cell_lines, "pipe_lines": _pipe_lines,
-               "bare_lines": _bare_lines, "pdf_text": _pdf_text}
+SHAPE_FUNCS = {
+    "rows": _rows_shape,
+    "cell_lines": _cell_lines,
+    "pipe_lines": _pipe_lines,
+    "bare_lines": _bare_lines,
+    "pdf_text": _pdf_text,
+}
 
 
-def prose(values: dict, spec: Spec, fee_text: str = "本年度未收取信息处理费。",
-          stated_new: int | None = None) -> dict[int, str]:
+def prose(
+    values: dict, spec: Spec, fee_text: str = "本年度未收取信息处理费。", stated_new: int | None = None
+) -> dict[int, str]:
     new = values.get("nb_t3_new_total", 0) if stated_new is None else stated_new
     return {
         0: f"本机关认真贯彻落实《条例》。本年度共收到政府信息公开申请{text_of(new)}件，"
-           f"上年结转{text_of(values.get('nb_t3_carried_total', 0))}件。",
+        f"上年结转{text_of(values.get('nb_t3_carried_total', 0))}件。",
         4: "（一）存在的主要问题：公开内容不够全面。\n（二）改进情况：进一步规范公开行为。",
         5: fee_text,
     }
 
 
-def report_text(values: dict, shape: str, spec: Spec | None = None, title: str | None = "default",
-                texts: dict[int, str] | None = None, **grid_kw) -> str:
+def report_text(
+    values: dict,
+    shape: str,
+    spec: Spec | None = None,
+    title: str | None = "default",
+    texts: dict[int, str] | None = None,
+    **grid_kw,
+) -> str:
     spec = spec or get_spec("2021")
     gs = {g.name: g for g in grids(values, spec=spec, **grid_kw)}
     texts = prose(values, spec) if texts is None else texts
@@ -190,15 +206,18 @@ def report_text(values: dict, shape: str, spec: Spec | None = None, title: str |
 
 
 # ------------------------------------------------------------------ HTML and Word
-def report_html(values: dict, spec: Spec | None = None, texts: dict[int, str] | None = None,
-                **grid_kw) -> str:
+def report_html(
+    values: dict, spec: Spec | None = None, texts: dict[int, str] | None = None, **grid_kw
+) -> str:
     spec = spec or get_spec("2021")
     gs = {g.name: g for g in grids(values, spec=spec, **grid_kw)}
     texts = prose(values, spec) if texts is None else texts
     esc = htmllib.escape
-    out = ["<!DOCTYPE html><html><head><meta charset='utf-8'>",
-           "<title>测试县档案局2023年政府信息公开工作年度报告_测试县人民政府</title></head><body>",
-           "<div class='nav'>首页 &gt; 政府信息公开 &gt; 年度报告</div><div class='content'>"]
+    out = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        "<title>测试县档案局2023年政府信息公开工作年度报告_测试县人民政府</title></head><body>",
+        "<div class='nav'>首页 &gt; 政府信息公开 &gt; 年度报告</div><div class='content'>",
+    ]
     for k, heading in enumerate(spec.body):
         out.append(f"<p><strong>{esc(heading)}</strong></p>")
         table = next((t for t in spec.tables if t.title == heading), None)
@@ -208,7 +227,9 @@ def report_html(values: dict, spec: Spec | None = None, texts: dict[int, str] | 
             for row in g.origin_rows():
                 out.append("<tr>")
                 for b in row:
-                    span = (f" rowspan='{b.nrows}'" if b.nrows > 1 else "") + (f" colspan='{b.ncols}'" if b.ncols > 1 else "")
+                    span = (f" rowspan='{b.nrows}'" if b.nrows > 1 else "") + (
+                        f" colspan='{b.ncols}'" if b.ncols > 1 else ""
+                    )
                     out.append(f"<td{span}><p>{esc(b.text) or '&nbsp;'}</p></td>")
                 out.append("</tr>")
             out.append("</tbody></table>")
@@ -218,8 +239,9 @@ def report_html(values: dict, spec: Spec | None = None, texts: dict[int, str] | 
     return "\n".join(out)
 
 
-def report_docx(path: Path, values: dict, spec: Spec | None = None,
-                texts: dict[int, str] | None = None, **grid_kw) -> Path:
+def report_docx(
+    path: Path, values: dict, spec: Spec | None = None, texts: dict[int, str] | None = None, **grid_kw
+) -> Path:
     import docx
 
     spec = spec or get_spec("2021")
@@ -256,7 +278,20 @@ def to_pdf(sources: list[Path], out_dir: Path) -> list[Path]:
     assert exe
     profile = out_dir / "lo-profile"
     env = dict(os.environ, HOME=str(out_dir))
-    subprocess.run([exe, f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", "pdf",
-                    "--outdir", str(out_dir), *map(str, sources)],
-                   check=True, capture_output=True, timeout=180, env=env)
+    subprocess.run(
+        [
+            exe,
+            f"-env:UserInstallation=file://{profile}",
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(out_dir),
+            *map(str, sources),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+        env=env,
+    )
     return [out_dir / (p.stem + ".pdf") for p in sources]

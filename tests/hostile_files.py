@@ -4,6 +4,7 @@ Every file is written by code into a folder the test gives (tmp_path); nothing b
 in the repository. Workbooks start from our own template filled with consistent values, then
 one thing is broken: bytes, package parts, cells. Cell positions come from the spec's layout.
 """
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,9 @@ SHEET, REF = T3.sheet, T3.values[KEY].ref
 REF2 = T3.values[KEY2].ref
 
 
-def good_workbook(path: Path, unit: str = "县教育局", seed: int = 1, spec: Spec = S21,
-                  values: dict | None = None, **kw) -> Path:
+def good_workbook(
+    path: Path, unit: str = "县教育局", seed: int = 1, spec: Spec = S21, values: dict | None = None, **kw
+) -> Path:
     """A filled template that passes every check."""
     vals = dict(consistent_values(spec, seed))
     vals.update(values or {})
@@ -39,8 +41,10 @@ def good_workbook(path: Path, unit: str = "县教育局", seed: int = 1, spec: S
 
 # ---- package surgery -------------------------------------------------------------------
 
-def rewrite(src: Path, dst: Path, edit: Callable[[str, bytes], bytes | None],
-            extra: dict[str, bytes] | None = None) -> Path:
+
+def rewrite(
+    src: Path, dst: Path, edit: Callable[[str, bytes], bytes | None], extra: dict[str, bytes] | None = None
+) -> Path:
     """Copy the zip package ``src`` to ``dst`` passing every part through ``edit`` (None drops
     the part); ``extra`` parts are appended."""
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -81,6 +85,7 @@ def edit_sheet(src: Path, dst: Path, sheet: str, fn: Callable[[bytes], bytes], *
 
 
 # ---- the hostile cases -------------------------------------------------------------------
+
 
 @dataclass
 class Case:
@@ -152,10 +157,13 @@ def zip_bomb(d: Path, tmp: Path, size: int = BOMB_BYTES) -> Case:
     return Case(p, "unreadable", ("上限", "MB"))
 
 
-_LAUGHS = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-           + "".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'
-                     for i in range(1, 10))
-           + "]>")
+_LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + "".join(
+        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10)
+    )
+    + "]>"
+)
 
 
 ARCHIVE_BOMB_BYTES = 64 * 1024 * 1024
@@ -194,7 +202,10 @@ def entity_expansion(d: Path, tmp: Path) -> Case:
 # where a billion-laughs DTD and a reference to it go, part by part
 ENTITY_PARTS = {
     "xl/sharedStrings.xml": (b"<t>", b"<t>&lol9;"),
-    "xl/styles.xml": (b"<fonts", b'<numFmts count="1"><numFmt numFmtId="200" formatCode="&lol9;"/></numFmts><fonts'),
+    "xl/styles.xml": (
+        b"<fonts",
+        b'<numFmts count="1"><numFmt numFmtId="200" formatCode="&lol9;"/></numFmts><fonts',
+    ),
     "xl/theme/theme1.xml": (b'name="Office Theme"', b'name="&lol9;"'),
     "docProps/core.xml": (b"<dc:title>", b"<dc:title>&lol9;"),
 }
@@ -219,9 +230,14 @@ def external_entity(d: Path, tmp: Path) -> Case:
     """An external entity (file:///etc/passwd) in the 表三 sheet part."""
     src = good_workbook(tmp / "src_xxe.xlsx", unit="县人社局")
     dtd = b'<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
-    p = edit_sheet(src, d / "外部实体.xlsx", SHEET,
-                   lambda x: set_cell(dtd + x.split(b"?>", 1)[1], REF,
-                                      f'<c r="{REF}" t="inlineStr"><is><t>&xxe;</t></is></c>'))
+    p = edit_sheet(
+        src,
+        d / "外部实体.xlsx",
+        SHEET,
+        lambda x: set_cell(
+            dtd + x.split(b"?>", 1)[1], REF, f'<c r="{REF}" t="inlineStr"><is><t>&xxe;</t></is></c>'
+        ),
+    )
     return Case(p, "unreadable", ("实体",))
 
 
@@ -257,8 +273,9 @@ def far_cell(d: Path, tmp: Path) -> Case:
     """One cell at XFD1048576 (python-calamine 0.9.1 aborts the process on it)."""
     src = good_workbook(tmp / "src_far.xlsx", unit="县农业农村局")
     extra = b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
-    p = edit_sheet(src, d / "最远单元格.xlsx", SHEET,
-                   lambda x: x.replace(b"</sheetData>", extra + b"</sheetData>", 1))
+    p = edit_sheet(
+        src, d / "最远单元格.xlsx", SHEET, lambda x: x.replace(b"</sheetData>", extra + b"</sheetData>", 1)
+    )
     return Case(p, "passed", ("XFD1048576",), ("XFD1048576",), ("NB006",))
 
 
@@ -305,9 +322,12 @@ def merged_values(d: Path, tmp: Path) -> Case:
     rng = f"{REF}:{REF2}"
 
     def fn(xml):
-        return re.sub(rb'<mergeCells count="(\d+)">',
-                      lambda m: b'<mergeCells count="%d"><mergeCell ref="%s"/>' % (int(m.group(1)) + 1, rng.encode()),
-                      xml, count=1)
+        return re.sub(
+            rb'<mergeCells count="(\d+)">',
+            lambda m: b'<mergeCells count="%d"><mergeCell ref="%s"/>' % (int(m.group(1)) + 1, rng.encode()),
+            xml,
+            count=1,
+        )
 
     p = edit_sheet(src, d / "合并单元格.xlsx", SHEET, fn)
     return Case(p, "passed", (rng,), (REF, REF2), ("NB107",))
@@ -318,7 +338,7 @@ def sheet_renamed(d: Path, tmp: Path) -> Case:
 
     def edit(name, data):
         if name == "xl/workbook.xml":
-            return data.replace(f'name="{SHEET}"'.encode(), "name=\"改过名的表\"".encode())
+            return data.replace(f'name="{SHEET}"'.encode(), 'name="改过名的表"'.encode())
         if name == "docProps/app.xml":
             return data.replace(f">{SHEET}<".encode(), ">改过名的表<".encode())
         return data
@@ -349,14 +369,21 @@ def xlsm_with_macros(d: Path, tmp: Path) -> Case:
 
     def edit(name, data):
         if name == "[Content_Types].xml":
-            data = data.replace(b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
-                                b"application/vnd.ms-excel.sheet.macroEnabled.main+xml")
-            return data.replace(b"</Types>", b'<Default Extension="bin" ContentType='
-                                b'"application/vnd.ms-office.vbaProject"/></Types>')
+            data = data.replace(
+                b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+                b"application/vnd.ms-excel.sheet.macroEnabled.main+xml",
+            )
+            return data.replace(
+                b"</Types>",
+                b'<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/></Types>',
+            )
         if name == "xl/_rels/workbook.xml.rels":
-            return data.replace(b"</Relationships>", b'<Relationship Id="rIdVba" Type='
-                                b'"http://schemas.microsoft.com/office/2006/relationships/vbaProject" '
-                                b'Target="vbaProject.bin"/></Relationships>')
+            return data.replace(
+                b"</Relationships>",
+                b'<Relationship Id="rIdVba" Type='
+                b'"http://schemas.microsoft.com/office/2006/relationships/vbaProject" '
+                b'Target="vbaProject.bin"/></Relationships>',
+            )
         return data
 
     p = rewrite(src, d / "带宏.xlsm", edit, extra={"xl/vbaProject.bin": VBA})
@@ -403,14 +430,25 @@ def markup(d: Path, tmp: Path) -> Case:
 # cases that need no scratch folder take (d,); the others (d, tmp)
 SIMPLE = {"empty": empty, "text_renamed": text_renamed, "pdf_renamed": pdf_renamed}
 CASES: dict[str, Callable] = {
-    "truncated": truncated, "zip_bomb": zip_bomb, "archive_bomb": archive_bomb,
+    "truncated": truncated,
+    "zip_bomb": zip_bomb,
+    "archive_bomb": archive_bomb,
     "entity_expansion": entity_expansion,
-    "external_entity": external_entity, "encrypted": encrypted, "million_rows": million_rows,
-    "far_cell": far_cell, "formula_errors": formula_errors, "huge_numbers": huge_numbers,
+    "external_entity": external_entity,
+    "encrypted": encrypted,
+    "million_rows": million_rows,
+    "far_cell": far_cell,
+    "formula_errors": formula_errors,
+    "huge_numbers": huge_numbers,
     "long_string": long_string,
-    "merged_values": merged_values, "sheet_renamed": sheet_renamed, "sheet_deleted": sheet_deleted,
-    "xlsm_with_macros": xlsm_with_macros, "open_in_excel": open_in_excel, "long_path": long_path,
-    "injection": injection, "markup": markup,
+    "merged_values": merged_values,
+    "sheet_renamed": sheet_renamed,
+    "sheet_deleted": sheet_deleted,
+    "xlsm_with_macros": xlsm_with_macros,
+    "open_in_excel": open_in_excel,
+    "long_path": long_path,
+    "injection": injection,
+    "markup": markup,
 }
 
 
@@ -425,13 +463,17 @@ ALL = list(SIMPLE) + list(CASES)
 
 # ---- published reports (for import) ------------------------------------------------------
 
+
 def good_report_text(path: Path, seed: int = 3, unit: str = "测试县档案局") -> Path:
     """A flattened-text published report (reference shape 'rows') that imports cleanly."""
     from fixtures_import import report_text
 
     vals = consistent_values(S21, seed)
-    text = report_text({k: int(v) if v == int(v) else v for k, v in vals.items()}, "rows",
-                       title=f"{unit}2025年政府信息公开工作年度报告")
+    text = report_text(
+        {k: int(v) if v == int(v) else v for k, v in vals.items()},
+        "rows",
+        title=f"{unit}2025年政府信息公开工作年度报告",
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
@@ -447,14 +489,17 @@ def good_report_docx(path: Path, seed: int = 4) -> Path:
 
 def zip_bomb_docx(path: Path, tmp: Path, size: int = 100 * 1024 * 1024) -> Path:
     src = good_report_docx(tmp / "src_bomb.docx")
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zout:
+    with (
+        zipfile.ZipFile(src) as zin,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zout,
+    ):
         for info in zin.infolist():
             data = zin.read(info.filename)
             if info.filename != "word/document.xml":
                 zout.writestr(info.filename, data)
                 continue
             with zout.open(info.filename, "w", force_zip64=True) as w:
-                w.write(data[:-len(b"</w:body></w:document>")])
+                w.write(data[: -len(b"</w:body></w:document>")])
                 chunk = b" " * (1 << 20)
                 for _ in range(size // len(chunk)):
                     w.write(chunk)
@@ -464,8 +509,11 @@ def zip_bomb_docx(path: Path, tmp: Path, size: int = 100 * 1024 * 1024) -> Path:
 
 def entity_docx(path: Path, tmp: Path, external: bool = False) -> Path:
     src = good_report_docx(tmp / "src_ent.docx")
-    decl = ('<?xml version="1.0"?><!DOCTYPE d [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
-            if external else _LAUGHS)
+    decl = (
+        '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+        if external
+        else _LAUGHS
+    )
     ref = "&xxe;" if external else "&lol9;"
 
     def edit(name, data):
@@ -486,16 +534,19 @@ def encrypted_docx(path: Path, tmp: Path) -> Path:
     return path
 
 
-
 def minimal_pdf(text: str | None = "Hello") -> bytes:
     """A one-page PDF; with ``text`` None the page has no text layer (like a scan)."""
     content = b"" if text is None else b"BT /F1 12 Tf 72 720 Td (" + text.encode("latin-1") + b") Tj ET"
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
-            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
-             b" /Resources << /Font << /F1 5 0 R >> >> >>"),
-            b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
-            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    objs = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        (
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+            b" /Resources << /Font << /F1 5 0 R >> >> >>"
+        ),
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
     out, offsets = bytearray(b"%PDF-1.4\n"), []
     for i, body in enumerate(objs, 1):
         offsets.append(len(out))
@@ -507,9 +558,22 @@ def minimal_pdf(text: str | None = "Hello") -> bytes:
     return bytes(out)
 
 
-REPORT_CASES = ["empty_txt", "empty_docx", "pdf_as_docx", "text_as_pdf", "scanned_pdf", "truncated_pdf",
-                "truncated_docx", "zip_bomb_docx", "entity_docx", "external_entity_docx",
-                "encrypted_docx", "long_string_txt", "long_path_txt", "open_in_word"]
+REPORT_CASES = [
+    "empty_txt",
+    "empty_docx",
+    "pdf_as_docx",
+    "text_as_pdf",
+    "scanned_pdf",
+    "truncated_pdf",
+    "truncated_docx",
+    "zip_bomb_docx",
+    "entity_docx",
+    "external_entity_docx",
+    "encrypted_docx",
+    "long_string_txt",
+    "long_path_txt",
+    "open_in_word",
+]
 
 
 @dataclass

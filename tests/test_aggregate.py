@@ -5,6 +5,7 @@ that sent nothing, a duplicate, a failed, an unreadable, an empty, a 2019-form, 
 file and a unit not on the roster. Every status, every summed cell (computed here from the
 values written), the per-类别 sums, the year-over-year findings and the workbook are asserted.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,9 +17,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 import xlsxwriter
-from conftest import consistent_values
 from typer.testing import CliRunner
 
+from conftest import consistent_values
 from nianbao import pipeline
 from nianbao.aggregate import (
     STATUS_ORDER,
@@ -55,10 +56,18 @@ ROSTER = [  # 单位名称, 别名, 类别, 联系人 (an extra column, kept in 
     ("东乡镇人民政府", "", "乡镇", ""),
 ]
 EXPECTED = {  # unit name -> statuses of its rows
-    "县教育局": ["passed"], "县第一中学（高中部）": ["passed"], "县卫生健康局": ["passed"],
-    "城关镇人民政府": ["warnings"], "县司法局": ["duplicate", "passed"], "县财政局": ["failed"],
-    "县交通运输局": ["unreadable"], "县水利局": ["empty"], "县民政局": ["wrong_form"],
-    "县住房和城乡建设局": ["wrong_year"], "县统计局": ["missing"], "东乡镇人民政府": ["missing"],
+    "县教育局": ["passed"],
+    "县第一中学（高中部）": ["passed"],
+    "县卫生健康局": ["passed"],
+    "城关镇人民政府": ["warnings"],
+    "县司法局": ["duplicate", "passed"],
+    "县财政局": ["failed"],
+    "县交通运输局": ["unreadable"],
+    "县水利局": ["empty"],
+    "县民政局": ["wrong_form"],
+    "县住房和城乡建设局": ["wrong_year"],
+    "县统计局": ["missing"],
+    "东乡镇人民政府": ["missing"],
     "县外事办": ["not_in_roster"],
 }
 SUMMED = ["县教育局", "县第一中学（高中部）", "县卫生健康局", "城关镇人民政府", "县司法局"]
@@ -88,8 +97,11 @@ def follow_last_year(values: dict, prev: dict) -> dict:
 
 
 def as_report(values: dict, spec=S21) -> Report:
-    return Report(path="x", form=spec.version,
-                  values={k: None if v is None else Decimal(str(v)) for k, v in values.items()})
+    return Report(
+        path="x",
+        form=spec.version,
+        values={k: None if v is None else Decimal(str(v)) for k, v in values.items()},
+    )
 
 
 def write_roster(path: Path) -> None:
@@ -104,10 +116,17 @@ def write_roster(path: Path) -> None:
     wb.close()
 
 
-def unit_file(path: Path, unit: str, values: dict | None, year: int = YEAR, spec=S21,
-              date: str = "2025-01-15") -> None:
-    write_template(path, spec, unit=unit, year=year, values=values,
-                   cover={"filler": "李四", "phone": "0851-2822001", "date": date})
+def unit_file(
+    path: Path, unit: str, values: dict | None, year: int = YEAR, spec=S21, date: str = "2025-01-15"
+) -> None:
+    write_template(
+        path,
+        spec,
+        unit=unit,
+        year=year,
+        values=values,
+        cover={"filler": "李四", "phone": "0851-2822001", "date": date},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -162,13 +181,39 @@ def county(tmp_path_factory):
     assert last_out.stat().st_size > 0
     out = base / "结果" / "汇总.xlsx"
     ann = base / "结果" / "批注副本"
-    res = runner.invoke(app, ["aggregate", str(src), "-o", str(out), "--roster", str(roster),
-                              "--previous", str(last_out), "--annotate-dir", str(ann),
-                              "--format", "json"])
+    res = runner.invoke(
+        app,
+        [
+            "aggregate",
+            str(src),
+            "-o",
+            str(out),
+            "--roster",
+            str(roster),
+            "--previous",
+            str(last_out),
+            "--annotate-dir",
+            str(ann),
+            "--format",
+            "json",
+        ],
+    )
     assert res.exit_code == 1, res.output
-    return {"base": base, "src": src, "last": last, "roster": roster, "out": out, "ann": ann,
-            "values": v, "failed": failed, "prev": prev, "sums": sums, "blank_key": blank_key,
-            "doc": json.loads(res.stdout), "last_out": last_out}
+    return {
+        "base": base,
+        "src": src,
+        "last": last,
+        "roster": roster,
+        "out": out,
+        "ann": ann,
+        "values": v,
+        "failed": failed,
+        "prev": prev,
+        "sums": sums,
+        "blank_key": blank_key,
+        "doc": json.loads(res.stdout),
+        "last_out": last_out,
+    }
 
 
 def run_json(*args) -> tuple[int, dict]:
@@ -192,11 +237,34 @@ def test_every_status(county):
     assert {"form", "year", "units", "sums", "categories", "findings", "summary"} <= set(doc)
     for u in doc["units"]:
         assert u["status_zh"] == STATUS_ZH[u["status"]]
-        assert {"name", "category", "status", "status_zh", "errors", "warnings", "file", "filler",
-                "phone", "date", "summed"} <= set(u)
+        assert {
+            "name",
+            "category",
+            "status",
+            "status_zh",
+            "errors",
+            "warnings",
+            "file",
+            "filler",
+            "phone",
+            "date",
+            "summed",
+        } <= set(u)
     for f in doc["findings"]:
-        assert set(f) == {"unit", "file", "code", "severity", "table", "row", "column", "sheet",
-                          "cell", "expected", "actual", "message"}
+        assert set(f) == {
+            "unit",
+            "file",
+            "code",
+            "severity",
+            "table",
+            "row",
+            "column",
+            "sheet",
+            "cell",
+            "expected",
+            "actual",
+            "message",
+        }
         assert f["severity"] in ("error", "warning")
     # problems first, in the documented order
     order = [STATUS_ORDER.index(u["status"]) for u in doc["units"]]
@@ -221,7 +289,8 @@ def test_sums_are_exact_and_only_over_passed_units(county):
     for k, want in sums.items():
         assert Decimal(str(doc["sums"][k])) == want, k
     assert Decimal(str(doc["sums"][FEE])) == sum(
-        (Decimal(str(county["values"][u][FEE])) for u in SUMMED), Decimal(0))
+        (Decimal(str(county["values"][u][FEE])) for u in SUMMED), Decimal(0)
+    )
     # the failed unit's values are not in the sums
     key = k3("r_total", "natural")
     assert Decimal(str(doc["sums"][key])) == sums[key]
@@ -259,8 +328,9 @@ def test_year_over_year_findings(county):
         if f["code"] in yoy:
             per_unit.setdefault(f["unit"], []).append(f)
     assert "县教育局" not in per_unit  # follows last year exactly
-    want = {c for c in T3_COLS
-            if v["县卫生健康局"][k3("carried", c)] != prev["县卫生健康局"][k3("carry_next", c)]}
+    want = {
+        c for c in T3_COLS if v["县卫生健康局"][k3("carried", c)] != prev["县卫生健康局"][k3("carry_next", c)]
+    }
     assert want, "fixture must differ from last year"
     labels = {S21.cells[k3("carried", c)].col_label for c in want}
     got = {f["column"] for f in per_unit["县卫生健康局"] if f["code"] == "NB301"}
@@ -269,8 +339,9 @@ def test_year_over_year_findings(county):
     assert not set(per_unit) - {"县卫生健康局", "（汇总）"}
     # the county against last year's county: same findings as the spec's rules give on the sums
     last = {k: sum((Decimal(str(prev[u][k])) for u in prev), Decimal(0)) for k in S21.cells}
-    expected = [f for f in check_report(as_report(county["sums"]), S21, previous=as_report(last))
-                if f.code in yoy]
+    expected = [
+        f for f in check_report(as_report(county["sums"]), S21, previous=as_report(last)) if f.code in yoy
+    ]
     county_found = sorted((f["code"], f["row"], f["column"]) for f in per_unit.get("（汇总）", []))
     assert county_found == sorted((f.code, f.row, f.column) for f in expected)
     assert expected, "the county sums must differ from last year's in this fixture"
@@ -278,10 +349,16 @@ def test_year_over_year_findings(county):
 
 def test_previous_as_last_years_folder(county):
     _, doc = run_json(county["src"], "--roster", county["roster"], "--previous", county["last"])
-    via_folder = sorted((f["unit"], f["code"], f["row"], f["column"]) for f in doc["findings"]
-                        if f["code"] in ("NB301", "NB302", "NB304"))
-    via_book = sorted((f["unit"], f["code"], f["row"], f["column"]) for f in county["doc"]["findings"]
-                      if f["code"] in ("NB301", "NB302", "NB304"))
+    via_folder = sorted(
+        (f["unit"], f["code"], f["row"], f["column"])
+        for f in doc["findings"]
+        if f["code"] in ("NB301", "NB302", "NB304")
+    )
+    via_book = sorted(
+        (f["unit"], f["code"], f["row"], f["column"])
+        for f in county["doc"]["findings"]
+        if f["code"] in ("NB301", "NB302", "NB304")
+    )
     assert via_folder == via_book and via_folder
 
 
@@ -307,7 +384,8 @@ def test_workbook(county):
             assert Decimal(str(got)) == county["sums"][key], key
             dest = next(iter(wb.defined_names[key].destinations))
             assert dest[0] == "汇总" and dest[1].replace("$", "") == b.ref.replace(
-                str(b.row + 1), str(b.row + off + 1))
+                str(b.row + 1), str(b.row + off + 1)
+            )
     note = ws.cell(2, 1).value
     assert f"{len(SUMMED)} 个单位" in note
     assert all(n in ws.cell(3, 1).value for n in SUMMED)
@@ -315,8 +393,18 @@ def test_workbook(county):
     # 报送情况: header, one row per unit file, colours, the roster's extra column
     st = wb["报送情况"]
     head = [c.value for c in st[1]]
-    assert head[:10] == ["单位名称", "类别", "状态", "错误数", "警告数", "填报人", "联系电话", "填报日期",
-                         "文件", "批注副本"]
+    assert head[:10] == [
+        "单位名称",
+        "类别",
+        "状态",
+        "错误数",
+        "警告数",
+        "填报人",
+        "联系电话",
+        "填报日期",
+        "文件",
+        "批注副本",
+    ]
     assert "联系人" in head
     rows = [[c.value for c in r] for r in st.iter_rows(min_row=2)]
     assert len(rows) == sum(len(x) for x in EXPECTED.values())
@@ -345,8 +433,20 @@ def test_workbook(county):
 
     # 问题清单: each finding of each unit, and the county's
     fl = wb["问题清单"]
-    assert [c.value for c in fl[1]] == ["单位", "文件", "代码", "级别", "表", "行", "列", "工作表",
-                                        "单元格", "应为", "实为", "说明"]
+    assert [c.value for c in fl[1]] == [
+        "单位",
+        "文件",
+        "代码",
+        "级别",
+        "表",
+        "行",
+        "列",
+        "工作表",
+        "单元格",
+        "应为",
+        "实为",
+        "说明",
+    ]
     found = [[c.value for c in r] for r in fl.iter_rows(min_row=2)]
     assert len(found) == len(county["doc"]["findings"])
     nb202 = next(r for r in found if r[0] == "县财政局" and r[2] == "NB202")
@@ -362,13 +462,13 @@ def test_workbook(county):
 def test_text_is_never_a_formula(tmp_path):
     src = tmp_path / "in"
     src.mkdir()
-    unit_file(src / "a.xlsx", "=HYPERLINK(\"http://x\")", consistent_values(S21, 1))
+    unit_file(src / "a.xlsx", '=HYPERLINK("http://x")', consistent_values(S21, 1))
     out = tmp_path / "汇总.xlsx"
     res = CliRunner().invoke(app, ["aggregate", str(src), "-o", str(out)])
     assert res.exit_code == 0, res.output
     wb = openpyxl.load_workbook(out)
     st = wb["报送情况"]
-    assert st.cell(2, 1).value == "=HYPERLINK(\"http://x\")" and st.cell(2, 1).data_type == "s"
+    assert st.cell(2, 1).value == '=HYPERLINK("http://x")' and st.cell(2, 1).data_type == "s"
 
 
 def test_rerun_does_not_count_the_output(county, tmp_path):
@@ -395,7 +495,9 @@ def test_renamed_outputs_among_many_files_are_skipped_by_the_workers(tmp_path):
     assert CliRunner().invoke(app, ["aggregate", str(src), "-o", str(first)]).exit_code == 0
     shutil.copy(first, src / "单位05 (2).xlsx")  # sorts among the submissions
     ann = tmp_path / "审核"
-    assert CliRunner().invoke(app, ["annotate", str(src / "单位07.xlsx"), "--out-dir", str(ann)]).exit_code == 0
+    assert (
+        CliRunner().invoke(app, ["annotate", str(src / "单位07.xlsx"), "--out-dir", str(ann)]).exit_code == 0
+    )
     shutil.copy(ann / "单位07_审核.xlsx", src / "单位07 副本.xlsx")
     code, doc = run_json(src)
     assert code == 0
@@ -540,8 +642,10 @@ def test_detail_written_while_reading_equals_the_plain_workbook(tmp_path, monkey
     bad["nb_t3_r_total_natural"] += 1
     unit_file(src / "07b.xlsx", "单位07乙", bad)  # failed: in 明细, not summed
     write_template(src / "08b.xlsx", S21, unit="单位08乙", year=YEAR)  # empty: not in 明细
-    ros = Roster([{"单位名称": f"单位{i:02}", "类别": "部门" if i % 2 else "乡镇"} for i in range(n)]
-                 + [{"单位名称": "单位07乙", "类别": "部门"}])
+    ros = Roster(
+        [{"单位名称": f"单位{i:02}", "类别": "部门" if i % 2 else "乡镇"} for i in range(n)]
+        + [{"单位名称": "单位07乙", "类别": "部门"}]
+    )
     used, early, plain = _both_ways(src, tmp_path, roster=ros)
     assert used and early == plain
     detail = early[0]["明细"]

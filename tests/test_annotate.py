@@ -1,4 +1,5 @@
 """Annotated copies: marks, 审核结果 sheet, everything else kept, input untouched."""
+
 from __future__ import annotations
 
 import hashlib
@@ -9,8 +10,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from openpyxl.utils import get_column_letter
 import xlsxwriter
+from openpyxl.utils import get_column_letter
 from PIL import Image
 
 from nianbao import annotate as ann
@@ -41,20 +42,21 @@ def png_bytes() -> bytes:
     return buf.getvalue()
 
 
-def build_workbook(path: Path, *, vba: bytes | None = None, sparkline: bool = False,
-                   summary_clash: bool = False) -> None:
+def build_workbook(
+    path: Path, *, vba: bytes | None = None, sparkline: bool = False, summary_clash: bool = False
+) -> None:
     """Our layout with a few values, plus the extras a department adds."""
     wb = xlsxwriter.Workbook(str(path))
     bold_num = wb.add_format({"bold": True, "num_format": "#,##0", "border": 1})
     label = wb.add_format({"text_wrap": True})
     cover = wb.add_worksheet(LAYOUT.cover_sheet)
-    for key, (lab, val) in LAYOUT.cover.items():
+    for _key, (lab, _val) in LAYOUT.cover.items():
         cover.write(lab.row, lab.col, lab.text)
     unit_box = LAYOUT.cover["unit"][1]
     cover.write(unit_box.row, unit_box.col, "某某县教育局")
     for tl in LAYOUT.tables:
         ws = wb.add_worksheet(tl.sheet)
-        for b in tl.boxes + [tl.title]:
+        for b in [*tl.boxes, tl.title]:
             if b.role == "value":
                 continue
             if b.merged:
@@ -89,26 +91,48 @@ def build_workbook(path: Path, *, vba: bytes | None = None, sparkline: bool = Fa
 
 def findings() -> list[Finding]:
     return [
-        Finding(code="NB201", severity="error", table="表三", row="一、本年新收政府信息公开申请数量",
-                column="总计", sheet=T3.sheet, cell=TOTAL, expected="5", actual="4",
-                message="表三 “一、本年新收 / 总计” 应为 5（各申请人之和），实为 4",
-                related=[NATURAL, COMMERCIAL]),
-        Finding(code="NB101", severity="warning", table="表三", sheet=T3.sheet, cell=CARRIED,
-                expected="0", actual="", message="表三有 3 个空白格按 0 计",
-                related=[CARRIED_2, CARRIED_3]),
+        Finding(
+            code="NB201",
+            severity="error",
+            table="表三",
+            row="一、本年新收政府信息公开申请数量",
+            column="总计",
+            sheet=T3.sheet,
+            cell=TOTAL,
+            expected="5",
+            actual="4",
+            message="表三 “一、本年新收 / 总计” 应为 5（各申请人之和），实为 4",
+            related=[NATURAL, COMMERCIAL],
+        ),
+        Finding(
+            code="NB101",
+            severity="warning",
+            table="表三",
+            sheet=T3.sheet,
+            cell=CARRIED,
+            expected="0",
+            actual="",
+            message="表三有 3 个空白格按 0 计",
+            related=[CARRIED_2, CARRIED_3],
+        ),
         # also an error on a cell that already has a warning: error colour wins
-        Finding(code="NB102", severity="error", table="表三", sheet=T3.sheet, cell=CARRIED_2,
-                actual="无", message="表三 “二、上年结转 / 商业企业” 不是有效数字：无"),
+        Finding(
+            code="NB102",
+            severity="error",
+            table="表三",
+            sheet=T3.sheet,
+            cell=CARRIED_2,
+            actual="无",
+            message="表三 “二、上年结转 / 商业企业” 不是有效数字：无",
+        ),
         # inside the merged title: goes to its top-left cell
-        Finding(code="NB107", severity="warning", sheet=T3.sheet, cell=INSIDE_TITLE,
-                message="数值格被合并"),
+        Finding(code="NB107", severity="warning", sheet=T3.sheet, cell=INSIDE_TITLE, message="数值格被合并"),
         Finding(code="NB003", severity="error", message="未找到表四“（七）总计”行"),
     ]
 
 
 def report(fs=None, unit="某某县教育局") -> Report:
-    return Report(path="x.xlsx", form="2021", unit=unit, year=2024,
-                  findings=findings() if fs is None else fs)
+    return Report(path="x.xlsx", form="2021", unit=unit, year=2024, findings=findings() if fs is None else fs)
 
 
 def sha(path: Path) -> str:
@@ -142,7 +166,7 @@ def test_output_name():
 
 
 def test_cells_marked_and_commented(annotated):
-    src, out, notes = annotated
+    _src, out, _notes = annotated
     assert out.name == "教育局 报表_审核.xlsx" and out.exists()
     ws = openpyxl.load_workbook(out)[T3.sheet]
     assert rgb(ws[TOTAL]) == ann.ERROR_FILL
@@ -164,7 +188,7 @@ def test_cells_marked_and_commented(annotated):
 
 
 def test_summary_sheet(annotated):
-    _, out, notes = annotated
+    _, out, _notes = annotated
     wb = openpyxl.load_workbook(out)
     assert wb.sheetnames[0] == "审核结果" and wb.active.title == "审核结果"
     assert [ws.title for ws in wb.worksheets if ws.sheet_view.tabSelected] == ["审核结果"]
@@ -297,8 +321,16 @@ def test_user_text_never_becomes_formula(tmp_path):
     src = tmp_path / "a.xlsx"
     build_workbook(src)
     unit = '=HYPERLINK("http://example.invalid","点我")'
-    fs = [Finding(code="NB102", severity="error", sheet=T3.sheet, cell=NATURAL,
-                  actual="=1+1", message="=1+1 不是有效数字\x07")]
+    fs = [
+        Finding(
+            code="NB102",
+            severity="error",
+            sheet=T3.sheet,
+            cell=NATURAL,
+            actual="=1+1",
+            message="=1+1 不是有效数字\x07",
+        )
+    ]
     annotate_workbook(src, src.name, report(fs, unit=unit), tmp_path / "o.xlsx")
     with zipfile.ZipFile(tmp_path / "o.xlsx") as z:
         sheet = z.read("xl/worksheets/sheet1.xml")
@@ -320,6 +352,7 @@ def test_existing_summary_sheet_name(tmp_path):
 
 def test_xls_input(tmp_path):
     import xlwt  # a declared test dependency: never a reason to skip
+
     book = xlwt.Workbook()
     ws = book.add_sheet(T3.sheet)
     ws.write_merge(0, 0, 0, T3.width - 1, T3.title.text)
@@ -352,7 +385,7 @@ def test_unreadable_report_writes_nothing(tmp_path):
 
 def test_broken_or_oversized_input(tmp_path, monkeypatch):
     out = tmp_path / "o.xlsx"
-    with pytest.raises(AnnotateError, match="坏.xlsx"):
+    with pytest.raises(AnnotateError, match=r"坏\.xlsx"):
         annotate_workbook(b"PK\x03\x04 not really a zip", "坏.xlsx", report(), out)
     src = tmp_path / "a.xlsx"
     build_workbook(src)
@@ -370,9 +403,17 @@ def test_far_cell_and_long_text(tmp_path):
     ws[TOTAL] = "长" * 10_000
     src = tmp_path / "远.xlsx"
     wb.save(src)
-    fs = [Finding(code="NB102", severity="error", sheet=T3.sheet, cell=TOTAL, actual="长" * 10_000,
-                  message="不是有效数字：" + "长" * 10_000),
-          Finding(code="NB102", severity="error", sheet=T3.sheet, cell="XFD1048576", message="远")]
+    fs = [
+        Finding(
+            code="NB102",
+            severity="error",
+            sheet=T3.sheet,
+            cell=TOTAL,
+            actual="长" * 10_000,
+            message="不是有效数字：" + "长" * 10_000,
+        ),
+        Finding(code="NB102", severity="error", sheet=T3.sheet, cell="XFD1048576", message="远"),
+    ]
     annotate_workbook(src, src.name, report(fs), tmp_path / "o.xlsx")
     out = openpyxl.load_workbook(tmp_path / "o.xlsx")
     assert out[T3.sheet]["XFD1048576"].value == 1 and rgb(out[T3.sheet]["XFD1048576"]) == ann.ERROR_FILL
@@ -380,6 +421,6 @@ def test_far_cell_and_long_text(tmp_path):
 
 
 def test_ole_that_is_not_xls(tmp_path):
-    with pytest.raises(AnnotateError, match="加密.xlsx"):
+    with pytest.raises(AnnotateError, match=r"加密\.xlsx"):
         annotate_workbook(ann.OLE_MAGIC + bytes(4096), "加密.xlsx", report(), tmp_path / "o.xlsx")
     assert not list(tmp_path.iterdir())

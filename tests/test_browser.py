@@ -3,6 +3,7 @@
 One server process and one browser for the whole module. Screenshots of each page (1366×768
 viewport) go to test-output/screenshots/ for people to look at; the assertions are on content.
 """
+
 from __future__ import annotations
 
 import base64
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from playwright import sync_api
 
 from conftest import consistent_values
 from nianbao.annotate import ERROR_FILL
@@ -26,16 +28,26 @@ from nianbao.layout import workbook_layout
 from nianbao.spec import get_spec
 from nianbao.template import write_template
 
-from playwright import sync_api  # noqa: E402  (a declared test dependency: never skipped)
+pytestmark = pytest.mark.browser
+
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 if not Path(CHROMIUM).exists():
-    pytest.skip(f"找不到 Chromium（{CHROMIUM}）：Debian 上请 apt-get install chromium", allow_module_level=True)
+    pytest.skip(
+        f"找不到 Chromium（{CHROMIUM}）：Debian 上请 apt-get install chromium", allow_module_level=True
+    )
 
 SPEC = get_spec("2021")
 LAYOUT = workbook_layout(SPEC)
 SHOTS = Path(__file__).resolve().parents[1] / "test-output" / "screenshots"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 KEY = "nb_t3_new_natural"
 
 
@@ -50,9 +62,12 @@ def site(tmp_path_factory):
     """A real `nianbao serve` process on a free loopback port; yields (url, data folder)."""
     data = tmp_path_factory.mktemp("serve-data")
     port = free_port()
-    log = open(data.parent / "serve.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "nianbao.cli", "serve", "--port", str(port),
-                             "--data", str(data)], stdout=log, stderr=subprocess.STDOUT)
+    log = open(data.parent / "serve.log", "wb")  # noqa: SIM115 (closed by the fixture teardown)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nianbao.cli", "serve", "--port", str(port), "--data", str(data)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -78,8 +93,9 @@ def page():
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        ctx = browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True,
-                                  locale="zh-CN")
+        ctx = browser.new_context(
+            viewport={"width": 1366, "height": 768}, accept_downloads=True, locale="zh-CN"
+        )
         pg = ctx.new_page()
         pg.set_default_timeout(60_000)
         yield pg
@@ -104,14 +120,17 @@ def workbooks(tmp_path_factory):
 def drop_files(pg, target: str, paths: list[Path]) -> None:
     """Drag files from the desktop onto ``target``, as a person would."""
     files = [[p.name, base64.b64encode(p.read_bytes()).decode()] for p in paths]
-    dt = pg.evaluate_handle("""files => {
+    dt = pg.evaluate_handle(
+        """files => {
         const dt = new DataTransfer();
         for (const [name, b64] of files) {
             const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
             dt.items.add(new File([bytes], name));
         }
         return dt;
-    }""", files)
+    }""",
+        files,
+    )
     pg.dispatch_event(target, "dragenter", {"dataTransfer": dt})
     pg.dispatch_event(target, "drop", {"dataTransfer": dt})
 
@@ -146,7 +165,9 @@ def test_whole_workflow_in_chromium(site, page, workbooks, tmp_path):
     tpl = tmp_path / "模板.xlsx"
     dl.value.save_as(tpl)
     box = LAYOUT.cover["unit"][1]
-    assert openpyxl.load_workbook(tpl)[LAYOUT.cover_sheet].cell(box.row + 1, box.col + 1).value == "示例县统计局"
+    assert (
+        openpyxl.load_workbook(tpl)[LAYOUT.cover_sheet].cell(box.row + 1, box.col + 1).value == "示例县统计局"
+    )
 
     # 审核: a correct and a wrong workbook
     pg.get_by_role("navigation").get_by_role("link", name="审核").click()

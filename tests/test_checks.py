@@ -1,4 +1,5 @@
 """Rules of the spec applied to reports built in memory: each rule, each cell, each number."""
+
 from decimal import Decimal
 
 import pytest
@@ -16,7 +17,7 @@ def make_report(version="2021", seed=1, **changes):
     r = Report(path="x.xlsx", form=version)
     r.values = dict(consistent_values(spec, seed))
     r.values.update({k: Decimal(str(v)) for k, v in changes.items()})
-    r.where = {k: lay.cell(k)[0:1] + (lay.cell(k)[1].ref,) for k in spec.cells}
+    r.where = {k: (*lay.cell(k)[0:1], lay.cell(k)[1].ref) for k in spec.cells}
     return spec, lay, r
 
 
@@ -49,7 +50,7 @@ def test_each_relation_reports_its_target_cell(code, version):
 
 
 def test_message_of_seven_total_reads_like_the_issue_example():
-    spec, lay, r = make_report()
+    spec, _lay, r = make_report()
     r.values["nb_t3_r_total_natural"] += 1
     f = next(f for f in check_report(r, spec) if f.code == "NB202")
     exp = r.values["nb_t3_r_total_natural"] - 1
@@ -66,7 +67,8 @@ def test_balance_rule_reports_the_carry_over_cell():
     assert {f.column for f in fs} == {spec.cells[k].col_label for k in targets}
     assert all(f.row == spec.cells[targets[0]].row_label for f in fs)
     assert sorted((f.sheet, f.cell) for f in fs) == sorted(
-        (lay.cell(k)[0], lay.cell(k)[1].ref) for k in targets)
+        (lay.cell(k)[0], lay.cell(k)[1].ref) for k in targets
+    )
 
 
 def test_kinds_negative_decimal_and_places():
@@ -81,7 +83,7 @@ def test_kinds_negative_decimal_and_places():
 
 
 def test_signed_kind_accepts_negative_in_2019():
-    spec, lay, r = make_report("2019", nb_t2_license_change=-3)
+    spec, _lay, r = make_report("2019", nb_t2_license_change=-3)
     assert not [f for f in check_report(r, spec) if f.key == "nb_t2_license_change"]
 
 
@@ -89,7 +91,10 @@ def test_rules_warning_on_nonzero_rules_row():
     spec, lay, r = make_report(nb_t2_rules_valid=6)
     fs = check_report(r, spec)
     assert [(f.code, f.severity, f.key) for f in fs] == [("NB303", "warning", "nb_t2_rules_valid")]
-    assert (fs[0].sheet, fs[0].cell) == (lay.cell("nb_t2_rules_valid")[0], lay.cell("nb_t2_rules_valid")[1].ref)
+    assert (fs[0].sheet, fs[0].cell) == (
+        lay.cell("nb_t2_rules_valid")[0],
+        lay.cell("nb_t2_rules_valid")[1].ref,
+    )
 
 
 def test_blank_cells_warn_once_per_table_or_error_each():
@@ -105,11 +110,12 @@ def test_blank_cells_warn_once_per_table_or_error_each():
     errs = [f for f in check_report(r, spec, blank="error") if f.code == "NB101"]
     assert len(errs) == 3 and all(f.severity == "error" for f in errs)
     assert sorted(f.cell for f in errs) == sorted(
-        lay.cell(k)[1].ref for k in ("nb_t4_review_upheld", "nb_t4_review_total", "nb_t3_deny_1_natural"))
+        lay.cell(k)[1].ref for k in ("nb_t4_review_upheld", "nb_t4_review_total", "nb_t3_deny_1_natural")
+    )
 
 
 def test_empty_report_is_not_a_report_of_zeros():
-    spec, lay, r = make_report()
+    spec, _lay, r = make_report()
     r.values = {k: None for k in spec.cells}
     r.blank = list(spec.cells)
     r.empty = True
@@ -122,22 +128,33 @@ def test_year_over_year_rules():
     _, _, last = make_report(seed=3)
     fs = check_report(this, spec, previous=last)
     carried = [f for f in fs if f.code == "NB301"]
-    mismatched = [k for k in spec.cells if k.startswith("nb_t3_carried_")
-                  if this.values[k] != last.values[k.replace("carried", "carry_next")]]
+    mismatched = [
+        k
+        for k in spec.cells
+        if k.startswith("nb_t3_carried_")
+        if this.values[k] != last.values[k.replace("carried", "carry_next")]
+    ]
     assert len(carried) == len(mismatched) > 0
     assert sorted((f.sheet, f.cell, f.severity) for f in carried) == sorted(
-        (lay.cell(k)[0], lay.cell(k)[1].ref, "warning") for k in mismatched)
+        (lay.cell(k)[0], lay.cell(k)[1].ref, "warning") for k in mismatched
+    )
     # make them agree: no NB301
     for k in mismatched:
         last.values[k.replace("carried", "carry_next")] = this.values[k]
     assert not [f for f in check_report(this, spec, previous=last) if f.code == "NB301"]
     # stock continuity: valid = last valid + issued - repealed
     last.values["nb_t2_normative_valid"] = Decimal(10)
-    this.values.update(nb_t2_normative_issued=Decimal(3), nb_t2_normative_repealed=Decimal(1),
-                       nb_t2_normative_valid=Decimal(13))
+    this.values.update(
+        nb_t2_normative_issued=Decimal(3),
+        nb_t2_normative_repealed=Decimal(1),
+        nb_t2_normative_valid=Decimal(13),
+    )
     f = next(f for f in check_report(this, spec, previous=last) if f.code == "NB302")
     assert (f.expected, f.actual, f.severity) == ("12", "13", "warning")
-    assert (f.sheet, f.cell) == (lay.cell("nb_t2_normative_valid")[0], lay.cell("nb_t2_normative_valid")[1].ref)
+    assert (f.sheet, f.cell) == (
+        lay.cell("nb_t2_normative_valid")[0],
+        lay.cell("nb_t2_normative_valid")[1].ref,
+    )
     # more repealed than last year's stock plus this year's issued: NB304 at the repealed cell
     last.values["nb_t2_normative_valid"] = Decimal(1)
     this.values.update(nb_t2_normative_issued=Decimal(0), nb_t2_normative_repealed=Decimal(5))
@@ -163,7 +180,11 @@ def test_previous_year_on_the_other_form_compares_shared_cells():
     fs = check_report(this, spec, previous=last)
     assert all(f.code in ("NB301",) for f in fs if f.code.startswith("NB30"))
     # 上年结转 is compared cell by cell with the 2019 form's 结转下年度继续办理 (same keys)
-    mismatched = [k for k in spec.cells if k.startswith("nb_t3_carried_")
-                  if this.values[k] != last.values[k.replace("carried", "carry_next")]]
+    mismatched = [
+        k
+        for k in spec.cells
+        if k.startswith("nb_t3_carried_")
+        if this.values[k] != last.values[k.replace("carried", "carry_next")]
+    ]
     assert mismatched
     assert sorted(f.cell for f in fs if f.code == "NB301") == sorted(lay.cell(k)[1].ref for k in mismatched)

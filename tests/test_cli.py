@@ -1,4 +1,5 @@
 """`nianbao check` and `nianbao annotate` end to end, as a user runs them."""
+
 import csv
 import hashlib
 import io
@@ -60,17 +61,35 @@ def test_check_json_document(batch):
     sheet, box = LAY.cell("nb_t3_r_total_natural")
     assert (f["sheet"], f["cell"], f["row"], f["column"]) == (sheet, box.ref, "（七）总计", "自然人")
     assert int(f["actual"]) == int(f["expected"]) + 1
-    assert set(f) == {"code", "severity", "table", "row", "column", "sheet", "cell", "expected",
-                      "actual", "message"}
+    assert set(f) == {
+        "code",
+        "severity",
+        "table",
+        "row",
+        "column",
+        "sheet",
+        "cell",
+        "expected",
+        "actual",
+        "message",
+    }
     unsupported = [f for f in doc["files"] if f["path"].endswith("说明.doc")]
     assert unsupported[0]["status"] == "unreadable"
     assert "不支持的文件类型" in unsupported[0]["findings"][0]["message"]
     errors = sum(1 for f in doc["files"] for x in f["findings"] if x["severity"] == "error")
     assert errors >= 2  # the broken total of 县卫健局 and the unsupported file
-    assert doc["summary"] == {"files": 3, "passed": 1, "failed": 1, "unreadable": 1,
-                              "errors": errors, "warnings": 0, "skipped": 1}
+    assert doc["summary"] == {
+        "files": 3,
+        "passed": 1,
+        "failed": 1,
+        "unreadable": 1,
+        "errors": errors,
+        "warnings": 0,
+        "skipped": 1,
+    }
     assert [f["errors"] for f in doc["files"]] == [
-        sum(x["severity"] == "error" for x in f["findings"]) for f in doc["files"]]
+        sum(x["severity"] == "error" for x in f["findings"]) for f in doc["files"]
+    ]
 
 
 def test_check_exit_zero_when_clean(batch):
@@ -119,8 +138,12 @@ def test_blank_error_mode_and_previous_year(tmp_path):
     write_template(last, S21, unit="县司法局", year=2024, values=last_vals)
     doc = json.loads(run("check", this, "--format", "json", "--previous", last).stdout)
     carried = [f for f in doc["files"][0]["findings"] if f["code"] == "NB301"]
-    differ = [k for k in S21.cells if k.startswith("nb_t3_carried_")
-              and Decimal(vals[k]) != Decimal(last_vals[k.replace("carried", "carry_next")])]
+    differ = [
+        k
+        for k in S21.cells
+        if k.startswith("nb_t3_carried_")
+        and Decimal(vals[k]) != Decimal(last_vals[k.replace("carried", "carry_next")])
+    ]
     assert len(carried) == len(differ) > 0
 
 
@@ -166,12 +189,15 @@ def test_bad_option_value_is_explained_in_chinese(tmp_path):
     assert res.exit_code == 2 and "的值无效" in res.output
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["check", "--bogus"], "没有 --bogus 这个选项"),
-    (["check", "x", "--format"], "选项 --format 后面需要填写一个值"),
-    (["chekc"], "没有 chekc 这个命令（是否想用：'check'）"),
-    (["check"], "缺少参数"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["check", "--bogus"], "没有 --bogus 这个选项"),
+        (["check", "x", "--format"], "选项 --format 后面需要填写一个值"),
+        (["chekc"], "没有 chekc 这个命令（是否想用：'check'）"),
+        (["check"], "缺少参数"),
+    ],
+)
 def test_usage_mistakes_are_explained_in_chinese(args, expected):
     res = run(*args)
     assert res.exit_code == 2

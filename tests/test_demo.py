@@ -1,8 +1,12 @@
 """The README's first command: `nianbao demo` runs the whole workflow on the bundled samples."""
+
 import openpyxl
+import pytest
 from typer.testing import CliRunner
 
 from nianbao.cli import app
+
+pytestmark = pytest.mark.slow
 
 
 def test_demo_runs_the_whole_workflow(tmp_path):
@@ -10,8 +14,15 @@ def test_demo_runs_the_whole_workflow(tmp_path):
     res = CliRunner().invoke(app, ["demo", str(out)])
     assert res.exit_code == 0, res.output
     assert "Traceback" not in res.output and "演示完成" in res.output
-    for name in ("模板-2021.xlsx", "模板-2019.xlsx", "审核结果.csv", "汇总.xlsx", "年报.docx",
-                 "年报.html", "由网页导入.xlsx"):
+    for name in (
+        "模板-2021.xlsx",
+        "模板-2019.xlsx",
+        "审核结果.csv",
+        "汇总.xlsx",
+        "年报.docx",
+        "年报.html",
+        "由网页导入.xlsx",
+    ):
         assert (out / name).stat().st_size > 0, name
     # the filled sample the demo works on is in demo-output/ too, and it passes
     from nianbao.inputs import collect

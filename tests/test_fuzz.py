@@ -8,6 +8,7 @@ random strings, types, errors, formulas and huge numbers, cell references far aw
 file must get exactly one result, none an internal error (NB005) or a dead worker, and no input
 may change. The counts are printed so that the run shows in CI logs.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -23,22 +24,70 @@ from collections import Counter
 from io import BytesIO
 from pathlib import Path
 
-import hostile_files as H
 import pytest
 
+import hostile_files as H
 from nianbao.samples import write_handmade
 from nianbao.spec import get_spec
 from nianbao.template import write_template
+
+pytestmark = pytest.mark.slow
 
 SEED = 20250601
 N_FILES = 2500
 S19 = get_spec("2019")
 
-JUNK = ["<", ">", "&", "&amp;", "&#0;", "&#xD800;", "]]>", "<!--", "\x00", "\ufffd", "\u202e",
-        "<c r=\"A1\">", "</row>", "<row r=\"0\">", "<f>", "</sheetData>", "<v>1e999</v>",
-        "表三", "（七）总计", "=SUM(", "'", '"', " r=\"XFD1048576\"", "<is><t>", "\ud7ff"]
-VALUES = ["", "abc", "三件", "—", "4.0", " 12 ", "１２", "-3", "1e308", "1e999", "-1e999", "NaN", "inf",
-          "9" * 400, "0.00000001", "1/2", "#DIV/0!", "TRUE", "=1+1", "@SUM(A1)", "\u3000", "x" * 5000]
+JUNK = [
+    "<",
+    ">",
+    "&",
+    "&amp;",
+    "&#0;",
+    "&#xD800;",
+    "]]>",
+    "<!--",
+    "\x00",
+    "\ufffd",
+    "\u202e",
+    '<c r="A1">',
+    "</row>",
+    '<row r="0">',
+    "<f>",
+    "</sheetData>",
+    "<v>1e999</v>",
+    "表三",
+    "（七）总计",
+    "=SUM(",
+    "'",
+    '"',
+    ' r="XFD1048576"',
+    "<is><t>",
+    "\ud7ff",
+]
+VALUES = [
+    "",
+    "abc",
+    "三件",
+    "—",
+    "4.0",
+    " 12 ",
+    "１２",
+    "-3",
+    "1e308",
+    "1e999",
+    "-1e999",
+    "NaN",
+    "inf",
+    "9" * 400,
+    "0.00000001",
+    "1/2",
+    "#DIV/0!",
+    "TRUE",
+    "=1+1",
+    "@SUM(A1)",
+    "\u3000",
+    "x" * 5000,
+]
 CELL_SHAPES = [
     '<c r="{r}" t="inlineStr"><is><t>{s}</t></is></c>',
     '<c r="{r}" t="str"><v>{s}</v></c>',
@@ -54,20 +103,37 @@ CELL_SHAPES = [
     '<c r="{r}"/>',
     "",
 ]
-FORMULAS = ["1/0", "SUM(A1:XFD1048576)", "D7+D7", "{r}+1", "SUM(D7:J31)*1e300", "'不存在'!A1",
-            "#REF!+1", "INDIRECT(\"A1\")", "((((((((((1))))))))))", "-" * 200 + "1", "SUM(", "1+",
-            "表三!D7", "D7:D9", "10^400", "\"abc\"+1"]
+FORMULAS = [
+    "1/0",
+    "SUM(A1:XFD1048576)",
+    "D7+D7",
+    "{r}+1",
+    "SUM(D7:J31)*1e300",
+    "'不存在'!A1",
+    "#REF!+1",
+    'INDIRECT("A1")',
+    "((((((((((1))))))))))",
+    "-" * 200 + "1",
+    "SUM(",
+    "1+",
+    "表三!D7",
+    "D7:D9",
+    "10^400",
+    '"abc"+1',
+]
 ERRORS = ["#DIV/0!", "#REF!", "#N/A", "#VALUE!", "#NAME?", "#NUM!", "#NULL!", "#GETTING_DATA", "junk"]
 
 
 # ---- the seed workbooks ----------------------------------------------------------------------
 
+
 def seeds(folder: Path) -> list[bytes]:
     folder.mkdir(parents=True, exist_ok=True)
     a = H.good_workbook(folder / "a.xlsx", seed=1)
     b = folder / "b.xlsx"
-    write_template(b, S19, unit="县档案局", year=2019,
-                   values={k: int(v) for k, v in H.consistent_values(S19, 2).items()})
+    write_template(
+        b, S19, unit="县档案局", year=2019, values={k: int(v) for k, v in H.consistent_values(S19, 2).items()}
+    )
     c = folder / "c.xlsx"
     write_template(c, H.S21, unit="县空白局", year=2025)
     d = folder / "d.xlsx"
@@ -76,6 +142,7 @@ def seeds(folder: Path) -> list[bytes]:
 
 
 # ---- mutations -------------------------------------------------------------------------------
+
 
 def _parts(data: bytes) -> list[tuple[zipfile.ZipInfo, bytes]]:
     with zipfile.ZipFile(BytesIO(data)) as z:
@@ -107,7 +174,9 @@ def _xml_parts(parts) -> list[int]:
 
 
 def _sheet_parts(parts) -> list[int]:
-    return [n for n, (i, _) in enumerate(parts) if i.filename.startswith("xl/worksheets/")] or _xml_parts(parts)
+    return [n for n, (i, _) in enumerate(parts) if i.filename.startswith("xl/worksheets/")] or _xml_parts(
+        parts
+    )
 
 
 def _ref(rng: random.Random) -> str:
@@ -146,7 +215,7 @@ def strip_tags(data, rng):
     info, blob = parts[n]
     tags = list(re.finditer(rb"<[^>]{0,200}>", blob))
     for m in sorted(rng.sample(tags, min(len(tags), rng.randint(1, 30))), key=lambda m: -m.start()):
-        blob = blob[: m.start()] + blob[m.end():]
+        blob = blob[: m.start()] + blob[m.end() :]
     parts[n] = (info, blob)
     return _zip(parts, rng)
 
@@ -157,7 +226,11 @@ def insert_junk(data, rng):
     info, blob = parts[n]
     for _ in range(rng.randint(1, 10)):
         at = rng.randrange(len(blob) + 1)
-        junk = rng.choice(JUNK) if rng.random() < 0.8 else bytes(rng.randrange(256) for _ in range(8)).decode("latin-1")
+        junk = (
+            rng.choice(JUNK)
+            if rng.random() < 0.8
+            else bytes(rng.randrange(256) for _ in range(8)).decode("latin-1")
+        )
         blob = blob[:at] + junk.encode("utf-8", "surrogatepass") + blob[at:]
     parts[n] = (info, blob)
     return _zip(parts, rng)
@@ -176,10 +249,15 @@ def replace_cells(data, rng):
     for m in sorted(rng.sample(cells, min(len(cells), rng.randint(1, 40))), key=lambda m: -m.start()):
         ref = m.group(0)[6:].split(b'"', 1)[0].decode() if rng.random() < 0.8 else _ref(rng)
         cell = rng.choice(CELL_SHAPES).format(
-            r=ref, s=_xml_text(rng.choice(VALUES)), n=rng.choice(["1e308", "-0", "12", "3.5", "1E+20", "99999999999999999999", "NaN", "-7"]),
-            b=rng.choice(["0", "1", "2", "yes"]), e=rng.choice(ERRORS), i=rng.choice([0, 5, 999999, -1]),
-            f=_xml_text(rng.choice(FORMULAS).format(r=ref)))
-        blob = blob[: m.start()] + cell.encode() + blob[m.end():]
+            r=ref,
+            s=_xml_text(rng.choice(VALUES)),
+            n=rng.choice(["1e308", "-0", "12", "3.5", "1E+20", "99999999999999999999", "NaN", "-7"]),
+            b=rng.choice(["0", "1", "2", "yes"]),
+            e=rng.choice(ERRORS),
+            i=rng.choice([0, 5, 999999, -1]),
+            f=_xml_text(rng.choice(FORMULAS).format(r=ref)),
+        )
+        blob = blob[: m.start()] + cell.encode() + blob[m.end() :]
     parts[n] = (info, blob)
     return _zip(parts, rng)
 
@@ -190,9 +268,19 @@ def far_refs(data, rng):
     info, blob = parts[n]
     refs = list(re.finditer(rb' r="[A-Z]*\d+"', blob))
     for m in sorted(rng.sample(refs, min(len(refs), rng.randint(1, 5))), key=lambda m: -m.start()):
-        new = rng.choice([b' r="XFD1048576"', b' r="A1048576"', b' r="XFD1"', b' r="ZZZZ9"', b' r="A99999999999"',
-                          b' r="1"', b' r=""', b" r='B2'"])
-        blob = blob[: m.start()] + new + blob[m.end():]
+        new = rng.choice(
+            [
+                b' r="XFD1048576"',
+                b' r="A1048576"',
+                b' r="XFD1"',
+                b' r="ZZZZ9"',
+                b' r="A99999999999"',
+                b' r="1"',
+                b' r=""',
+                b" r='B2'",
+            ]
+        )
+        blob = blob[: m.start()] + new + blob[m.end() :]
     parts[n] = (info, blob)
     return _zip(parts, rng)
 
@@ -213,16 +301,28 @@ def swap_parts(data, rng):
 
 def mangle_rels(data, rng):
     parts = _parts(data)
-    rels = [n for n, (i, _) in enumerate(parts) if i.filename.endswith(".rels") or i.filename == "xl/workbook.xml"]
+    rels = [
+        n for n, (i, _) in enumerate(parts) if i.filename.endswith(".rels") or i.filename == "xl/workbook.xml"
+    ]
     n = rng.choice(rels)
     info, blob = parts[n]
     targets = list(re.finditer(rb'(Target|r:id|name)="[^"]*"', blob))
     for m in rng.sample(targets, min(len(targets), rng.randint(1, 4))):
         key = m.group(1)
-        val = rng.choice([b"../../../../etc/passwd", b"http://example.invalid/x.xml", b"", b"rId999",
-                          b"xl/worksheets/sheet1.xml", b"/xl/../xl/./worksheets/sheet9.xml", "表三".encode(),
-                          b"a" * 300, "填报信息".encode()])
-        blob = blob[: m.start()] + key + b'="' + val + b'"' + blob[m.end():]
+        val = rng.choice(
+            [
+                b"../../../../etc/passwd",
+                b"http://example.invalid/x.xml",
+                b"",
+                b"rId999",
+                b"xl/worksheets/sheet1.xml",
+                b"/xl/../xl/./worksheets/sheet9.xml",
+                "表三".encode(),
+                b"a" * 300,
+                "填报信息".encode(),
+            ]
+        )
+        blob = blob[: m.start()] + key + b'="' + val + b'"' + blob[m.end() :]
     parts[n] = (info, blob)
     return _zip(parts, rng)
 
@@ -233,12 +333,27 @@ def lie_about_size(data, rng):
     for m in re.finditer(rb"PK\x01\x02", bytes(b)):
         if rng.random() < 0.3:
             at = m.start() + 24
-            b[at:at + 4] = rng.choice([0, 1, 0x7FFFFFFF, 0xFFFFFFFF, rng.randrange(1 << 32)]).to_bytes(4, "little")
+            b[at : at + 4] = rng.choice([0, 1, 0x7FFFFFFF, 0xFFFFFFFF, rng.randrange(1 << 32)]).to_bytes(
+                4, "little"
+            )
     return bytes(b)
 
 
-MUTATIONS = [flip_bytes, cut_zip, truncate_part, strip_tags, insert_junk, replace_cells, replace_cells,
-             replace_cells, far_refs, drop_part, swap_parts, mangle_rels, lie_about_size]
+MUTATIONS = [
+    flip_bytes,
+    cut_zip,
+    truncate_part,
+    strip_tags,
+    insert_junk,
+    replace_cells,
+    replace_cells,
+    replace_cells,
+    far_refs,
+    drop_part,
+    swap_parts,
+    mangle_rels,
+    lie_about_size,
+]
 
 
 def mutate(data: bytes, rng: random.Random) -> tuple[bytes, list[str]]:
@@ -247,8 +362,16 @@ def mutate(data: bytes, rng: random.Random) -> tuple[bytes, list[str]]:
         fn = rng.choice(MUTATIONS)
         try:
             data = fn(data, rng)
-        except (zipfile.BadZipFile, zlib.error, ValueError, EOFError, IndexError, OSError,
-                NotImplementedError, RuntimeError):
+        except (
+            zipfile.BadZipFile,
+            zlib.error,
+            ValueError,
+            EOFError,
+            IndexError,
+            OSError,
+            NotImplementedError,
+            RuntimeError,
+        ):
             data = flip_bytes(data, rng)  # an earlier mutation left no zip to take apart
             fn = flip_bytes
         names.append(fn.__name__)
@@ -256,6 +379,7 @@ def mutate(data: bytes, rng: random.Random) -> tuple[bytes, list[str]]:
 
 
 # ---- the run ---------------------------------------------------------------------------------
+
 
 def build_corpus(root: Path, n: int = N_FILES, seed: int = SEED) -> tuple[Path, dict[str, list[str]]]:
     """``n`` mutated workbooks in ``root/变异 样本``; file path -> mutations applied."""
@@ -298,20 +422,31 @@ def test_mutated_workbooks_through_the_pipeline(corpus, capsys):
     assert skipped == []
     statuses = Counter(r.status for r in reports)
     codes = Counter(f.code for r in reports for f in r.findings)
-    internal = [(r.path, r.findings[0].message) for r in reports
-                if any(f.code == "NB005" for f in r.findings)]
-    died = [(r.path, r.findings[0].message) for r in reports
-            if r.findings and "异常退出" in r.findings[0].message]
+    internal = [
+        (r.path, r.findings[0].message) for r in reports if any(f.code == "NB005" for f in r.findings)
+    ]
+    died = [
+        (r.path, r.findings[0].message) for r in reports if r.findings and "异常退出" in r.findings[0].message
+    ]
     by_mutation: dict[str, Counter] = {}
     for r in reports:
         for m in set(kinds[r.path]):
             by_mutation.setdefault(m, Counter())[r.status] += 1
-    _log(capsys, f"\n[fuzz] {len(reports)} mutated workbooks (seed {SEED}) checked in {secs:.1f} s: "
-         + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
-         + f"; internal errors {len(internal)}; dead workers {len(died)}")
-    _log(capsys, "[fuzz] by mutation: " + "; ".join(
-        f"{m} " + "/".join(f"{c[s]}" for s in ("passed", "failed", "unreadable"))
-        for m, c in sorted(by_mutation.items())) + " (passed/failed/unreadable)")
+    _log(
+        capsys,
+        f"\n[fuzz] {len(reports)} mutated workbooks (seed {SEED}) checked in {secs:.1f} s: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
+        + f"; internal errors {len(internal)}; dead workers {len(died)}",
+    )
+    _log(
+        capsys,
+        "[fuzz] by mutation: "
+        + "; ".join(
+            f"{m} " + "/".join(f"{c[s]}" for s in ("passed", "failed", "unreadable"))
+            for m, c in sorted(by_mutation.items())
+        )
+        + " (passed/failed/unreadable)",
+    )
     _log(capsys, "[fuzz] finding codes: " + ", ".join(f"{k} {v}" for k, v in sorted(codes.items())))
     assert len(reports) >= 1000
     for r in reports:  # every result says what it is, in Chinese, naming the file when unreadable
@@ -329,17 +464,24 @@ def test_mutated_workbooks_through_the_pipeline(corpus, capsys):
 def test_mutated_workbooks_through_the_cli(corpus, capsys):
     _, kinds, digests = corpus
     subset = sorted(kinds)[::12]  # every twelfth file, spread over the mutations
-    p = subprocess.run([sys.executable, "-m", "nianbao.cli", "check", *subset, "--format", "json"],
-                       capture_output=True, timeout=300, check=False,
-                       env={**__import__("os").environ, "PYTHONIOENCODING": "utf-8"})
+    p = subprocess.run(
+        [sys.executable, "-m", "nianbao.cli", "check", *subset, "--format", "json"],
+        capture_output=True,
+        timeout=300,
+        check=False,
+        env={**__import__("os").environ, "PYTHONIOENCODING": "utf-8"},
+    )
     out, err = p.stdout.decode("utf-8"), p.stderr.decode("utf-8")
     assert "Traceback" not in out + err and p.returncode in (0, 1), err[-2000:]
     doc = json.loads(out)
     assert [f["path"] for f in doc["files"]] == subset
     assert p.returncode == (1 if any(f["status"] != "passed" for f in doc["files"]) else 0)
     assert not [f for f in doc["files"] if any(x["code"] == "NB005" for x in f["findings"])]
-    _log(capsys, f"[fuzz] CLI over {len(subset)} files: exit {p.returncode}, "
-         + ", ".join(f"{k} {v}" for k, v in sorted(doc["summary"].items())))
+    _log(
+        capsys,
+        f"[fuzz] CLI over {len(subset)} files: exit {p.returncode}, "
+        + ", ".join(f"{k} {v}" for k, v in sorted(doc["summary"].items())),
+    )
     for path in subset:
         assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == digests[path]
 
@@ -347,8 +489,23 @@ def test_mutated_workbooks_through_the_cli(corpus, capsys):
 # ---- published reports (import): the same idea, smaller ---------------------------------------
 
 N_REPORTS = 600
-TEXT_JUNK = JUNK + ['<td rowspan="999999">', '<td colspan="0">', "</table>", "<table>", "（七）总计", "\n", "|",
-                    "１２３", "-5", "1e999", "九", "<tr>", "表四", "行政复议"]
+TEXT_JUNK = [
+    *JUNK,
+    '<td rowspan="999999">',
+    '<td colspan="0">',
+    "</table>",
+    "<table>",
+    "（七）总计",
+    "\n",
+    "|",
+    "１２３",
+    "-5",
+    "1e999",
+    "九",
+    "<tr>",
+    "表四",
+    "行政复议",
+]
 
 
 def mutate_text(data: bytes, rng: random.Random) -> bytes:
@@ -356,27 +513,28 @@ def mutate_text(data: bytes, rng: random.Random) -> bytes:
     for _ in range(rng.randint(1, 30)):
         op, at = rng.random(), rng.randrange(len(b) + 1)
         if op < 0.3:
-            del b[at:at + rng.randint(1, 200)]
+            del b[at : at + rng.randint(1, 200)]
         elif op < 0.6:
             b[at:at] = rng.choice(TEXT_JUNK).encode("utf-8", "surrogatepass")
         elif op < 0.8 and b:
             b[rng.randrange(len(b))] = rng.randrange(256)
         else:
             src = rng.randrange(len(b) + 1)
-            b[at:at] = b[src:src + rng.randint(1, 300)]
+            b[at:at] = b[src : src + rng.randint(1, 300)]
     return bytes(b)
 
 
 def test_mutated_reports_through_the_pipeline(tmp_path, capsys):
     from fixtures_import import report_html
-
     from nianbao.pipeline import collect_reports
 
     vals = {k: int(v) for k, v in H.consistent_values(H.S21, 5).items()}
-    bases = {"docx": _fixed(H.good_report_docx(tmp_path / "s.docx").read_bytes()),
-             "txt": H.good_report_text(tmp_path / "s.txt").read_bytes(),
-             "html": report_html(vals).encode("utf-8"),
-             "pdf": H.minimal_pdf("2025 1 2 3")}
+    bases = {
+        "docx": _fixed(H.good_report_docx(tmp_path / "s.docx").read_bytes()),
+        "txt": H.good_report_text(tmp_path / "s.txt").read_bytes(),
+        "html": report_html(vals).encode("utf-8"),
+        "pdf": H.minimal_pdf("2025 1 2 3"),
+    }
     d = tmp_path / "变异 报告"
     d.mkdir()
     rng = random.Random(SEED + 1)
@@ -388,9 +546,15 @@ def test_mutated_reports_through_the_pipeline(tmp_path, capsys):
     reports, _ = collect_reports([d])
     assert sorted(r.path for r in reports) == sorted(str(p) for p in digests)
     statuses = Counter(r.status for r in reports)
-    internal = [(r.path, r.findings[0].message) for r in reports if any(f.code == "NB005" for f in r.findings)]
-    _log(capsys, f"[fuzz] {len(reports)} mutated published reports (.docx .txt .html .pdf): "
-         + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())) + f"; internal errors {len(internal)}")
+    internal = [
+        (r.path, r.findings[0].message) for r in reports if any(f.code == "NB005" for f in r.findings)
+    ]
+    _log(
+        capsys,
+        f"[fuzz] {len(reports)} mutated published reports (.docx .txt .html .pdf): "
+        + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
+        + f"; internal errors {len(internal)}",
+    )
     assert not internal, internal[:10]
     for r in reports:
         if r.unreadable:

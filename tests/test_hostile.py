@@ -8,6 +8,7 @@ exit code, the good workbook still passing, no traceback, the inputs' bytes, nam
 unchanged. Special cases (memory of a zip bomb, read-only output, two runs writing the same
 output, a failing disk, an internal error) run on their own small batches.
 """
+
 from __future__ import annotations
 
 import csv
@@ -22,10 +23,12 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import hostile_files as H
 import pytest
 
+import hostile_files as H
 from nianbao.annotate import ERROR_FILL, WARNING_FILL
+
+pytestmark = pytest.mark.slow
 
 CLI = [sys.executable, "-m", "nianbao.cli"]
 ENV = {**os.environ, "COLUMNS": "4000", "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8", "TERM": "dumb"}
@@ -52,7 +55,10 @@ def cli(*args, wrapper: str | None = None, timeout: int = 300) -> Run:
     if wrapper is None:
         cmd = [*CLI, *argv]
     else:
-        code = wrapper + "\nimport sys\nfrom nianbao.cli import main\nsys.argv = ['nianbao'] + sys.argv[1:]\nmain()\n"
+        code = (
+            wrapper
+            + "\nimport sys\nfrom nianbao.cli import main\nsys.argv = ['nianbao'] + sys.argv[1:]\nmain()\n"
+        )
         cmd = [sys.executable, "-c", code, *argv]
     p = subprocess.run(cmd, capture_output=True, env=ENV, timeout=timeout, check=False)
     run = Run(p.returncode, p.stdout.decode("utf-8"), p.stderr.decode("utf-8"))
@@ -67,7 +73,9 @@ def sha(p: Path) -> str:
 
 def snapshot(d: Path) -> dict[str, tuple[str, int]]:
     """Every file under ``d``: name -> (sha256, mtime_ns)."""
-    return {str(p.relative_to(d)): (sha(p), p.stat().st_mtime_ns) for p in sorted(d.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(d)): (sha(p), p.stat().st_mtime_ns) for p in sorted(d.rglob("*")) if p.is_file()
+    }
 
 
 def assert_untouched(d: Path, before: dict) -> None:
@@ -101,6 +109,7 @@ def no_temp_files(d: Path) -> list[Path]:
 
 
 # ---- the workbook batch ------------------------------------------------------------------
+
 
 @dataclass
 class Batch:
@@ -175,6 +184,7 @@ def assert_case_findings(case: H.Case, findings: list[dict], display: str) -> No
 
 
 # ---- check --------------------------------------------------------------------------------
+
 
 def test_check_every_input_gets_a_result(batch, check_json):
     doc = check_json.json()
@@ -303,6 +313,7 @@ def test_csv_output_never_holds_a_formula(batch, tmp_path):
 
 # ---- annotate -----------------------------------------------------------------------------
 
+
 def annotate_line(run: Run, display: str) -> str:
     lines = [ln for ln in run.err.splitlines() if display in ln]
     assert lines, run.err[-3000:]
@@ -373,6 +384,7 @@ def test_annotated_copy_never_holds_user_formulas(batch, annotate):
 
 # ---- aggregate ----------------------------------------------------------------------------
 
+
 def unit_entry(doc: dict, display: str) -> dict:
     hits = [u for u in doc["units"] if u["file"] == display]
     assert len(hits) == 1, display
@@ -422,6 +434,7 @@ def test_aggregate_workbook_never_holds_user_formulas(batch, aggregate):
 
 
 # ---- import -------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
@@ -516,17 +529,24 @@ def test_import_output_never_holds_user_formulas(tmp_path):
 
 # ---- limits: memory and time of a zip bomb -------------------------------------------------
 
-MEASURE = ("import resource, subprocess, sys, time\n"
-           "t = time.time(); p = subprocess.run(sys.argv[1:], capture_output=True)\n"
-           "sys.stdout.buffer.write(p.stdout); sys.stderr.buffer.write(p.stderr)\n"
-           "print('\\nMAXRSS', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, time.time() - t,"
-           " file=sys.stderr); sys.exit(p.returncode)\n")
+MEASURE = (
+    "import resource, subprocess, sys, time\n"
+    "t = time.time(); p = subprocess.run(sys.argv[1:], capture_output=True)\n"
+    "sys.stdout.buffer.write(p.stdout); sys.stderr.buffer.write(p.stderr)\n"
+    "print('\\nMAXRSS', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, time.time() - t,"
+    " file=sys.stderr); sys.exit(p.returncode)\n"
+)
 
 
 def measured(*args) -> tuple[Run, float, float]:
     """Run the CLI under a parent that reports the peak memory (MB) of it and its workers."""
-    p = subprocess.run([sys.executable, "-c", MEASURE, *CLI, *map(str, args)], capture_output=True,
-                       env=ENV, timeout=300, check=False)
+    p = subprocess.run(
+        [sys.executable, "-c", MEASURE, *CLI, *map(str, args)],
+        capture_output=True,
+        env=ENV,
+        timeout=300,
+        check=False,
+    )
     run = Run(p.returncode, p.stdout.decode(), p.stderr.decode())
     assert "Traceback" not in run.all
     rss, secs = re.search(r"MAXRSS (\d+) ([\d.]+)", run.err).groups()
@@ -562,6 +582,7 @@ def test_zip_bomb_refused_without_inflating(tmp_path, command):
 
 
 # ---- outputs: a folder that cannot be written, two runs at once, a failing disk -------------
+
 
 def blocked_folder(tmp_path: Path, how: str) -> Path:
     """A folder outputs cannot be written to. 'chmod': read-only (0o555) — root ignores that, so
@@ -610,8 +631,10 @@ def test_output_folder_not_writable(tmp_path, command, how):
 
 
 def _two_at_once(argv: list[str]) -> list[Run]:
-    procs = [subprocess.Popen([*CLI, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen([*CLI, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+        for _ in range(2)
+    ]
     runs = []
     for p in procs:
         out, err = p.communicate(timeout=300)
@@ -676,22 +699,24 @@ def test_interrupted_write_keeps_the_old_output(tmp_path):
     imported = tmp_path / "导入.xlsx"
     assert cli("import", report, "-o", imported).code == 0
     old = {target: sha(target), agg: sha(agg), imported: sha(imported)}
-    full_disk = ("import errno, os, pathlib, zipfile\n"
-                 "def full(real):\n"
-                 "    def write(self, *a, **k):\n"
-                 "        if '.~nianbao-' in str(getattr(self, 'filename', '') or ''):\n"
-                 "            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))\n"
-                 "        return real(self, *a, **k)\n"
-                 "    return write\n"
-                 "zipfile.ZipFile.write = full(zipfile.ZipFile.write)\n"
-                 "zipfile.ZipFile.writestr = full(zipfile.ZipFile.writestr)\n"
-                 "real_wb = pathlib.Path.write_bytes\n"
-                 "def write_bytes(self, data):\n"
-                 "    if self.name.startswith('.~nianbao-'):\n"
-                 "        with open(self, 'wb') as f: f.write(data[: len(data) // 2])\n"
-                 "        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))\n"
-                 "    return real_wb(self, data)\n"
-                 "pathlib.Path.write_bytes = write_bytes\n")
+    full_disk = (
+        "import errno, os, pathlib, zipfile\n"
+        "def full(real):\n"
+        "    def write(self, *a, **k):\n"
+        "        if '.~nianbao-' in str(getattr(self, 'filename', '') or ''):\n"
+        "            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))\n"
+        "        return real(self, *a, **k)\n"
+        "    return write\n"
+        "zipfile.ZipFile.write = full(zipfile.ZipFile.write)\n"
+        "zipfile.ZipFile.writestr = full(zipfile.ZipFile.writestr)\n"
+        "real_wb = pathlib.Path.write_bytes\n"
+        "def write_bytes(self, data):\n"
+        "    if self.name.startswith('.~nianbao-'):\n"
+        "        with open(self, 'wb') as f: f.write(data[: len(data) // 2])\n"
+        "        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))\n"
+        "    return real_wb(self, data)\n"
+        "pathlib.Path.write_bytes = write_bytes\n"
+    )
     run = cli("annotate", d, "--out-dir", out, "--force", wrapper=full_disk)
     assert run.code == 2 and "无法写入" in run.err and str(target) in run.err
     run = cli("aggregate", d, "-o", agg, "--force", wrapper=full_disk)
@@ -702,13 +727,15 @@ def test_interrupted_write_keeps_the_old_output(tmp_path):
     assert not no_temp_files(tmp_path)
 
 
-BOOM = ("import os, nianbao.checks as c\n"
-        "real = c.run_checks\n"
-        "def run_checks(report, *a, **k):\n"
-        "    if '{marker}' in report.path:\n"
-        "        {action}\n"
-        "    return real(report, *a, **k)\n"
-        "c.run_checks = run_checks\n")
+BOOM = (
+    "import os, nianbao.checks as c\n"
+    "real = c.run_checks\n"
+    "def run_checks(report, *a, **k):\n"
+    "    if '{marker}' in report.path:\n"
+    "        {action}\n"
+    "    return real(report, *a, **k)\n"
+    "c.run_checks = run_checks\n"
+)
 
 
 @pytest.mark.parametrize("command", ["check", "annotate", "aggregate"])
@@ -717,8 +744,11 @@ def test_internal_error_is_reported_per_file(tmp_path, command):
     good = H.good_workbook(d / "县教育局.xlsx", unit="县教育局")
     odd = H.good_workbook(d / "县出错局.xlsx", unit="县出错局", seed=3)
     wrapper = BOOM.format(marker="出错", action="raise RuntimeError('boom')")
-    extra = {"check": ["--format", "json"], "annotate": ["--out-dir", tmp_path / "out"],
-             "aggregate": ["-o", tmp_path / "汇总.xlsx", "--format", "json"]}[command]
+    extra = {
+        "check": ["--format", "json"],
+        "annotate": ["--out-dir", tmp_path / "out"],
+        "aggregate": ["-o", tmp_path / "汇总.xlsx", "--format", "json"],
+    }[command]
     run = cli(command, d, *extra, wrapper=wrapper)
     assert run.code == 1
     ref = re.compile(r"参考编号 [0-9a-f]{8}")

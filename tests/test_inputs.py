@@ -1,5 +1,6 @@
 """Collecting inputs: files, folders, zip archives (GBK names, nested folders, size guards),
 skipped files (lock files, hidden files, nianbao's own outputs) and unsupported types."""
+
 from __future__ import annotations
 
 import zipfile
@@ -58,8 +59,13 @@ def test_folder_walk_classifies_everything(tmp_path, workbook):
     assert kinds["报告.PDF"] == "report" and kinds["A.XLSX"] == "workbook"
     assert {Path(i.display).name: i.suffix for i in col.items}["A.XLSX"] == ".xlsx"
     skipped = {Path(p).name: why for p, why in col.skipped}
-    assert skipped == {".git": "隐藏文件夹，已跳过", "~$b.xlsx": SKIP_LOCK, ".hidden.xlsx": SKIP_HIDDEN,
-                       "b_审核.xlsx": SKIP_OUTPUT, "汇总.xlsx": SKIP_OUTPUT}
+    assert skipped == {
+        ".git": "隐藏文件夹，已跳过",
+        "~$b.xlsx": SKIP_LOCK,
+        ".hidden.xlsx": SKIP_HIDDEN,
+        "b_审核.xlsx": SKIP_OUTPUT,
+        "汇总.xlsx": SKIP_OUTPUT,
+    }
     assert sorted(i.name for i in col.unsupported) == ["名单.csv", "旧.doc"]
     for item in col.items:
         read_report(item)
@@ -110,16 +116,27 @@ def _zip_with_raw_names(path: Path, members: dict[str, bytes], encoding: str) ->
 
 def test_zip_with_gbk_names_and_nested_folders(tmp_path, workbook):
     z = tmp_path / "各单位报表.zip"
-    _zip_with_raw_names(z, {"教育局/2025年报表.xlsx": workbook, "卫健委/子目录/卫健委.xlsx": workbook,
-                            "__MACOSX/._x.xlsx": b"x", "说明.txt": "说明".encode("gbk"),
-                            "照片.jpg": b"\xff\xd8"}, "gbk")
+    _zip_with_raw_names(
+        z,
+        {
+            "教育局/2025年报表.xlsx": workbook,
+            "卫健委/子目录/卫健委.xlsx": workbook,
+            "__MACOSX/._x.xlsx": b"x",
+            "说明.txt": "说明".encode("gbk"),
+            "照片.jpg": b"\xff\xd8",
+        },
+        "gbk",
+    )
     with zipfile.ZipFile(z) as zf:
         assert not any(i.flag_bits & 0x800 for i in zf.infolist())
         assert min(member_name(i) for i in zf.infolist()) == "__MACOSX/._x.xlsx"
     before = z.read_bytes()
     col = collect([z])
-    assert [i.display for i in col.items] == [f"{z}!卫健委/子目录/卫健委.xlsx", f"{z}!教育局/2025年报表.xlsx",
-                                              f"{z}!说明.txt"]
+    assert [i.display for i in col.items] == [
+        f"{z}!卫健委/子目录/卫健委.xlsx",
+        f"{z}!教育局/2025年报表.xlsx",
+        f"{z}!说明.txt",
+    ]
     assert [i.name for i in col.items] == ["卫健委.xlsx", "2025年报表.xlsx", "说明.txt"]
     assert all(i.data is not None and i.path is None for i in col.items)
     assert [i.name for i in col.unsupported] == ["照片.jpg"]

@@ -1,5 +1,6 @@
 """Open templates in a real spreadsheet program (LibreOffice headless), recalculate, and read
 the live status cells back: 通过 on a consistent report, the failure count on a wrong one."""
+
 from __future__ import annotations
 
 import shutil
@@ -7,18 +8,20 @@ import subprocess
 from decimal import Decimal
 
 import pytest
-from conftest import consistent_values
 from python_calamine import CalamineWorkbook
 
 import nianbao.template as template
+from conftest import consistent_values
 from nianbao.checks import evaluate
 from nianbao.layout import workbook_layout
 from nianbao.model import Report
 from nianbao.spec import get_spec
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
-pytestmark = pytest.mark.skipif(SOFFICE is None,
-                                reason="未安装 LibreOffice（soffice），跳过真实电子表格重算测试")
+pytestmark = [
+    pytest.mark.libreoffice,
+    pytest.mark.skipif(SOFFICE is None, reason="未安装 LibreOffice（soffice），跳过真实电子表格重算测试"),
+]
 
 RECALC_ALWAYS = """<?xml version="1.0" encoding="UTF-8"?>
 <oor:items xmlns:oor="http://openoffice.org/2001/registry"
@@ -34,8 +37,11 @@ def wrong_values(spec, seed: int = 0) -> dict:
     """A consistent report with two totals of every checked table broken and one text cell."""
     values = consistent_values(spec, seed)
     for tkey in {r.table.key for r in spec.rules if r.severity == "error"}:
-        targets = [r.target for r in spec.rules
-                   if r.table.key == tkey and r.severity == "error" and not r.uses_previous]
+        targets = [
+            r.target
+            for r in spec.rules
+            if r.table.key == tkey and r.severity == "error" and not r.uses_previous
+        ]
         values[targets[0]] += 2
         values[targets[-1]] += 1
     values[spec.table("t2").cells[-1].key] = "无"
@@ -46,8 +52,14 @@ def failing(spec, values: dict, table_key: str) -> int:
     """Independent count (nianbao.checks) of failing error rules; text counts as 0 as in SUM."""
     nums = {k: Decimal(0) if isinstance(v, str) else Decimal(str(v)) for k, v in values.items()}
     report = Report(path="x", values=nums)
-    return sum(1 for r in spec.rules if r.table.key == table_key and r.severity == "error"
-               and not r.uses_previous and not evaluate(r, report)[2])
+    return sum(
+        1
+        for r in spec.rules
+        if r.table.key == table_key
+        and r.severity == "error"
+        and not r.uses_previous
+        and not evaluate(r, report)[2]
+    )
 
 
 def test_status_cells_recalculate_in_libreoffice(tmp_path, monkeypatch):
@@ -65,9 +77,20 @@ def test_status_cells_recalculate_in_libreoffice(tmp_path, monkeypatch):
     (profile / "user" / "registrymodifications.xcu").write_text(RECALC_ALWAYS, encoding="utf-8")
     out = tmp_path / "out"
     proc = subprocess.run(
-        [SOFFICE, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
-         "--convert-to", "xlsx", "--outdir", str(out), *(str(tmp_path / n) for n in cases)],
-        capture_output=True, timeout=90)
+        [
+            SOFFICE,
+            f"-env:UserInstallation={profile.as_uri()}",
+            "--headless",
+            "--norestore",
+            "--convert-to",
+            "xlsx",
+            "--outdir",
+            str(out),
+            *(str(tmp_path / n) for n in cases),
+        ],
+        capture_output=True,
+        timeout=90,
+    )
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     for fname, (spec, values, name) in cases.items():
         wb = CalamineWorkbook.from_path(str(out / fname))

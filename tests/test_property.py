@@ -9,6 +9,7 @@ report:
 - a negative count is an error (NB103) at its cell.
 The one-cell property runs on Report objects in memory and, for a few examples, through files.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -92,7 +93,8 @@ def solve(spec: Spec, vals: dict[str, Decimal]) -> dict[str, Decimal] | None:
         if not changed:
             break
     ok = all(holds(r, vals) for r in current(spec)) and all(
-        low(spec, k) is None or v >= low(spec, k) for k, v in vals.items())
+        low(spec, k) is None or v >= low(spec, k) for k, v in vals.items()
+    )
     return vals if ok else None
 
 
@@ -116,8 +118,15 @@ def reports(draw, version: str | None = None):
 
 
 def in_memory(spec: Spec, vals: dict) -> Report:
-    return Report(path="内存.xlsx", form=spec.version, unit="县测试局", year=2025,
-                  values=dict(vals), where=refs(spec), source="template")
+    return Report(
+        path="内存.xlsx",
+        form=spec.version,
+        unit="县测试局",
+        year=2025,
+        values=dict(vals),
+        where=refs(spec),
+        source="template",
+    )
 
 
 @st.composite
@@ -153,6 +162,8 @@ def assert_exactly_its_relations(spec: Spec, key: str, findings, where) -> None:
 
 # ---- the properties ------------------------------------------------------------------------
 
+
+@pytest.mark.slow
 @FAST
 @given(reports())
 def test_solved_report_has_no_findings(case):
@@ -161,6 +172,7 @@ def test_solved_report_has_no_findings(case):
     assert check_report(r, spec) == []
 
 
+@pytest.mark.slow
 @FAST
 @given(one_change())
 def test_one_changed_cell_fails_exactly_its_relations(case):
@@ -171,6 +183,7 @@ def test_one_changed_cell_fails_exactly_its_relations(case):
     assert_exactly_its_relations(spec, key, check_report(r, spec), r.where)
 
 
+@pytest.mark.slow
 @FAST
 @given(reports(), st.data())
 def test_negative_count_is_an_error_at_its_cell(case, data):

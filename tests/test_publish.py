@@ -1,4 +1,5 @@
 """nianbao publish: the Word report and the web page, from a checked workbook."""
+
 from __future__ import annotations
 
 import os
@@ -96,7 +97,7 @@ def test_docx_tables_follow_the_layout(published, form):
     assert heading_texts(d) == spec.body
     assert len(d.tables) == 3
     layout = workbook_layout(spec)
-    for table, tl in zip(d.tables, layout.tables):
+    for table, tl in zip(d.tables, layout.tables, strict=False):
         top, left = tl.first_row, min(b.col for b in tl.boxes)
         grid = docx_grid(table)
         assert len(table._tbl.findall(qn("w:tr"))) == tl.last_row - top + 1
@@ -129,10 +130,19 @@ def test_docx_page_setup_fonts_and_page_numbers(published, form):
     sec = d.sections[0]
     assert (round(sec.page_width.mm, 1), round(sec.page_height.mm, 1)) == (210, 297)  # A4
     assert sec.page_width < sec.page_height
-    assert [round(m.mm) for m in (sec.top_margin, sec.bottom_margin, sec.left_margin, sec.right_margin)] == [37, 35, 28, 26]
+    assert [round(m.mm) for m in (sec.top_margin, sec.bottom_margin, sec.left_margin, sec.right_margin)] == [
+        37,
+        35,
+        28,
+        26,
+    ]
     instr = "".join(t.text for t in sec.footer._element.iter(qn("w:instrText")))
     assert instr.strip() == "PAGE"
-    assert [f.get(qn("w:fldCharType")) for f in sec.footer._element.iter(qn("w:fldChar"))] == ["begin", "separate", "end"]
+    assert [f.get(qn("w:fldCharType")) for f in sec.footer._element.iter(qn("w:fldChar"))] == [
+        "begin",
+        "separate",
+        "end",
+    ]
 
     def east_asia(style):
         return style.element.find(qn("w:rPr")).find(qn("w:rFonts")).get(qn("w:eastAsia"))
@@ -165,8 +175,13 @@ class Tables(HTMLParser):
         elif tag == "tr":
             self.tables[-1].append([])
         elif tag in ("td", "th"):
-            self.cell = {"tag": tag, "rowspan": int(a.get("rowspan", 1)), "colspan": int(a.get("colspan", 1)),
-                         "scope": a.get("scope"), "text": ""}
+            self.cell = {
+                "tag": tag,
+                "rowspan": int(a.get("rowspan", 1)),
+                "colspan": int(a.get("colspan", 1)),
+                "scope": a.get("scope"),
+                "text": "",
+            }
             self.tables[-1][-1].append(self.cell)
         elif tag == "caption":
             self.captions.append("")
@@ -214,10 +229,10 @@ def test_html_tables_follow_the_layout(published, form):
     assert p.lang == "zh-CN"
     assert p.headings == spec.body
     assert len(p.tables) == 3 and len(p.captions) == 3
-    assert all(t.name in cap for t, cap in zip(spec.tables, p.captions))
+    assert all(t.name in cap for t, cap in zip(spec.tables, p.captions, strict=False))
     # self-contained: no external script, style sheet, image or font
     assert not re.search(r"""<(script|link|img|iframe)\b|\bsrc=|url\(|@import""", page)
-    for rows, tl in zip(p.tables, workbook_layout(spec).tables):
+    for rows, tl in zip(p.tables, workbook_layout(spec).tables, strict=False):
         top, left = tl.first_row, min(b.col for b in tl.boxes)
         grid = html_grid(rows)
         assert len(grid) == len(tl.boxes)
@@ -229,8 +244,11 @@ def test_html_tables_follow_the_layout(published, form):
                 assert cell["tag"] == "td"
             elif b.role in ("colhead", "rowhead", "section"):
                 assert cell["tag"] == "th"
-                want = {"colhead": "colgroup" if b.ncols > 1 else "col",
-                        "rowhead": "rowgroup" if b.nrows > 1 else "row", "section": "rowgroup"}[b.role]
+                want = {
+                    "colhead": "colgroup" if b.ncols > 1 else "col",
+                    "rowhead": "rowgroup" if b.nrows > 1 else "row",
+                    "section": "rowgroup",
+                }[b.role]
                 assert cell["scope"] == want
 
 
@@ -291,23 +309,33 @@ def test_headings_are_matched_by_number_and_words():
 
 
 def test_parse_text_plain_and_markdown():
-    plain = ("某某县司法局2023年政府信息公开工作年度报告\n"
-             "本报告依据条例编制。\n"
-             "一、总体情况\n2023年，本局认真贯彻条例。\n(一)主动公开政府信息情况\n通过网站公开信息46条。\n"
-             "五、政府信息公开工作存在的主要问题及改进情况\n一、加强组织领导。继续改进。\n")
+    plain = (
+        "某某县司法局2023年政府信息公开工作年度报告\n"
+        "本报告依据条例编制。\n"
+        "一、总体情况\n2023年，本局认真贯彻条例。\n(一)主动公开政府信息情况\n通过网站公开信息46条。\n"
+        "五、政府信息公开工作存在的主要问题及改进情况\n一、加强组织领导。继续改进。\n"
+    )
     pre, parts = parse_text(plain, HEADINGS)
     assert [p.text for p in pre] == ["本报告依据条例编制。"]
     assert [(p.text, p.kind) for p in parts[0]] == [
-        ("2023年，本局认真贯彻条例。", "body"), ("(一)主动公开政府信息情况", "sub"), ("通过网站公开信息46条。", "body")]
+        ("2023年，本局认真贯彻条例。", "body"),
+        ("(一)主动公开政府信息情况", "sub"),
+        ("通过网站公开信息46条。", "body"),
+    ]
     assert [p.text for p in parts[4]] == ["一、加强组织领导。继续改进。"]
     assert set(parts) == {0, 4}
 
-    md = ("# 一、总体情况\n\n本局**认真**贯彻\n条例要求。\n\n### （一）主动公开\n\n- 公开信息46条\n\n"
-          "## 六、其他需要报告的事项\n\n无。\n")
+    md = (
+        "# 一、总体情况\n\n本局**认真**贯彻\n条例要求。\n\n### （一）主动公开\n\n- 公开信息46条\n\n"
+        "## 六、其他需要报告的事项\n\n无。\n"
+    )
     pre, parts = parse_text(md, HEADINGS, markdown=True)
     assert pre == []
     assert [(p.text, p.kind) for p in parts[0]] == [
-        ("本局认真贯彻条例要求。", "body"), ("（一）主动公开", "sub"), ("公开信息46条", "body")]
+        ("本局认真贯彻条例要求。", "body"),
+        ("（一）主动公开", "sub"),
+        ("公开信息46条", "body"),
+    ]
     assert [p.text for p in parts[5]] == ["无。"]
 
 
@@ -315,8 +343,11 @@ def test_text_fills_parts_and_placeholders_mark_the_rest(tmp_path):
     spec = get_spec("2021")
     wb = make_workbook(tmp_path / "表.xlsx", spec, consistent_values(spec, seed=1))
     text = tmp_path / "正文.md"
-    text.write_text("## 一、总体情况\n\n本局全面推进政务公开。\n\n## 六、其他需要报告的事项\n\n本年度未收取信息处理费。\n",
-                    "utf-8")
+    text.write_text(
+        "## 一、总体情况\n\n本局全面推进政务公开。\n\n"
+        "## 六、其他需要报告的事项\n\n本年度未收取信息处理费。\n",
+        "utf-8",
+    )
     code, msg, out, html = publish(tmp_path, wb, "--text", str(text))
     assert code == 0, msg
     assert "1 个部分没有正文" in msg
@@ -362,7 +393,8 @@ def test_generated_sentences_state_the_table_figures(published, form):
         f"上年结转{_sum(v, 'nb_t3_carried_total')}件",
         f"办结{_sum(v, 'nb_t3_r_total_total')}件",
         f"结转下年度继续办理{_sum(v, 'nb_t3_carry_next_total')}件",
-        f"不予公开{_sum(v, *[k for k in spec.cells if k.startswith('nb_t3_deny_') and k.endswith('_total')])}件",
+        f"不予公开{_sum(v, *[k for k in spec.cells if k.startswith('nb_t3_deny_') and k.endswith('_total')])}"
+        "件",
         f"行政复议{_sum(v, 'nb_t4_review_total')}件",
         f"结果维持{_sum(v, 'nb_t4_review_upheld')}件",
         f"行政诉讼{_sum(v, 'nb_t4_direct_total', 'nb_t4_after_total')}件",
@@ -384,7 +416,9 @@ def test_generated_sentences_state_the_table_figures(published, form):
 def test_previous_year_changes(tmp_path):
     spec = get_spec("2021")
     cur, old = consistent_values(spec, seed=11), consistent_values(spec, seed=12)
-    old["nb_t3_new_total"] = cur["nb_t3_new_total"] + 4  # this year: 4 fewer (last year's errors do not matter)
+    old["nb_t3_new_total"] = (
+        cur["nb_t3_new_total"] + 4
+    )  # this year: 4 fewer (last year's errors do not matter)
     cur_wb = make_workbook(tmp_path / "本年.xlsx", spec, cur)
     prev_wb = make_workbook(tmp_path / "上年.xlsx", spec, old, year=YEAR - 1)
     code, msg, out, _ = publish(tmp_path, cur_wb, "--previous", str(prev_wb))
@@ -394,7 +428,9 @@ def test_previous_year_changes(tmp_path):
 
     def change(key):
         d = Decimal(str(cur[key])) - Decimal(str(old[key]))
-        return "与上年持平" if d == 0 else ("较上年增加" if d > 0 else "较上年减少") + f"{fmt_number(abs(d))}件"
+        return (
+            "与上年持平" if d == 0 else ("较上年增加" if d > 0 else "较上年减少") + f"{fmt_number(abs(d))}件"
+        )
 
     assert f"办结数{change('nb_t3_r_total_total')}" in text
     assert f"行政复议案件数{change('nb_t4_review_total')}" in text
@@ -452,7 +488,9 @@ def test_bad_arguments_give_chinese_messages(tmp_path):
     assert res.exit_code == 2 and "找不到文件" in res.output
     res = runner.invoke(app, ["publish", str(tmp_path), "-o", str(tmp_path / "a.docx")])
     assert res.exit_code == 2 and "文件夹" in res.output
-    res = runner.invoke(app, ["publish", str(wb), "-o", str(tmp_path / "a.docx"), "--text", str(tmp_path / "无.md")])
+    res = runner.invoke(
+        app, ["publish", str(wb), "-o", str(tmp_path / "a.docx"), "--text", str(tmp_path / "无.md")]
+    )
     assert res.exit_code == 2 and "找不到正文文件" in res.output and not (tmp_path / "a.docx").exists()
     res = runner.invoke(app, ["publish", str(wb), "-o", str(tmp_path / "a.docx"), "--html", str(wb)])
     assert res.exit_code == 2 and "网页" in res.output
@@ -463,7 +501,9 @@ def test_document_model_is_shared_by_both_outputs():
     spec = get_spec("2019")
     from nianbao.model import Report
 
-    values = {k: Decimal(v) if not isinstance(v, Decimal) else v for k, v in consistent_values(spec, 2).items()}
+    values = {
+        k: Decimal(v) if not isinstance(v, Decimal) else v for k, v in consistent_values(spec, 2).items()
+    }
     doc = build_document(Report(path="x", form="2019", unit="甲", year=2020, values=values), spec)
     assert [p.heading for p in doc.parts] == spec.body
     assert [p.table.key if p.table else None for p in doc.parts] == [None, "t2", "t3", "t4", None, None]
@@ -512,31 +552,57 @@ FONTS_CONF = """<?xml version="1.0"?>
   {aliases}
 </fontconfig>
 """
-ALIASES = {"宋体": "Noto Serif CJK SC", "方正小标宋简体": "Noto Serif CJK SC", "仿宋_GB2312": "Noto Serif CJK SC",
-           "楷体_GB2312": "Noto Serif CJK SC", "黑体": "Noto Sans CJK SC"}
+ALIASES = {
+    "宋体": "Noto Serif CJK SC",
+    "方正小标宋简体": "Noto Serif CJK SC",
+    "仿宋_GB2312": "Noto Serif CJK SC",
+    "楷体_GB2312": "Noto Serif CJK SC",
+    "黑体": "Noto Sans CJK SC",
+}
 EXPECTED_PAGES = {"2021": 3, "2019": 3}
 
 
+@pytest.mark.libreoffice
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed")
 def test_libreoffice_converts_to_pdf_within_the_page(published, tmp_path):
     import pdfplumber  # a runtime dependency: never a reason to skip
+
     conf = tmp_path / "fonts.conf"
-    conf.write_text(FONTS_CONF.format(aliases="\n  ".join(
-        f"<alias binding=\"same\"><family>{a}</family><prefer><family>{b}</family></prefer></alias>"
-        for a, b in ALIASES.items())), "utf-8")
+    conf.write_text(
+        FONTS_CONF.format(
+            aliases="\n  ".join(
+                f'<alias binding="same"><family>{a}</family><prefer><family>{b}</family></prefer></alias>'
+                for a, b in ALIASES.items()
+            )
+        ),
+        "utf-8",
+    )
     env = {**os.environ, "FONTCONFIG_FILE": str(conf), "HOME": str(tmp_path)}
     docs = [published[f][2] for f in FORMS]
     srcs = []
-    for f, p in zip(FORMS, docs):
+    for f, p in zip(FORMS, docs, strict=False):
         srcs.append(tmp_path / f"{f}.docx")
         shutil.copy(p, srcs[-1])
     spec = get_spec("2021")  # and one published with --force: the notice is red on page 1
     wb = make_workbook(tmp_path / "有错.xlsx", spec, broken_values(spec))
     assert publish_command(wb, tmp_path / "forced.docx", force=True) == 0
     srcs.append(tmp_path / "forced.docx")
-    subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/lo", "--convert-to", "pdf",
-                    "--outdir", str(tmp_path), *map(str, srcs)], env=env, check=True, capture_output=True,
-                   timeout=180)
+    subprocess.run(
+        [
+            "soffice",
+            "--headless",
+            f"-env:UserInstallation=file://{tmp_path}/lo",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(tmp_path),
+            *map(str, srcs),
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
     for form in FORMS:
         with pdfplumber.open(str(tmp_path / f"{form}.pdf")) as pdf:
             assert len(pdf.pages) == EXPECTED_PAGES[form]
@@ -587,7 +653,9 @@ def test_generated_text_never_contradicts_the_tables(tmp_path):
     cur_wb = make_workbook(tmp_path / "本年.xlsx", spec, cur)
     prev_wb = make_workbook(tmp_path / "上年.xlsx", spec, old, year=YEAR - 1)
     text = tmp_path / "正文.md"
-    text.write_text("# 一、总体情况\n\n本局推进公开。\n\n# 六、其他需要报告的事项\n\n本年度收取信息处理费0元。\n", "utf-8")
+    text.write_text(
+        "# 一、总体情况\n\n本局推进公开。\n\n# 六、其他需要报告的事项\n\n本年度收取信息处理费0元。\n", "utf-8"
+    )
     code, msg, out, html = publish(tmp_path, cur_wb, "--previous", str(prev_wb), "--text", str(text))
     assert code == 0, msg
     assert "正文与表格" not in msg
@@ -632,4 +700,7 @@ def test_publish_an_aggregate_workbook(tmp_path):
     for key, box in tl.values.items():
         total = sum(Decimal(v[key]) for v in units.values())
         assert grid[(box.row - tl.first_row, box.col)]["text"] == fmt_number(total), key
-    assert docx.Document(str(out)).paragraphs[0].text.replace("\n", "") == f"某某县{YEAR}年政府信息公开工作年度报告"
+    assert (
+        docx.Document(str(out)).paragraphs[0].text.replace("\n", "")
+        == f"某某县{YEAR}年政府信息公开工作年度报告"
+    )

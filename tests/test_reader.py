@@ -1,5 +1,6 @@
 """Reading returned workbooks: our template (fast path), hand-made layouts (label search),
 the 2019 form, .xls, numbers typed as text, bad values, formulas, and hostile files."""
+
 from __future__ import annotations
 
 import re
@@ -10,8 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import consistent_values
 
+from conftest import consistent_values
 from nianbao.checks import run_checks
 from nianbao.inputs import collect
 from nianbao.layout import a1, workbook_layout
@@ -58,8 +59,9 @@ def mangle(text: str) -> str:
     return t[:2] + " " + t[2:] if len(t) > 3 else t
 
 
-def handmade(spec, values: dict, *, one_sheet: bool = False, order=None, cover=None,
-             drop_labels=(), formulas=None):
+def handmade(
+    spec, values: dict, *, one_sheet: bool = False, order=None, cover=None, drop_labels=(), formulas=None
+):
     """Cells of a workbook rebuilt by hand from the published format.
 
     Returns (sheets: name -> {(row, col): value}, merges: name -> [(r0, c0, r1, c1)],
@@ -104,7 +106,8 @@ def handmade(spec, values: dict, *, one_sheet: bool = False, order=None, cover=N
                 if key in tl.values:
                     b = tl.values[key]
                     cells[(R(b.row), C(b.col))] = "=" + re.sub(
-                        r"\{(\w+)\}", lambda m: where[m.group(1)][1], text)
+                        r"\{(\w+)\}", lambda m: where[m.group(1)][1], text
+                    )
         if one_sheet:
             base = R(tl.last_row) + 3
     return sheets, merges, where
@@ -127,6 +130,7 @@ def save_openpyxl(path: Path, sheets: dict, merges: dict) -> Path:
 
 def save_xlwt(path: Path, sheets: dict, merges: dict) -> Path:
     import xlwt  # a declared test dependency: never a reason to skip
+
     wb = xlwt.Workbook(encoding="utf-8")
     for name, cells in sheets.items():
         ws = wb.add_sheet(name)
@@ -153,13 +157,20 @@ def numbered(spec) -> dict:
 
 # ---- the fast path -----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("version", ["2021", "2019"])
 def test_template_fast_path_exact_values_and_cells(tmp_path, version):
     spec = get_spec(version)
     vals = numbered(spec)
     p = tmp_path / "某某局.xlsx"
-    write_template(p, spec, unit="某某县财政局", year=2020 if version == "2019" else 2025, values=vals,
-                   cover={"filler": "张三", "phone": "0851-1234567", "date": "2026-01-10"})
+    write_template(
+        p,
+        spec,
+        unit="某某县财政局",
+        year=2020 if version == "2019" else 2025,
+        values=vals,
+        cover={"filler": "张三", "phone": "0851-1234567", "date": "2026-01-10"},
+    )
     r = read(p)
     assert r.status == "passed" and r.form == version and r.source == "template"
     assert r.values == {k: Decimal(str(v)) for k, v in vals.items()}
@@ -223,12 +234,14 @@ def test_deleted_table_sheet_is_reported(tmp_path):
 
 # ---- the fallback: hand-made layouts ----------------------------------------------------
 
+
 @pytest.mark.parametrize("version,one_sheet", [("2021", False), ("2019", False), ("2021", True)])
 def test_handmade_layout_found_by_labels(tmp_path, version, one_sheet):
     spec = get_spec(version)
     vals = numbered(spec)
-    sheets, merges, where = handmade(spec, vals, one_sheet=one_sheet,
-                                     cover={"unit": "某某镇人民政府", "year": "2025年"})
+    sheets, merges, where = handmade(
+        spec, vals, one_sheet=one_sheet, cover={"unit": "某某镇人民政府", "year": "2025年"}
+    )
     p = save_openpyxl(tmp_path / "hand.xlsx", sheets, merges)
     r = read(p)
     assert r.form == version and r.source == "labels"
@@ -258,21 +271,41 @@ def test_2019_row_wording_under_2021_columns(tmp_path):
 
 
 def test_numbers_typed_as_text(tmp_path):
-    typed = {"nb_t3_new_natural": "12", "nb_t3_new_commercial": "１２", "nb_t3_new_research": "4.0",
-             "nb_t3_new_nonprofit": " 5 ", "nb_t3_new_legal": "1,234", "nb_t3_new_other_org": "+3",
-             "nb_t2_fee_amount": "96171.6"}
+    typed = {
+        "nb_t3_new_natural": "12",
+        "nb_t3_new_commercial": "１２",
+        "nb_t3_new_research": "4.0",
+        "nb_t3_new_nonprofit": " 5 ",
+        "nb_t3_new_legal": "1,234",
+        "nb_t3_new_other_org": "+3",
+        "nb_t2_fee_amount": "96171.6",
+    }
     sheets, merges, _ = handmade(S21, typed)
     r = read(save_openpyxl(tmp_path / "h.xlsx", sheets, merges))
     assert {k: r.values[k] for k in typed} == {
-        "nb_t3_new_natural": 12, "nb_t3_new_commercial": 12, "nb_t3_new_research": 4,
-        "nb_t3_new_nonprofit": 5, "nb_t3_new_legal": 1234, "nb_t3_new_other_org": 3,
-        "nb_t2_fee_amount": Decimal("96171.6")}
+        "nb_t3_new_natural": 12,
+        "nb_t3_new_commercial": 12,
+        "nb_t3_new_research": 4,
+        "nb_t3_new_nonprofit": 5,
+        "nb_t3_new_legal": 1234,
+        "nb_t3_new_other_org": 3,
+        "nb_t2_fee_amount": Decimal("96171.6"),
+    }
     assert not r.invalid and "NB102" not in codes(r)
 
 
-@pytest.mark.parametrize("text,shown", [("无", "无"), ("—", "—"), ("3件", "3件"), ("abc", "abc"),
-                                        ("#DIV/0!", "#DIV/0!"), ("#REF!", "#REF!"),
-                                        ("很" * 10_000, "很" * 29 + "…")])
+@pytest.mark.parametrize(
+    "text,shown",
+    [
+        ("无", "无"),
+        ("—", "—"),
+        ("3件", "3件"),
+        ("abc", "abc"),
+        ("#DIV/0!", "#DIV/0!"),
+        ("#REF!", "#REF!"),
+        ("很" * 10_000, "很" * 29 + "…"),
+    ],
+)
 def test_bad_value_reported_at_its_cell(tmp_path, text, shown):
     vals = numbered(S21)
     vals["nb_t3_r_total_natural"] = text  # openpyxl stores #DIV/0! / #REF! as error cells
@@ -283,8 +316,16 @@ def test_bad_value_reported_at_its_cell(tmp_path, text, shown):
     f = bad[0]
     sheet, cell = where["nb_t3_r_total_natural"]
     c = S21.cells["nb_t3_r_total_natural"]
-    assert (f.sheet, f.cell, f.table, f.row, f.column) == (sheet, cell, c.table.name, c.row_label, c.col_label)
-    assert f.message.startswith(f"{c.table.name}“{c.row_label} / {c.col_label}”（{sheet}!{cell}）填写了“{shown}”")
+    assert (f.sheet, f.cell, f.table, f.row, f.column) == (
+        sheet,
+        cell,
+        c.table.name,
+        c.row_label,
+        c.col_label,
+    )
+    assert f.message.startswith(
+        f"{c.table.name}“{c.row_label} / {c.col_label}”（{sheet}!{cell}）填写了“{shown}”"
+    )
     assert "nb_t3_r_total_natural" in r.invalid and r.values["nb_t3_r_total_natural"] is None
     assert r.status == "failed"
 
@@ -328,18 +369,28 @@ def test_xls_input(tmp_path):
 
 # ---- formulas -----------------------------------------------------------------------------
 
+
 def test_formulas_without_cached_values_are_evaluated(tmp_path):
     vals = numbered(S21)
-    f = {"nb_t3_new_total": "SUM({nb_t3_new_natural}:{nb_t3_new_other_org})",
-         "nb_t3_carried_total": "{nb_t3_carried_natural}+{nb_t3_carried_commercial}-{nb_t3_carried_research}",
-         "nb_t4_review_total": "SUM({nb_t4_review_upheld},{nb_t4_review_corrected})*2+(1)"}
+    f = {
+        "nb_t3_new_total": "SUM({nb_t3_new_natural}:{nb_t3_new_other_org})",
+        "nb_t3_carried_total": "{nb_t3_carried_natural}+{nb_t3_carried_commercial}-{nb_t3_carried_research}",
+        "nb_t4_review_total": "SUM({nb_t4_review_upheld},{nb_t4_review_corrected})*2+(1)",
+    }
     sheets, merges, _ = handmade(S21, vals, formulas=f)
     r = read(save_openpyxl(tmp_path / "f.xlsx", sheets, merges))
-    new = sum(vals[f"nb_t3_new_{c}"] for c in ("natural", "commercial", "research", "nonprofit", "legal", "other_org"))
+    new = sum(
+        vals[f"nb_t3_new_{c}"]
+        for c in ("natural", "commercial", "research", "nonprofit", "legal", "other_org")
+    )
     assert r.values["nb_t3_new_total"] == new
-    assert r.values["nb_t3_carried_total"] == (vals["nb_t3_carried_natural"] + vals["nb_t3_carried_commercial"]
-                                               - vals["nb_t3_carried_research"])
-    assert r.values["nb_t4_review_total"] == (vals["nb_t4_review_upheld"] + vals["nb_t4_review_corrected"]) * 2 + 1
+    assert r.values["nb_t3_carried_total"] == (
+        vals["nb_t3_carried_natural"] + vals["nb_t3_carried_commercial"] - vals["nb_t3_carried_research"]
+    )
+    assert (
+        r.values["nb_t4_review_total"]
+        == (vals["nb_t4_review_upheld"] + vals["nb_t4_review_corrected"]) * 2 + 1
+    )
     assert "NB105" not in codes(r)
 
 
@@ -367,9 +418,15 @@ def test_cached_value_trusted_when_saved_by_spreadsheet_program(tmp_path):
 
     def edit(name, data):
         if name == "docProps/app.xml":
-            return re.sub(rb"<Application>[^<]*</Application>", b"<Application>LibreOffice/7.4</Application>", data)
+            return re.sub(
+                rb"<Application>[^<]*</Application>", b"<Application>LibreOffice/7.4</Application>", data
+            )
         if name.startswith("xl/worksheets/"):
-            return re.sub(rb'(<c r="' + ref.encode() + rb'"[^>]*>\s*<f>[^<]*</f>)<v\s*/?>(?:</v>)?', rb"\1<v>7</v>", data)
+            return re.sub(
+                rb'(<c r="' + ref.encode() + rb'"[^>]*>\s*<f>[^<]*</f>)<v\s*/?>(?:</v>)?',
+                rb"\1<v>7</v>",
+                data,
+            )
         return data
 
     r = read(_rewrite(p, tmp_path / "lo.xlsx", edit))
@@ -383,12 +440,16 @@ def test_shared_formula_translation():
 
 # ---- hostile and broken files ------------------------------------------------------------
 
-@pytest.mark.parametrize("name,content,needle", [
-    ("empty.xlsx", b"", "文件是空的"),
-    ("text.xlsx", "这不是表格\n".encode(), "文本文件"),
-    ("pdf.xlsx", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "PDF"),
-    ("page.xls", b"<html><body><table><tr><td>1</td></tr></table></body></html>", "网页"),
-])
+
+@pytest.mark.parametrize(
+    "name,content,needle",
+    [
+        ("empty.xlsx", b"", "文件是空的"),
+        ("text.xlsx", "这不是表格\n".encode(), "文本文件"),
+        ("pdf.xlsx", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "PDF"),
+        ("page.xls", b"<html><body><table><tr><td>1</td></tr></table></body></html>", "网页"),
+    ],
+)
 def test_not_a_workbook(tmp_path, name, content, needle):
     p = tmp_path / name
     p.write_bytes(content)
@@ -503,12 +564,15 @@ def _read_in_child(p: Path) -> tuple:
     child process: if a guard failed, python-calamine would abort the interpreter."""
     import json
 
-    code = ("import sys, json; from nianbao.inputs import collect; from nianbao.reader import read_report;"
-            "r = read_report(collect([__import__('pathlib').Path(sys.argv[1])]).items[0]);"
-            "print(json.dumps([r.status, r.source, [(f.code, f.cell, f.message) for f in r.findings],"
-            " str(r.values.get('nb_t3_r_total_natural'))]))")
-    out = subprocess.run([sys.executable, "-c", code, str(p)], capture_output=True, text=True, timeout=60,
-                         check=False)
+    code = (
+        "import sys, json; from nianbao.inputs import collect; from nianbao.reader import read_report;"
+        "r = read_report(collect([__import__('pathlib').Path(sys.argv[1])]).items[0]);"
+        "print(json.dumps([r.status, r.source, [(f.code, f.cell, f.message) for f in r.findings],"
+        " str(r.values.get('nb_t3_r_total_natural'))]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(p)], capture_output=True, text=True, timeout=60, check=False
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     return tuple(json.loads(out.stdout))
 
@@ -604,6 +668,7 @@ def test_read_workbook_never_raises_on_garbage():
 
 # ---- cover and normalisation ------------------------------------------------------------
 
+
 def test_cover_inline_and_file_name_fallback(tmp_path):
     sheets, merges, _ = handmade(S21, numbered(S21))
     sheets["封面"][(0, 0)] = "填报单位：某某街道办事处"
@@ -638,8 +703,10 @@ def test_unit_from_filename():
 def test_normalisation():
     assert norm_label(" 第二十条第(一)项 |") == "第二十条第(一)项"
     assert norm_label("“三安全一稳定”") == norm_label('"三安全一稳定"')
-    assert label_matches("(二)部分公开(区分处理的,只计这一情况,不计其他情形)",
-                         "（二）部分公开（区分处理的，只计这一情形，不计其他情形）")
+    assert label_matches(
+        "(二)部分公开(区分处理的,只计这一情况,不计其他情形)",
+        "（二）部分公开（区分处理的，只计这一情形，不计其他情形）",
+    )
     assert label_matches("5.属于三类内容事务信息", "5.属于三类内部事务信息")
     assert label_matches("现行有效件", "现行有效件数")
     assert label_matches("现行有效件数 (历史累计)", "现行有效件数")
@@ -659,7 +726,7 @@ def test_spec_labels_do_not_collide():
                 for tree in (sec.rows, sec.columns):
                     labels = [n.label for root in tree for n in root.walk() if n.label]
                     for i, a in enumerate(labels):
-                        for b in labels[i + 1:]:
+                        for b in labels[i + 1 :]:
                             assert a == b or not label_matches(a, b), (a, b)
 
 
@@ -702,7 +769,7 @@ def test_read_until_stops_right_after_the_marker(tmp_path, step):
         for end in (b"</sheetData>", b"</sheets>", b"<never-there>"):
             whole = open_package(data).read(part)
             at = whole.find(end)
-            expected = whole if at < 0 else whole[:at + len(end)]
+            expected = whole if at < 0 else whole[: at + len(end)]
             assert open_package(data).read_until(part, end, step) == expected, (part, end)
 
 
@@ -714,11 +781,13 @@ def test_garbled_sheet_stream_is_reported_not_read(tmp_path, where):
     write_template(p, S21, unit="某局", year=2025, values=numbered(S21))
     data = bytearray(p.read_bytes())
     info = zipfile.ZipFile(p).getinfo("xl/worksheets/sheet3.xml")
-    n, m = int.from_bytes(data[info.header_offset + 26:info.header_offset + 28], "little"), \
-        int.from_bytes(data[info.header_offset + 28:info.header_offset + 30], "little")
+    n, m = (
+        int.from_bytes(data[info.header_offset + 26 : info.header_offset + 28], "little"),
+        int.from_bytes(data[info.header_offset + 28 : info.header_offset + 30], "little"),
+    )
     start = info.header_offset + 30 + n + m
     at = start + (8 if where == "start" else info.compress_size // 3)
-    data[at:at + 64] = bytes(range(64))
+    data[at : at + 64] = bytes(range(64))
     q = tmp_path / "garbled.xlsx"
     q.write_bytes(bytes(data))
     r = read(q)

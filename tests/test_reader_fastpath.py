@@ -1,6 +1,7 @@
 """The reader's shortcuts give exactly what the full work gives: the sheet-part pre-check against
 the full extent scan, the zip directory against zipfile, and the whole-table read of our
 template against the cell-by-cell read."""
+
 from __future__ import annotations
 
 import io
@@ -8,8 +9,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import consistent_values
 
+from conftest import consistent_values
 from nianbao.inputs import collect
 from nianbao.layout import workbook_layout
 from nianbao.model import Report
@@ -27,8 +28,10 @@ S21 = get_spec("2021")
 
 
 def _sheet(cells: str) -> bytes:
-    return (b'<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-            b"<sheetData>" + cells.encode() + b"</sheetData></worksheet>")
+    return (
+        b'<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        b"<sheetData>" + cells.encode() + b"</sheetData></worksheet>"
+    )
 
 
 ROW = '<row r="1"><c r="A1"><v>1</v></c><c r="B1"><f>A1*2</f><v>2</v></c></row>'
@@ -88,8 +91,18 @@ def test_zip_directory_read_like_zipfile(tmp_path):
         fast = _directory(data)
         slow = zipfile.ZipFile(io.BytesIO(data)).infolist()
         assert fast is not None and len(fast) == len(slow)
-        fields = ("filename", "flag_bits", "compress_type", "CRC", "compress_size", "file_size", "header_offset")
-        assert [[getattr(i, f) for f in fields] for i in fast] == [[getattr(i, f) for f in fields] for i in slow]
+        fields = (
+            "filename",
+            "flag_bits",
+            "compress_type",
+            "CRC",
+            "compress_size",
+            "file_size",
+            "header_offset",
+        )
+        assert [[getattr(i, f) for f in fields] for i in fast] == [
+            [getattr(i, f) for f in fields] for i in slow
+        ]
         assert [i.is_dir() for i in fast] == [i.is_dir() for i in slow]
     # anything unusual is left to zipfile
     assert _directory(_zip(names, comment=b"note")) is None
@@ -118,7 +131,9 @@ def _values_both_ways(path: Path):
 def test_whole_table_read_equals_cell_by_cell(tmp_path, case):
     vals = dict(consistent_values(S21, 3))
     if case == "mixed":  # text, blanks, negatives, fractions, big numbers, full-width digits
-        for k, v in zip(list(vals)[::9], ["abc", None, -3, 2.5, 123456, "１２", "", " 7 ", True, 10**20]):
+        for k, v in zip(
+            list(vals)[::9], ["abc", None, -3, 2.5, 123456, "１２", "", " 7 ", True, 10**20], strict=False
+        ):
             vals[k] = v
     p = tmp_path / f"{case}.xlsx"
     write_template(p, S21, unit="某局", year=2025, values=vals)
@@ -126,7 +141,9 @@ def test_whole_table_read_equals_cell_by_cell(tmp_path, case):
     assert list(fast.values.items()) == list(slow.values.items())
     assert fast.where == slow.where and list(fast.where) == list(slow.where)
     assert fast.blank == slow.blank and fast.invalid == slow.invalid
-    assert [(f.code, f.message, f.cell) for f in fast.findings] == [(f.code, f.message, f.cell) for f in slow.findings]
+    assert [(f.code, f.message, f.cell) for f in fast.findings] == [
+        (f.code, f.message, f.cell) for f in slow.findings
+    ]
     assert by_fast == by_slow
     if case == "mixed":
         assert fast.findings and fast.blank

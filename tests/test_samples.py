@@ -1,4 +1,5 @@
 """The bundled samples: rebuilt by the script in the repo, each one checks as its name says."""
+
 import shutil
 
 import pytest
@@ -6,6 +7,8 @@ import pytest
 from nianbao.inputs import collect
 from nianbao.pipeline import read_and_check
 from nianbao.samples import ERROR_CASES, build_samples
+
+pytestmark = pytest.mark.slow
 
 EXPECTED = {  # file name -> (status, finding codes that must be present, form)
     "绥阳县司法局-2022.xlsx": ("passed", set(), "2021"),
@@ -57,6 +60,7 @@ def test_handmade_layout_is_found_by_its_labels(built):
     assert r.source == "labels" and r.unit == "示例县手工制表单位" and r.year == 2025
 
 
+@pytest.mark.libreoffice
 def test_xls_sample_reads_like_its_xlsx(built):
     if shutil.which("soffice") is None and shutil.which("libreoffice") is None:
         pytest.skip("未安装 LibreOffice，无法生成 .xls 样例")

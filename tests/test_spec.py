@@ -1,4 +1,5 @@
 """The form specs: structure, stable keys, validation errors, agreement with the reference."""
+
 import re
 from pathlib import Path
 
@@ -31,8 +32,11 @@ def test_keys_are_ascii_defined_names_and_shared_across_forms():
             assert re.fullmatch(r"nb_[a-z0-9_]+", key)
     shared = set(s21.cells) & set(s19.cells)
     # every 表三 cell but the three （六） sub-rows, all of 表四 and the 处理决定 cells are shared
-    assert {k for k in s21.cells if k.startswith("nb_t3_") and "_other_" not in k
-            or k.startswith("nb_t3_other_org")} <= shared
+    assert {
+        k
+        for k in s21.cells
+        if (k.startswith("nb_t3_") and "_other_" not in k) or k.startswith("nb_t3_other_org")
+    } <= shared
     assert {k for k in s21.cells if k.startswith("nb_t4_")} <= shared
     for key in shared:
         a, b = s21.cells[key], s19.cells[key]
@@ -110,6 +114,7 @@ def test_duplicate_key_is_reported_with_file_and_entry(tmp_path):
     def dup(raw):
         rows = raw["tables"][0]["sections"][0]["rows"]
         rows.append(dict(rows[0]))
+
     p = _write(tmp_path, dup)
     with pytest.raises(SpecError) as e:
         load_spec(p)
@@ -119,6 +124,7 @@ def test_duplicate_key_is_reported_with_file_and_entry(tmp_path):
 def test_rule_naming_unknown_cell_is_reported(tmp_path):
     def bad(raw):
         raw["rules"][0]["rhs"] = ["natural", "no_such_column"]
+
     p = _write(tmp_path, bad)
     with pytest.raises(SpecError) as e:
         load_spec(p)
@@ -128,6 +134,7 @@ def test_rule_naming_unknown_cell_is_reported(tmp_path):
 def test_malformed_header_tree_is_reported(tmp_path):
     def bad(raw):
         raw["tables"][1]["sections"][0]["columns"][0]["children"][0] = {"label": "自然人"}
+
     p = _write(tmp_path, bad)
     with pytest.raises(SpecError) as e:
         load_spec(p)
@@ -154,8 +161,15 @@ def test_all_specs_load():
 
 
 def _summary(spec):
-    return (spec.version, [t.labels() for t in spec.tables], [(r.code, r.target, r.op) for r in spec.rules],
-            list(spec.cells), spec.instructions, spec.prose, spec.digest)
+    return (
+        spec.version,
+        [t.labels() for t in spec.tables],
+        [(r.code, r.target, r.op) for r in spec.rules],
+        list(spec.cells),
+        spec.instructions,
+        spec.prose,
+        spec.digest,
+    )
 
 
 def test_parsed_spec_cache(tmp_path, monkeypatch):
@@ -186,8 +200,9 @@ def test_parsed_spec_cache(tmp_path, monkeypatch):
     assert marshal.loads(entries[0].read_bytes())["version"] == fresh.version
 
     edited = tmp_path / src.name
-    edited.write_text(src.read_text(encoding="utf-8").replace(fresh.name, fresh.name + "（修订）"),
-                      encoding="utf-8")
+    edited.write_text(
+        src.read_text(encoding="utf-8").replace(fresh.name, fresh.name + "（修订）"), encoding="utf-8"
+    )
     assert load_spec(edited).name == fresh.name + "（修订）"
     assert len(list(cache.glob("*.marshal"))) == 2
 

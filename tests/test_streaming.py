@@ -1,6 +1,7 @@
 """Streaming inputs and the packed per-unit rows of ``aggregate`` (flat memory for 100,000 files):
 inputs are found one at a time (the output-marker check happens only when a file's turn comes),
 overlapping paths and links list a file once, and the rows come back whole and in a stable order."""
+
 from __future__ import annotations
 
 import os
@@ -9,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import xlsxwriter
-from conftest import consistent_values
 
+from conftest import consistent_values
 from nianbao import inputs
 from nianbao.aggregate import FAILED, PASSED, aggregate
 from nianbao.inputs import (
@@ -60,8 +61,12 @@ def test_inputs_are_yielded_one_at_a_time(tmp_path, workbook, monkeypatch):
     assert (tag, first.name) == (ITEM, "a.xlsx") and checked == ["a.xlsx"]  # nothing else opened yet
     rest = list(stream)
     assert [(t, x.name if t != SKIPPED else Path(x[0]).name) for t, x in rest] == [
-        (ITEM, "b.xlsx"), (SKIPPED, "~$a.xlsx"), (UNSUPPORTED, "旧.doc"), (SKIPPED, "汇总.xlsx"),
-        (ITEM, "c.xlsx")]  # files of a folder in name order, then its sub-folders
+        (ITEM, "b.xlsx"),
+        (SKIPPED, "~$a.xlsx"),
+        (UNSUPPORTED, "旧.doc"),
+        (SKIPPED, "汇总.xlsx"),
+        (ITEM, "c.xlsx"),
+    ]  # files of a folder in name order, then its sub-folders
     assert dict(x for t, x in rest if t == SKIPPED)[str(root / "汇总.xlsx")] == SKIP_OUTPUT
 
     col = collect([root])  # the same stream, gathered
@@ -81,7 +86,9 @@ def test_overlapping_paths_and_links_list_each_file_once(tmp_path, workbook):
 
     col = collect([root / "a.xlsx", root, root / "子", root / "子" / "b.xlsx", tmp_path / "别处.xlsx"])
     assert [Path(i.display).relative_to(tmp_path).as_posix() for i in col.items] == [
-        "收件/a.xlsx", "收件/子/b.xlsx"]
+        "收件/a.xlsx",
+        "收件/子/b.xlsx",
+    ]
     assert col.skipped == [(str(root / "链接文件夹"), SKIP_LINKED_DIR)]  # not walked, not dropped
 
 
@@ -96,6 +103,7 @@ def test_zip_members_are_counted_and_streamed(tmp_path, workbook):
     assert tags == [(ITEM, "乙.xlsx"), (ITEM, "甲.xlsx"), (UNSUPPORTED, "说明.jpg")]  # by member name
 
 
+@pytest.mark.slow
 def test_rows_are_whole_and_stable_when_read_in_parallel(tmp_path, workbook):
     src = tmp_path / "报送"
     src.mkdir()
@@ -104,8 +112,14 @@ def test_rows_are_whole_and_stable_when_read_in_parallel(tmp_path, workbook):
         values = consistent_values(S21, i)
         if i % 10 == 3:
             values["nb_t3_r_total_natural"] += 1
-        write_template(src / f"{i:02d}.xlsx", S21, unit=f"县第{i}局（办）", year=2024, values=values,
-                       cover={"filler": f"填报人{i}", "phone": f"0851-{i:07d}", "date": "2025-01-15"})
+        write_template(
+            src / f"{i:02d}.xlsx",
+            S21,
+            unit=f"县第{i}局（办）",
+            year=2024,
+            values=values,
+            cover={"filler": f"填报人{i}", "phone": f"0851-{i:07d}", "date": "2025-01-15"},
+        )
     (src / "说明.doc").write_bytes(b"\xd0\xcf")
 
     def rows():
@@ -117,8 +131,9 @@ def test_rows_are_whole_and_stable_when_read_in_parallel(tmp_path, workbook):
 
     first = rows()
     assert first == rows()  # the same order whatever order the workers finish in
-    by_file = {Path(f).name: (name, st, filler, phone, err, note)
-               for name, st, f, filler, phone, err, note in first}
+    by_file = {
+        Path(f).name: (name, st, filler, phone, err, note) for name, st, f, filler, phone, err, note in first
+    }
     assert len(first) == n + 1
     for i in range(n):
         name, st, filler, phone, err, note = by_file[f"{i:02d}.xlsx"]

@@ -1,4 +1,5 @@
 """The template workbook, reopened with openpyxl and checked against the spec and its layout."""
+
 from __future__ import annotations
 
 import csv
@@ -8,9 +9,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 import xlsxwriter
-from conftest import consistent_values
 from typer.testing import CliRunner
 
+from conftest import consistent_values
 from nianbao import __version__
 from nianbao.checks import evaluate
 from nianbao.cli import app
@@ -37,9 +38,14 @@ def wrong_values(spec, seed: int = 0) -> dict:
 def failing_relations(spec, values: dict, table_key: str) -> int:
     """Independent count (nianbao.checks) of the error rules of a table that fail."""
     report = Report(path="x", values={k: Decimal(str(v)) for k, v in values.items()})
-    return sum(1 for r in spec.rules
-               if r.table.key == table_key and r.severity == "error" and not r.uses_previous
-               and not evaluate(r, report)[2])
+    return sum(
+        1
+        for r in spec.rules
+        if r.table.key == table_key
+        and r.severity == "error"
+        and not r.uses_previous
+        and not evaluate(r, report)[2]
+    )
 
 
 def _range(b: Box) -> str:
@@ -67,8 +73,9 @@ def test_sheet_order_and_meta_sheet(book):
     spec, wb = book
     lay = workbook_layout(spec)
     wbk = spec.workbook
-    assert wb.sheetnames == ([lay.cover_sheet] + [t.sheet for t in lay.tables]
-                             + [wbk["notes_sheet"], wbk["meta_sheet"]])
+    assert wb.sheetnames == (
+        [lay.cover_sheet] + [t.sheet for t in lay.tables] + [wbk["notes_sheet"], wbk["meta_sheet"]]
+    )
     meta_ws = wb[wbk["meta_sheet"]]
     assert meta_ws.sheet_state == "hidden"
     assert all(wb[n].sheet_state == "visible" for n in wb.sheetnames[:-1])
@@ -99,7 +106,7 @@ def test_labels_and_merges_follow_layout(book):
         written = {c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
         assert _spec_labels(tl.table) <= written
         expected_merges = set()
-        for b in tl.boxes + [tl.title, tl.status_label, tl.status]:
+        for b in [*tl.boxes, tl.title, tl.status_label, tl.status]:
             if b.role not in ("value", "status"):
                 assert ws.cell(b.row + 1, b.col + 1).value == b.text, (tl.sheet, b)
             if b.merged:
@@ -144,8 +151,11 @@ def test_value_cells_unlocked_validated_named(book):
             dv = _dv_for(ws, b.ref)
             assert dv.showErrorMessage and dv.errorTitle and dv.error and dv.prompt
             if kind["type"] == "integer" and "min" in kind:
-                assert (dv.type, dv.operator, dv.formula1) == ("whole", "greaterThanOrEqual",
-                                                               str(kind["min"]))
+                assert (dv.type, dv.operator, dv.formula1) == (
+                    "whole",
+                    "greaterThanOrEqual",
+                    str(kind["min"]),
+                )
             elif kind["type"] == "integer":
                 assert dv.type == "whole" and dv.operator in (None, "between")
                 assert int(dv.formula1) < 0 < int(dv.formula2)
@@ -239,8 +249,9 @@ def test_filled_values_and_cached_status(spec, tmp_path):
             n = failing_relations(spec, values, tl.table.key)
             status = ws.cell(tl.status.row + 1, tl.status.col + 1).value
             assert status == (PASS if n == 0 else f"有{n}处勾稽关系不符")
-            if name == "bad" and any(r.severity == "error" for r in spec.rules
-                                     if r.table.key == tl.table.key):
+            if name == "bad" and any(
+                r.severity == "error" for r in spec.rules if r.table.key == tl.table.key
+            ):
                 assert n >= 1
 
 
@@ -307,7 +318,7 @@ def test_read_roster_xlsx_and_csv(tmp_path):
 def test_read_roster_errors(tmp_path):
     p = tmp_path / "坏名单.csv"
     p.write_text("名称,类别\n甲,乙\n", encoding="utf-8")
-    with pytest.raises(RosterError, match="坏名单.csv.*单位名称"):
+    with pytest.raises(RosterError, match=r"坏名单\.csv.*单位名称"):
         read_roster(p)
     with pytest.raises(RosterError, match="找不到"):
         read_roster(tmp_path / "nope.xlsx")
@@ -342,7 +353,7 @@ def test_cli_single_file(tmp_path):
     r = runner.invoke(app, args)
     assert r.exit_code == 2 and "已存在" in r.output and "--force" in r.output
     assert out.read_bytes() == before
-    r = runner.invoke(app, args + ["--force"])
+    r = runner.invoke(app, [*args, "--force"])
     assert r.exit_code == 0
     wb = openpyxl.load_workbook(out)
     assert {p.name: p.value for p in wb.custom_doc_props.props}[PROP_PREFIX + "version"] == "2021"
@@ -369,13 +380,12 @@ def test_cli_form_2019_and_usage_errors(tmp_path):
 def test_cli_roster(tmp_path):
     roster = _xlsx_roster(tmp_path / "名单.xlsx")
     out_dir = tmp_path / "模板"
-    r = runner.invoke(app, ["template", "--roster", str(roster), "--out-dir", str(out_dir),
-                            "--year", "2025"])
+    r = runner.invoke(app, ["template", "--roster", str(roster), "--out-dir", str(out_dir), "--year", "2025"])
     assert r.exit_code == 0, r.output
     files = sorted(p.name for p in out_dir.iterdir())
     assert files == sorted(safe_filename(u) + ".xlsx" for u in ROSTER_UNITS)
     spec = get_spec("2021")
-    lab, val = workbook_layout(spec).cover["unit"]
+    _lab, val = workbook_layout(spec).cover["unit"]
     for u in ROSTER_UNITS:
         ws = openpyxl.load_workbook(out_dir / (safe_filename(u) + ".xlsx"))[spec.workbook["cover"]["sheet"]]
         assert ws.cell(val.row + 1, val.col + 1).value == u

@@ -1,4 +1,5 @@
 """`nianbao serve` over HTTP: pages, uploads, background batches, downloads, limits, token."""
+
 from __future__ import annotations
 
 import csv
@@ -11,18 +12,17 @@ from pathlib import Path
 import openpyxl
 import pytest
 from markupsafe import escape
+from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from starlette.testclient import TestClient  # noqa: E402  (a runtime dependency: never skipped)
-
-from conftest import consistent_values  # noqa: E402
-from nianbao.annotate import ERROR_FILL  # noqa: E402
-from nianbao.cli import app as cli_app  # noqa: E402
-from nianbao.layout import workbook_layout  # noqa: E402
-from nianbao.spec import get_spec  # noqa: E402
-from nianbao.template import write_template  # noqa: E402
-from nianbao.web.app import Limits, create_app  # noqa: E402
-from nianbao.web.storage import Storage, sanitize_filename  # noqa: E402
+from conftest import consistent_values
+from nianbao.annotate import ERROR_FILL
+from nianbao.cli import app as cli_app
+from nianbao.layout import workbook_layout
+from nianbao.spec import get_spec
+from nianbao.template import write_template
+from nianbao.web.app import Limits, create_app
+from nianbao.web.storage import Storage, sanitize_filename
 
 SPEC = get_spec("2021")
 LAYOUT = workbook_layout(SPEC)
@@ -47,10 +47,19 @@ def make_county(folder: Path) -> dict:
     bad = dict(consistent_values(SPEC, 3))
     rule = broken_rule()
     bad[rule.target] = bad[rule.target] + 1
-    for name, unit, vals in (("甲局.xlsx", "示例县甲局", good_a), ("丙局.xlsx", "示例县丙局", good_c),
-                             ("乙局-有错.xlsx", "示例县乙局", bad)):
-        write_template(folder / name, SPEC, unit=unit, year=2025, values=vals,
-                       cover={"filler": "张三", "phone": "123", "date": "2026-01-10"})
+    for name, unit, vals in (
+        ("甲局.xlsx", "示例县甲局", good_a),
+        ("丙局.xlsx", "示例县丙局", good_c),
+        ("乙局-有错.xlsx", "示例县乙局", bad),
+    ):
+        write_template(
+            folder / name,
+            SPEC,
+            unit=unit,
+            year=2025,
+            values=vals,
+            cover={"filler": "张三", "phone": "123", "date": "2026-01-10"},
+        )
     return {"a": good_a, "c": good_c, "bad": bad, "rule": rule}
 
 
@@ -120,7 +129,7 @@ def test_template_download_is_a_workbook_with_the_unit(server, tmp_path):
     p = tmp_path / "t.xlsx"
     p.write_bytes(r.content)
     wb = openpyxl.load_workbook(p)
-    label, value = LAYOUT.cover["unit"]
+    _label, value = LAYOUT.cover["unit"]
     assert wb[LAYOUT.cover_sheet].cell(value.row + 1, value.col + 1).value == "示例县统计局"
     assert set(t.sheet for t in LAYOUT.tables) <= set(wb.sheetnames)
 
@@ -135,8 +144,11 @@ def test_template_bad_year_is_refused_in_chinese(server):
 def test_roster_gives_a_zip_of_one_template_per_unit(server, tmp_path):
     client, _ = server
     roster = "单位名称,类别\n示例县教育局,部门\n示例县某某镇,乡镇\n".encode("utf-8-sig")
-    r = client.post("/templates/roster", data={"form": "2019", "year": "2020"},
-                    files={"roster": ("名单.csv", roster, "text/csv")})
+    r = client.post(
+        "/templates/roster",
+        data={"form": "2019", "year": "2020"},
+        files={"roster": ("名单.csv", roster, "text/csv")},
+    )
     assert r.status_code == 200, r.text
     z = zipfile.ZipFile(io.BytesIO(r.content))
     names = sorted(z.namelist())
@@ -154,8 +166,11 @@ def test_roster_gives_a_zip_of_one_template_per_unit(server, tmp_path):
 
 def test_roster_without_header_gets_a_chinese_message(server):
     client, _ = server
-    r = client.post("/templates/roster", data={"form": "2021"},
-                    files={"roster": ("名单.csv", "名字\n甲\n".encode(), "text/csv")})
+    r = client.post(
+        "/templates/roster",
+        data={"form": "2021"},
+        files={"roster": ("名单.csv", "名字\n甲\n".encode(), "text/csv")},
+    )
     assert r.status_code == 400
     assert "单位名称" in r.text and "名单.csv" in r.text
     assert "nianbao-" not in r.text  # the server's temporary folder is not shown
@@ -214,13 +229,22 @@ def test_hostile_files_do_not_break_the_batch(server):
     zip_bomb = io.BytesIO()
     with zipfile.ZipFile(zip_bomb, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("xl/worksheets/sheet1.xml", b" " * (60 * 1024 * 1024))
-    r = upload(client, [("垃圾.xlsx", b"this is not a workbook"), ("炸弹.xlsx", zip_bomb.getvalue()),
-                        ("说明.exe", b"MZ\x00\x00")])
+    r = upload(
+        client,
+        [
+            ("垃圾.xlsx", b"this is not a workbook"),
+            ("炸弹.xlsx", zip_bomb.getvalue()),
+            ("说明.exe", b"MZ\x00\x00"),
+        ],
+    )
     batch_id = r.headers["location"].rsplit("/", 1)[1]
     assert wait(client, f"/api/batches/{batch_id}")["state"] == "done"
     results = client.app.state.storage.manifest(batch_id)["results"]
     assert {r["path"]: r["status"] for r in results} == {
-        "垃圾.xlsx": "unreadable", "炸弹.xlsx": "unreadable", "说明.exe": "unreadable"}
+        "垃圾.xlsx": "unreadable",
+        "炸弹.xlsx": "unreadable",
+        "说明.exe": "unreadable",
+    }
     page = client.get(f"/batches/{batch_id}").text
     assert "无法读取" in page and "不支持的文件类型" in page
     assert client.get("/").status_code == 200
@@ -232,8 +256,9 @@ def test_published_report_is_read_and_checked(server, tmp_path):
 
     vals = {k: Decimal(v) for k, v in consistent_values(SPEC, 5).items()}
     html = tmp_path / "年报.html"
-    write_html(build_document(Report(path="x", form="2021", unit="示例县林业局", year=2025, values=vals), SPEC),
-               html)
+    write_html(
+        build_document(Report(path="x", form="2021", unit="示例县林业局", year=2025, values=vals), SPEC), html
+    )
     client, _ = server
     r = upload(client, [("年报.html", html.read_bytes())])
     batch_id = r.headers["location"].rsplit("/", 1)[1]
@@ -251,15 +276,18 @@ def test_streamed_body_past_the_limit_is_cut_off(tmp_path):
     boundary = "nianbaoboundary"
 
     def body():
-        yield (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.xlsx\"\r\n"
-               "Content-Type: application/octet-stream\r\n\r\n").encode()
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="a.xlsx"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
         for _ in range(8):
             yield b"x" * (1024 * 1024)
         yield f"\r\n--{boundary}--\r\n".encode()
 
     with TestClient(app, base_url=BASE) as client:
-        r = client.post("/batches", content=body(),
-                        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        r = client.post(
+            "/batches", content=body(), headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        )
         assert r.status_code == 413 and "上限" in r.text
         assert not any((tmp_path / "d" / "batches").iterdir())
 
@@ -287,9 +315,13 @@ def test_unfinished_batch_is_resumed_after_a_restart(tmp_path, county):
 def test_aggregate_board_and_summed_cell(server, batch, county, tmp_path):
     client, _ = server
     _folder, vals = county
-    roster = "单位名称\n示例县甲局\n示例县乙局\n示例县丙局\n示例县丁局\n".encode("utf-8")
-    r = client.post("/aggregates", data={"batch": batch},
-                    files={"roster": ("名单.csv", roster, "text/csv")}, follow_redirects=False)
+    roster = "单位名称\n示例县甲局\n示例县乙局\n示例县丙局\n示例县丁局\n".encode()
+    r = client.post(
+        "/aggregates",
+        data={"batch": batch},
+        files={"roster": ("名单.csv", roster, "text/csv")},
+        follow_redirects=False,
+    )
     assert r.status_code == 303, r.text
     url = r.headers["location"]
     agg_id = url.rsplit("/", 1)[1]
@@ -308,15 +340,20 @@ def test_aggregate_board_and_summed_cell(server, batch, county, tmp_path):
     wb = openpyxl.load_workbook(p)
     assert wb.sheetnames[0] == "汇总"
     key = "nb_t3_new_natural"
-    dest = list(wb.defined_names[key].destinations)[0]
+    dest = next(iter(wb.defined_names[key].destinations))
     got = wb[dest[0]][dest[1].replace("$", "")].value
     assert Decimal(str(got)) == Decimal(vals["a"][key]) + Decimal(vals["c"][key])  # 乙局 not summed
 
     # the same again with this aggregate as "last year's": accepted, named on the board
-    r = client.post("/aggregates", data={"batch": batch, "year": "2025"},
-                    files={"roster": ("名单.csv", roster, "text/csv"),
-                           "previous": ("上年汇总.xlsx", p.read_bytes(), "application/octet-stream")},
-                    follow_redirects=False)
+    r = client.post(
+        "/aggregates",
+        data={"batch": batch, "year": "2025"},
+        files={
+            "roster": ("名单.csv", roster, "text/csv"),
+            "previous": ("上年汇总.xlsx", p.read_bytes(), "application/octet-stream"),
+        },
+        follow_redirects=False,
+    )
     url2 = r.headers["location"]
     assert wait(client, "/api" + url2)["state"] == "done"
     assert "上年汇总表：上年汇总.xlsx" in client.get(url2).text
@@ -353,24 +390,31 @@ def test_upload_limits_have_chinese_messages(tmp_path, county):
         assert r.status_code == 413 and "超过单个文件" in r.text and "大.xlsx" in r.text
         r = upload(client, [("1.xlsx", wb), ("2.xlsx", wb), ("3.xlsx", wb)])
         assert r.status_code == 413 and "超过每次" in r.text
-        r = client.post("/batches", files=[("files", ("1.xlsx", wb))], headers={"Accept": "application/json"},
-                        data={"blank": "zero"})
+        r = client.post(
+            "/batches",
+            files=[("files", ("1.xlsx", wb))],
+            headers={"Accept": "application/json"},
+            data={"blank": "zero"},
+        )
         assert r.status_code == 200 and r.json()["url"].startswith("/batches/")
         r = client.post("/batches", data={"blank": "zero"}, headers={"Accept": "application/json"})
         assert r.status_code == 400 and "没有选择任何文件" in r.json()["error"]
         assert not list((tmp_path / "d" / "batches").glob("*/uploads/大.xlsx"))
 
 
-@pytest.mark.parametrize("raw, safe", [
-    ("../../etc/passwd", "passwd"),
-    ("..\\..\\Windows\\年报.xlsx", "年报.xlsx"),
-    ("C:\\Users\\x\\某某县教育局 2025.xlsx", "某某县教育局 2025.xlsx"),
-    (".hidden.xlsx", "hidden.xlsx"),
-    ("CON.xlsx", "_CON.xlsx"),
-    ('a<b>:c|d?.xlsx', "a_b__c_d_.xlsx"),
-    ("..", "未命名文件"),
-    ("", "未命名文件"),
-])
+@pytest.mark.parametrize(
+    "raw, safe",
+    [
+        ("../../etc/passwd", "passwd"),
+        ("..\\..\\Windows\\年报.xlsx", "年报.xlsx"),
+        ("C:\\Users\\x\\某某县教育局 2025.xlsx", "某某县教育局 2025.xlsx"),
+        (".hidden.xlsx", "hidden.xlsx"),
+        ("CON.xlsx", "_CON.xlsx"),
+        ("a<b>:c|d?.xlsx", "a_b__c_d_.xlsx"),
+        ("..", "未命名文件"),
+        ("", "未命名文件"),
+    ],
+)
 def test_sanitize_filename(raw, safe):
     assert sanitize_filename(raw) == safe
 
@@ -382,8 +426,9 @@ def test_long_names_are_cut_but_keep_the_suffix():
 
 def test_uploaded_names_cannot_escape_the_batch(tmp_path):
     storage = Storage(tmp_path / "data")
-    batch_id = storage.create_batch([("../../../逃逸.xlsx", io.BytesIO(b"1")),
-                                     ("/abs/逃逸.xlsx", io.BytesIO(b"2"))])
+    batch_id = storage.create_batch(
+        [("../../../逃逸.xlsx", io.BytesIO(b"1")), ("/abs/逃逸.xlsx", io.BytesIO(b"2"))]
+    )
     names = [f["name"] for f in storage.manifest(batch_id)["files"]]
     assert names == ["逃逸.xlsx", "逃逸 (2).xlsx"]
     assert not (tmp_path / "逃逸.xlsx").exists() and not (tmp_path / "data" / "逃逸.xlsx").exists()
@@ -413,23 +458,30 @@ def test_token_is_required_when_configured(tmp_path):
         assert r.status_code == 303 and r.headers["location"] == "/check"
         assert "县里的口令" not in r.headers["set-cookie"]  # the cookie is not the secret itself
         assert client.get("/check").status_code == 200
-        r = client.post("/login?next=//evil.example/", data={"token": "县里的口令-2025"}, follow_redirects=False)
+        r = client.post(
+            "/login?next=//evil.example/", data={"token": "县里的口令-2025"}, follow_redirects=False
+        )
         assert r.headers["location"] == "/"
 
 
 def test_loopback_server_refuses_other_hosts_and_cross_site_posts(server):
     client, _ = server
     assert client.get("/", headers={"Host": "evil.example"}).status_code == 403
-    r = client.post("/batches", files=[("files", ("a.xlsx", b"x"))], headers={"Origin": "http://evil.example"})
+    r = client.post(
+        "/batches", files=[("files", ("a.xlsx", b"x"))], headers={"Origin": "http://evil.example"}
+    )
     assert r.status_code == 403 and "拒绝" in r.text
 
 
 def test_serve_refuses_an_open_bind_without_token(tmp_path):
-    res = CliRunner().invoke(cli_app, ["serve", "--host", "0.0.0.0", "--data", str(tmp_path)],
-                             env={"NIANBAO_TOKEN": ""})
+    res = CliRunner().invoke(
+        cli_app, ["serve", "--host", "0.0.0.0", "--data", str(tmp_path)], env={"NIANBAO_TOKEN": ""}
+    )
     assert res.exit_code == 2
     assert "--token" in res.output and "访问口令" in res.output
-    res = CliRunner().invoke(cli_app, ["serve", "--host", "0.0.0.0", "--token", "short", "--data", str(tmp_path)])
+    res = CliRunner().invoke(
+        cli_app, ["serve", "--host", "0.0.0.0", "--token", "short", "--data", str(tmp_path)]
+    )
     assert res.exit_code == 2 and "至少需要" in res.output
 
 
@@ -440,7 +492,9 @@ def test_serve_reports_a_busy_port(tmp_path):
     s.bind(("127.0.0.1", 0))
     s.listen(1)
     try:
-        res = CliRunner().invoke(cli_app, ["serve", "--port", str(s.getsockname()[1]), "--data", str(tmp_path)])
+        res = CliRunner().invoke(
+            cli_app, ["serve", "--port", str(s.getsockname()[1]), "--data", str(tmp_path)]
+        )
     finally:
         s.close()
     assert res.exit_code == 2 and "端口可能已被占用" in res.output

@@ -6,19 +6,21 @@ once into memory and never written. Drawings (shapes, text boxes, pictures, char
 over from the original package unchanged; whatever still cannot be kept is stated on the
 审核结果 sheet and returned to the caller.
 """
+
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import warnings
 from datetime import datetime
 from pathlib import Path, PurePath
 
+from . import xlsxpkg
 from .fileio import OutputError, atomic_path
 from .findings import Finding
 from .layout import a1, parse_a1
 from .model import Report
-from . import xlsxpkg
 
 SUMMARY_SHEET = "审核结果"
 OUTPUT_PROPERTY = ("nianbao_output", "annotated")
@@ -45,8 +47,9 @@ def output_name(src_name: str) -> str:
     return f"{stem}_审核{ext}"
 
 
-def annotate_workbook(src: Path | bytes, src_name: str, report: Report, out_path: Path, *,
-                      force: bool = False) -> list[str]:
+def annotate_workbook(
+    src: Path | bytes, src_name: str, report: Report, out_path: Path, *, force: bool = False
+) -> list[str]:
     """Write the annotated copy of ``src`` to ``out_path``; return what could not be carried over.
 
     ``src`` is the input's path or its bytes (read once, never written). The returned Chinese
@@ -78,15 +81,17 @@ def annotate_workbook(src: Path | bytes, src_name: str, report: Report, out_path
             raise
         except xlsxpkg.PackageError as e:
             raise AnnotateError(f"无法为 {src_name} 生成审核副本：{e}") from None
-        except Exception as e:  # noqa: BLE001 - whatever openpyxl raises on a broken part
-            raise AnnotateError(f"无法为 {src_name} 生成审核副本：文件内容无法解析"
-                                f"（技术信息：{type(e).__name__}）") from None
+        except Exception as e:
+            raise AnnotateError(
+                f"无法为 {src_name} 生成审核副本：文件内容无法解析（技术信息：{type(e).__name__}）"
+            ) from None
     with atomic_path(out_path, force) as tmp:
         tmp.write_bytes(out)
     return notes
 
 
 # --- the two kinds of input ---------------------------------------------------------------
+
 
 def _annotate_xlsx(data: bytes, report: Report, src_name: str, macro: bool) -> tuple[bytes, list[str]]:
     src = xlsxpkg.Package(data)
@@ -110,19 +115,26 @@ def _annotate_xlsx(data: bytes, report: Report, src_name: str, macro: bool) -> t
         missing.append(f"原文件中的宏（{xlsxpkg.VBA_PART}）未能保留")
     if missing:
         notes = notes + missing
-        out = _render(xlsxpkg.without_drawings(src) if drawings else data, report, src_name,
-                      macro, notes, src, drawings)
+        out = _render(
+            xlsxpkg.without_drawings(src) if drawings else data, report, src_name, macro, notes, src, drawings
+        )
     return out, notes
 
 
-def _render(data: bytes, report: Report, src_name: str, macro: bool, notes: list[str],
-            src: xlsxpkg.Package, drawings: bool) -> bytes:
+def _render(
+    data: bytes,
+    report: Report,
+    src_name: str,
+    macro: bool,
+    notes: list[str],
+    src: xlsxpkg.Package,
+    drawings: bool,
+) -> bytes:
     """Load ``data`` with openpyxl, mark it, add the summary and save; then carry over from
     ``src`` the formulas' cached results and, with ``drawings``, the drawing parts."""
     from openpyxl import load_workbook
 
-    wb = load_workbook(io.BytesIO(data), keep_vba=macro, rich_text=True, data_only=False,
-                       keep_links=True)
+    wb = load_workbook(io.BytesIO(data), keep_vba=macro, rich_text=True, data_only=False, keep_links=True)
     links = mark_cells(wb, report.findings)
     _summary(wb, report, src_name, notes, links)
     buf = io.BytesIO()
@@ -130,10 +142,8 @@ def _render(data: bytes, report: Report, src_name: str, macro: bool, notes: list
     out = xlsxpkg.Package(buf.getvalue())
     if drawings:
         xlsxpkg.carry_drawings(src, out)
-    try:
+    with contextlib.suppress(Exception):
         xlsxpkg.carry_cached_values(src, out)
-    except Exception:  # noqa: BLE001 - the loss is then stated like any other
-        pass
     return out.to_bytes()
 
 
@@ -144,8 +154,10 @@ def _annotate_xls(data: bytes, report: Report, src_name: str) -> tuple[bytes, li
     book = CalamineWorkbook.from_filelike(io.BytesIO(data))
     wb = Workbook()
     wb.remove(wb.active)
-    notes = ["原文件为 .xls 格式，审核副本只保留了各工作表的数值、文字和合并单元格；"
-             "原有的格式（字体、边框、列宽等）、公式、图片和形状未能保留"]
+    notes = [
+        "原文件为 .xls 格式，审核副本只保留了各工作表的数值、文字和合并单元格；"
+        "原有的格式（字体、边框、列宽等）、公式、图片和形状未能保留"
+    ]
     for meta in book.sheets_metadata:
         if "WorkSheet" not in str(meta.typ):
             notes.append(f"原文件中的工作表“{meta.name}”不是普通工作表（如图表工作表），未能保留")
@@ -170,6 +182,7 @@ def _annotate_xls(data: bytes, report: Report, src_name: str) -> tuple[bytes, li
 
 
 # --- marking cells ------------------------------------------------------------------------
+
 
 def mark_cells(wb, findings: list[Finding]) -> dict[int, str]:
     """Fill and comment every cell a finding points at; return id(finding) -> link location."""
@@ -196,8 +209,7 @@ def mark_cells(wb, findings: list[Finding]) -> dict[int, str]:
         error = any(f.is_error for f, main in items if main)
         colour = ERROR_FILL if error else WARNING_FILL
         cell.fill = PatternFill(fill_type="solid", start_color=colour, end_color=colour)
-        texts = list(dict.fromkeys(f.comment() if main else f.comment().split("\n")[0]
-                                   for f, main in items))
+        texts = list(dict.fromkeys(f.comment() if main else f.comment().split("\n")[0] for f, main in items))
         text = "\n\n".join(texts)
         if cell.comment is not None and cell.comment.author != AUTHOR:
             text += "\n\n—— 原批注 ——\n" + cell.comment.text
@@ -263,7 +275,7 @@ def _form_text(report: Report) -> str:
         return "未识别"
     try:
         return f"{report.form} 年版（{get_spec(report.form).basis}）"
-    except Exception:  # noqa: BLE001 - an unknown form id is still shown
+    except Exception:
         return str(report.form)
 
 
@@ -312,8 +324,11 @@ def _summary(wb, report: Report, src_name: str, notes: list[str], links: dict[in
     put(ws["A1"], f"审核结果：{src_name}")
     ws["A1"].font = Font(bold=True, size=14)
     ws.merge_cells(f"A1:{last}1")
-    put(ws["A2"], f"由 nianbao 于 {datetime.now():%Y-%m-%d %H:%M} 生成；原文件未作任何修改。"
-                  "红色单元格为错误，黄色单元格为警告，点击下表“单元格”一列可跳转到该单元格。")
+    put(
+        ws["A2"],
+        f"由 nianbao 于 {datetime.now():%Y-%m-%d %H:%M} 生成；原文件未作任何修改。"
+        "红色单元格为错误，黄色单元格为警告，点击下表“单元格”一列可跳转到该单元格。",
+    )
     ws["A2"].font = Font(color="FF666666")
     ws["A2"].alignment = wrap
     ws.merge_cells(f"A2:{last}2")
@@ -326,13 +341,18 @@ def _summary(wb, report: Report, src_name: str, notes: list[str], links: dict[in
     put(ws.cell(6, 1), "审核状态")
     ws.cell(6, 1).font = bold
     put(ws.cell(6, 2), status)
-    colour = {STATUS_ZH["error"]: ERROR_FILL, STATUS_ZH["warning"]: WARNING_FILL,
-              STATUS_ZH["pass"]: PASS_FILL}.get(status, ERROR_FILL)
+    colour = {
+        STATUS_ZH["error"]: ERROR_FILL,
+        STATUS_ZH["warning"]: WARNING_FILL,
+        STATUS_ZH["pass"]: PASS_FILL,
+    }.get(status, ERROR_FILL)
     ws.cell(6, 2).fill = fill(colour)
     ws.cell(6, 2).font = Font(bold=True, size=12)
-    hint = {STATUS_ZH["error"]: "请按下表逐项核对并修改红色单元格后重新报送。",
-            STATUS_ZH["warning"]: "未发现错误；请核实黄色单元格是否确实如此。",
-            STATUS_ZH["pass"]: "未发现任何错误或警告。"}.get(status, "")
+    hint = {
+        STATUS_ZH["error"]: "请按下表逐项核对并修改红色单元格后重新报送。",
+        STATUS_ZH["warning"]: "未发现错误；请核实黄色单元格是否确实如此。",
+        STATUS_ZH["pass"]: "未发现任何错误或警告。",
+    }.get(status, "")
     put(ws.cell(6, 3), hint)
     ws.merge_cells(f"C6:{last}6")
     line(7, "错误", f"{report.errors} 条")
@@ -358,8 +378,18 @@ def _summary(wb, report: Report, src_name: str, notes: list[str], links: dict[in
         for i, f in enumerate(report.findings, 1):
             r = top + i
             where = f"{f.sheet}!{f.cell}" if f.sheet and f.cell else (f.sheet or f.cell)
-            row = [i, f.code, f.severity_zh, f.table, f.row, f.column, where,
-                   f.expected or "", f.actual or "", f.message]
+            row = [
+                i,
+                f.code,
+                f.severity_zh,
+                f.table,
+                f.row,
+                f.column,
+                where,
+                f.expected or "",
+                f.actual or "",
+                f.message,
+            ]
             for c, v in enumerate(row, 1):
                 put(ws.cell(r, c), v)
                 ws.cell(r, c).alignment = wrap

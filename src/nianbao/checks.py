@@ -1,4 +1,5 @@
 """Run every rule of a spec over a report: cell kinds, totals, 勾稽关系, year-over-year."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -32,18 +33,35 @@ def check_blanks(report: Report, spec: Spec, blank: str = "zero") -> list[Findin
         if blank == "error":
             for k in keys:
                 lab = _labels(spec, k)
-                out.append(make("NB101", f"{tname}“{lab['row']} / {lab['column']}”未填写（没有发生请填 0）",
-                                severity=ERROR, actual="", **lab, **_loc(report, k)))
+                out.append(
+                    make(
+                        "NB101",
+                        f"{tname}“{lab['row']} / {lab['column']}”未填写（没有发生请填 0）",
+                        severity=ERROR,
+                        actual="",
+                        **lab,
+                        **_loc(report, k),
+                    )
+                )
         else:
             refs = [report.where[k][1] for k in keys if k in report.where]
             first = keys[0]
             shown = "、".join(refs[:20]) + ("等" if len(refs) > 20 else "")
-            out.append(make("NB101", f"{tname}有 {len(keys)} 个空白格按 0 计：{shown}（没有发生请填 0）",
-                            severity=WARNING, table=tname, row=_labels(spec, first)["row"],
-                            column=_labels(spec, first)["column"],
-                            sheet=report.where.get(first, ("", ""))[0],
-                            cell=refs[0] if refs else "", expected="0", actual="",
-                            related=refs[1:]))
+            out.append(
+                make(
+                    "NB101",
+                    f"{tname}有 {len(keys)} 个空白格按 0 计：{shown}（没有发生请填 0）",
+                    severity=WARNING,
+                    table=tname,
+                    row=_labels(spec, first)["row"],
+                    column=_labels(spec, first)["column"],
+                    sheet=report.where.get(first, ("", ""))[0],
+                    cell=refs[0] if refs else "",
+                    expected="0",
+                    actual="",
+                    related=refs[1:],
+                )
+            )
     return out
 
 
@@ -54,8 +72,11 @@ def _kind_limits(spec: Spec) -> dict[str, tuple]:
     for key, cell in spec.cells.items():
         kind = spec.kinds[cell.kind]
         places = kind.get("places")
-        out[key] = (Decimal(kind["min"]) if "min" in kind else None, kind.get("type") == "integer",
-                    None if places is None else int(places))
+        out[key] = (
+            Decimal(kind["min"]) if "min" in kind else None,
+            kind.get("type") == "integer",
+            None if places is None else int(places),
+        )
     return out
 
 
@@ -65,13 +86,18 @@ def _kind_groups(spec: Spec) -> tuple:
     groups: dict[tuple, list[str]] = {}
     for key, lim in _kind_limits(spec).items():
         groups.setdefault(lim, []).append(key)
-    return tuple((lim, tuple(keys), all(_within(v, *lim) for v in SMALL_DECIMALS.values()))
-                 for lim, keys in groups.items())
+    return tuple(
+        (lim, tuple(keys), all(_within(v, *lim) for v in SMALL_DECIMALS.values()))
+        for lim, keys in groups.items()
+    )
 
 
 def _within(v: Decimal, low, integer: bool, places) -> bool:
-    return not ((low is not None and v < low) or (integer and v != v.to_integral_value())
-                or (places is not None and v.as_tuple().exponent < -places and v != round(v, places)))
+    return not (
+        (low is not None and v < low)
+        or (integer and v != v.to_integral_value())
+        or (places is not None and v.as_tuple().exponent < -places and v != round(v, places))
+    )
 
 
 def _off_limits(values: dict, keys: tuple, low, integer: bool, places, small_ok: bool) -> list[str]:
@@ -80,7 +106,7 @@ def _off_limits(values: dict, keys: tuple, low, integer: bool, places, small_ok:
     got = list(map(values.get, keys))
     if small_ok and SMALL_IDS.issuperset(map(id, got)):
         return []
-    vals = [(k, v) for k, v in zip(keys, got) if v is not None]
+    vals = [(k, v) for k, v in zip(keys, got, strict=False) if v is not None]
     bad = set()
     if low is not None:
         bad.update(k for k, v in vals if v < low)
@@ -117,8 +143,17 @@ def check_kinds(report: Report, spec: Spec) -> list[Finding]:
             lab = _labels(spec, key)
             actual = fmt_number(v)
             msg = r["message"].format(expected=expected, actual=actual, **lab)
-            out.append(make(r["code"], msg, severity=r["severity"], expected=expected, actual=actual,
-                            **lab, **_loc(report, key)))
+            out.append(
+                make(
+                    r["code"],
+                    msg,
+                    severity=r["severity"],
+                    expected=expected,
+                    actual=actual,
+                    **lab,
+                    **_loc(report, key),
+                )
+            )
     return out
 
 
@@ -198,8 +233,9 @@ def evaluate(rule: Rule, report: Report, previous: Report | None = None, compile
     return lhs, rhs, compiled.op(lhs, rhs)
 
 
-def check_rule(rule: Rule, spec: Spec, report: Report, previous: Report | None = None,
-               compiled: _Compiled | None = None) -> Finding | None:
+def check_rule(
+    rule: Rule, spec: Spec, report: Report, previous: Report | None = None, compiled: _Compiled | None = None
+) -> Finding | None:
     res = evaluate(rule, report, previous, compiled)
     if res is None or res[2]:
         return None
@@ -215,15 +251,25 @@ def check_rule(rule: Rule, spec: Spec, report: Report, previous: Report | None =
         expected = (lhs - (rhs - sign * actual)) * sign
     lab = _labels(spec, rule.target)
     e, a = fmt_number(expected), fmt_number(actual)
-    msg = rule.message.format(expected=e, actual=a, lhs_value=fmt_number(lhs),
-                              rhs_value=fmt_number(rhs), **lab)
+    msg = rule.message.format(
+        expected=e, actual=a, lhs_value=fmt_number(lhs), rhs_value=fmt_number(rhs), **lab
+    )
     related = [report.where[c][1] for c in rule.cells() if c != rule.target and c in report.where]
-    return Finding(code=rule.code, severity=rule.severity, message=msg, expected=e, actual=a,
-                   related=related, **lab, **_loc(report, rule.target))
+    return Finding(
+        code=rule.code,
+        severity=rule.severity,
+        message=msg,
+        expected=e,
+        actual=a,
+        related=related,
+        **lab,
+        **_loc(report, rule.target),
+    )
 
 
-def check_report(report: Report, spec: Spec, previous: Report | None = None,
-                 blank: str = "zero") -> list[Finding]:
+def check_report(
+    report: Report, spec: Spec, previous: Report | None = None, blank: str = "zero"
+) -> list[Finding]:
     """All findings of the spec's rules over ``report`` (reader findings are not repeated)."""
     if report.unreadable:
         return []
@@ -243,8 +289,9 @@ def check_report(report: Report, spec: Spec, previous: Report | None = None,
     return out
 
 
-def run_checks(report: Report, spec: Spec | None, previous: Report | None = None,
-               blank: str = "zero") -> Report:
+def run_checks(
+    report: Report, spec: Spec | None, previous: Report | None = None, blank: str = "zero"
+) -> Report:
     """Append the check findings to the report's own (reader) findings and return it."""
     if spec is not None:
         report.findings.extend(check_report(report, spec, previous, blank))

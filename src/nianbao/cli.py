@@ -3,11 +3,11 @@
 Heavy libraries (openpyxl, xlsxwriter, calamine, docx, pdfplumber) are imported inside the
 commands that need them so that ``nianbao --help`` starts fast.
 """
+
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -122,9 +122,9 @@ def _chinese_errors(exceptions, formatting) -> None:
     formatting.HelpFormatter.write_usage = write_usage
 
 
-from typer._click import exceptions as _vexc  # typer 0.26+ vendors click
-from typer._click import formatting as _vfmt
-from typer._click.core import Command as _VendoredCommand
+from typer._click import exceptions as _vexc  # noqa: E402  (typer 0.26+ vendors click)
+from typer._click import formatting as _vfmt  # noqa: E402
+from typer._click.core import Command as _VendoredCommand  # noqa: E402
 
 _chinese_help_option(_VendoredCommand)
 _chinese_errors(_vexc, _vfmt)
@@ -171,29 +171,43 @@ _form_option = _choice(_form_versions, "表式")
 
 @app.command("template", help="生成官方格式的空白填报模板（.xlsx）；可按单位名单批量生成。")
 def template_cmd(
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="输出文件，如 模板.xlsx"),
-    form: str = typer.Option("2021", "--form", callback=_form_option,
-                             help="表式：2021（国办公开办函〔2021〕30号）或 2019（〔2019〕60号）"),
-    year: Optional[int] = typer.Option(None, "--year", help="报告年度，如 2025（填入后锁定）"),
-    unit: Optional[str] = typer.Option(None, "--unit", help="填报单位（填入后锁定）"),
-    roster: Optional[Path] = typer.Option(None, "--roster", help="单位名单（.xlsx 或 .csv，表头含“单位名称”）"),
-    out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="按名单批量生成时的输出文件夹"),
-    password: Optional[str] = typer.Option(None, "--password", help="工作表保护密码（默认无密码）"),
-    deadline: Optional[str] = typer.Option(None, "--deadline", help="报送截止时间，写入填报说明"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="输出文件，如 模板.xlsx"),
+    form: str = typer.Option(
+        "2021",
+        "--form",
+        callback=_form_option,
+        help="表式：2021（国办公开办函〔2021〕30号）或 2019（〔2019〕60号）",
+    ),
+    year: int | None = typer.Option(None, "--year", help="报告年度，如 2025（填入后锁定）"),
+    unit: str | None = typer.Option(None, "--unit", help="填报单位（填入后锁定）"),
+    roster: Path | None = typer.Option(None, "--roster", help="单位名单（.xlsx 或 .csv，表头含“单位名称”）"),
+    out_dir: Path | None = typer.Option(None, "--out-dir", help="按名单批量生成时的输出文件夹"),
+    password: str | None = typer.Option(None, "--password", help="工作表保护密码（默认无密码）"),
+    deadline: str | None = typer.Option(None, "--deadline", help="报送截止时间，写入填报说明"),
     force: bool = typer.Option(False, "--force", help="覆盖已存在的输出文件"),
 ) -> None:
     from .template import template_command
 
-    raise typer.Exit(template_command(output=output, form=form, year=year, unit=unit, roster=roster,
-                                      out_dir=out_dir, password=password, deadline=deadline,
-                                      force=force))
+    raise typer.Exit(
+        template_command(
+            output=output,
+            form=form,
+            year=year,
+            unit=unit,
+            roster=roster,
+            out_dir=out_dir,
+            password=password,
+            deadline=deadline,
+            force=force,
+        )
+    )
 
 
 _format_option = _choice(("text", "json", "csv"), "输出格式")
 _blank_option = _choice(("zero", "error"), "--blank（zero 空白按 0 计并提示，error 空白即错误）")
 
 
-def _load_previous(previous: Optional[Path]):
+def _load_previous(previous: Path | None):
     from .pipeline import load_previous
 
     if previous is None:
@@ -207,7 +221,7 @@ def _load_previous(previous: Optional[Path]):
     return prev
 
 
-def _check_inputs(paths: List[Path], blank: str, previous: Optional[Path]):
+def _check_inputs(paths: list[Path], blank: str, previous: Path | None):
     from .pipeline import collect_reports
     from .render import Progress
 
@@ -221,12 +235,16 @@ def _exit_code(reports) -> int:
 
 @app.command("check", help="审核退回的填报表：文件、文件夹（含子文件夹）或 .zip 压缩包，逐格报告问题。")
 def check_cmd(
-    paths: List[Path] = typer.Argument(..., help="要审核的文件、文件夹或 .zip", show_default=False),
+    paths: list[Path] = typer.Argument(..., help="要审核的文件、文件夹或 .zip", show_default=False),
     fmt: str = typer.Option("text", "--format", callback=_format_option, help="输出格式：text、json 或 csv"),
-    blank: str = typer.Option("zero", "--blank", callback=_blank_option,
-                              help="空白格处理：zero 按 0 计并给出警告；error 每个空白格都算错误"),
-    previous: Optional[Path] = typer.Option(None, "--previous", help="同一单位上年的填报表，用于跨年度核对"),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="把结果写入文件（json/csv 格式时）"),
+    blank: str = typer.Option(
+        "zero",
+        "--blank",
+        callback=_blank_option,
+        help="空白格处理：zero 按 0 计并给出警告；error 每个空白格都算错误",
+    ),
+    previous: Path | None = typer.Option(None, "--previous", help="同一单位上年的填报表，用于跨年度核对"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="把结果写入文件（json/csv 格式时）"),
 ) -> None:
     from .fileio import OutputError, write_bytes_atomic
     from .render import print_text, to_csv, to_json, write_stdout
@@ -246,13 +264,15 @@ def check_cmd(
     raise typer.Exit(_exit_code(reports))
 
 
-@app.command("annotate", help="生成批注副本：错误格标红、警告格标黄并加批注，首页为“审核结果”；原文件不改动。")
+@app.command(
+    "annotate", help="生成批注副本：错误格标红、警告格标黄并加批注，首页为“审核结果”；原文件不改动。"
+)
 def annotate_cmd(
-    paths: List[Path] = typer.Argument(..., help="要审核的文件、文件夹或 .zip", show_default=False),
+    paths: list[Path] = typer.Argument(..., help="要审核的文件、文件夹或 .zip", show_default=False),
     out_dir: Path = typer.Option(..., "--out-dir", help="批注副本的输出文件夹"),
     force: bool = typer.Option(False, "--force", help="覆盖已存在的批注副本"),
     blank: str = typer.Option("zero", "--blank", callback=_blank_option, help="空白格处理：zero 或 error"),
-    previous: Optional[Path] = typer.Option(None, "--previous", help="同一单位上年的填报表，用于跨年度核对"),
+    previous: Path | None = typer.Option(None, "--previous", help="同一单位上年的填报表，用于跨年度核对"),
 ) -> None:
     from rich.console import Console
     from rich.markup import escape
@@ -269,12 +289,16 @@ def annotate_cmd(
     from .render import summary
 
     s = summary(reports, skipped)
-    con.print(f"共 {s['files']} 个文件：通过 {s['passed']}，有错误 {s['failed']}，无法读取 {s['unreadable']}；"
-              f"跳过 {s['skipped']} 个。批注副本在：{escape(str(out_dir))}")
+    con.print(
+        f"共 {s['files']} 个文件：通过 {s['passed']}，有错误 {s['failed']}，无法读取 {s['unreadable']}；"
+        f"跳过 {s['skipped']} 个。批注副本在：{escape(str(out_dir))}"
+    )
     raise typer.Exit(EXIT_USAGE if usage_error else _exit_code(reports))
 
 
-@app.command("demo", help="演示：用自带样例跑一遍完整流程（模板、审核、批注、汇总、发布），结果写入指定文件夹。")
+@app.command(
+    "demo", help="演示：用自带样例跑一遍完整流程（模板、审核、批注、汇总、发布），结果写入指定文件夹。"
+)
 def demo_cmd(
     out: Path = typer.Argument(Path("demo-output"), help="演示输出文件夹"),
 ) -> None:
@@ -296,33 +320,52 @@ def rules_cmd() -> None:
     Console(highlight=False).print(t)
 
 
-@app.command("publish", help="由审核通过的填报表或汇总表生成年度报告：Word 文档（官方表格、公文格式），可同时生成网页。")
+@app.command(
+    "publish",
+    help="由审核通过的填报表或汇总表生成年度报告：Word 文档（官方表格、公文格式），可同时生成网页。",
+)
 def publish_cmd(
-    workbook: Path = typer.Argument(..., help="审核通过的填报表或 nianbao aggregate 生成的汇总表", show_default=False),
+    workbook: Path = typer.Argument(
+        ..., help="审核通过的填报表或 nianbao aggregate 生成的汇总表", show_default=False
+    ),
     output: Path = typer.Option(..., "-o", "--output", help="输出的 Word 文档，如 年报.docx"),
-    html: Optional[Path] = typer.Option(None, "--html", help="同时生成网页，如 年报.html（单个文件，可直接上网发布）"),
-    text: Optional[Path] = typer.Option(None, "--text", help="正文文件（Markdown 或纯文本，按“一、总体情况”等六个标题分段）"),
-    previous: Optional[Path] = typer.Option(None, "--previous", help="上年的填报表或汇总表，用于写明与上年相比的增减"),
-    unit: Optional[str] = typer.Option(None, "--unit", help="报告标题中的单位名称（默认取填报单位）"),
-    year: Optional[int] = typer.Option(None, "--year", help="报告年度（默认取表中的报告年度）"),
-    force: bool = typer.Option(False, "--force", help="数据有错误时仍然生成（首页标注“未通过审核，仅供核对”）"),
+    html: Path | None = typer.Option(
+        None, "--html", help="同时生成网页，如 年报.html（单个文件，可直接上网发布）"
+    ),
+    text: Path | None = typer.Option(
+        None, "--text", help="正文文件（Markdown 或纯文本，按“一、总体情况”等六个标题分段）"
+    ),
+    previous: Path | None = typer.Option(
+        None, "--previous", help="上年的填报表或汇总表，用于写明与上年相比的增减"
+    ),
+    unit: str | None = typer.Option(None, "--unit", help="报告标题中的单位名称（默认取填报单位）"),
+    year: int | None = typer.Option(None, "--year", help="报告年度（默认取表中的报告年度）"),
+    force: bool = typer.Option(
+        False, "--force", help="数据有错误时仍然生成（首页标注“未通过审核，仅供核对”）"
+    ),
 ) -> None:
     from .publish import publish_command
 
-    raise typer.Exit(publish_command(workbook, output, html=html, text=text, previous=previous,
-                                     unit=unit, year=year, force=force))
+    raise typer.Exit(
+        publish_command(
+            workbook, output, html=html, text=text, previous=previous, unit=unit, year=year, force=force
+        )
+    )
 
 
 @app.command("serve", help="启动本机网页：在浏览器中下载模板、审核、汇总，无需使用命令行。")
 def serve_cmd(
-    host: str = typer.Option("127.0.0.1", "--host",
-                             help="监听地址；默认只允许本机访问，绑定其他地址时必须设置 --token"),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="监听地址；默认只允许本机访问，绑定其他地址时必须设置 --token"
+    ),
     port: int = typer.Option(8765, "--port", help="端口"),
-    data: Optional[Path] = typer.Option(None, "--data",
-                                        help="保存上传文件和审核结果的文件夹（默认：用户数据目录下的 nianbao）"),
+    data: Path | None = typer.Option(
+        None, "--data", help="保存上传文件和审核结果的文件夹（默认：用户数据目录下的 nianbao）"
+    ),
     open_browser: bool = typer.Option(False, "--open", help="启动后自动打开浏览器"),
-    token: Optional[str] = typer.Option(None, "--token", envvar="NIANBAO_TOKEN",
-                                        help="访问口令（至少 8 个字符）；首次访问时需输入"),
+    token: str | None = typer.Option(
+        None, "--token", envvar="NIANBAO_TOKEN", help="访问口令（至少 8 个字符）；首次访问时需输入"
+    ),
 ) -> None:
     from .web.server import serve
 
@@ -332,15 +375,30 @@ def serve_cmd(
 _text_json_option = _choice(("text", "json"), "输出格式")
 
 
-@app.command("aggregate", help="汇总各单位填报表：报送情况（谁未报、谁有错）、合计数、逐单位明细与问题清单，写入一个 .xlsx。")
+@app.command(
+    "aggregate",
+    help="汇总各单位填报表：报送情况（谁未报、谁有错）、合计数、逐单位明细与问题清单，写入一个 .xlsx。",
+)
 def aggregate_cmd(
-    paths: List[Path] = typer.Argument(..., help="各单位填报表：文件、文件夹（含子文件夹）或 .zip", show_default=False),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="汇总表输出文件，如 汇总.xlsx（--format json 时可省略）"),
-    roster: Optional[Path] = typer.Option(None, "--roster", help="单位名单（.xlsx 或 .csv，表头含“单位名称”，可有“别名”“类别”列）"),
-    previous: Optional[Path] = typer.Option(None, "--previous", help="上年的汇总表，或上年各单位填报表所在文件夹，用于跨年度核对"),
-    annotate_dir: Optional[Path] = typer.Option(None, "--annotate-dir", help="同时为有错误的填报表生成批注副本，放在此文件夹"),
-    include_failed: bool = typer.Option(False, "--include-failed", help="有错误的单位也计入合计（在“报送情况”中标明）"),
-    year: Optional[int] = typer.Option(None, "--year", help="汇总的报告年度（默认取多数单位填报的年度）"),
+    paths: list[Path] = typer.Argument(
+        ..., help="各单位填报表：文件、文件夹（含子文件夹）或 .zip", show_default=False
+    ),
+    output: Path | None = typer.Option(
+        None, "-o", "--output", help="汇总表输出文件，如 汇总.xlsx（--format json 时可省略）"
+    ),
+    roster: Path | None = typer.Option(
+        None, "--roster", help="单位名单（.xlsx 或 .csv，表头含“单位名称”，可有“别名”“类别”列）"
+    ),
+    previous: Path | None = typer.Option(
+        None, "--previous", help="上年的汇总表，或上年各单位填报表所在文件夹，用于跨年度核对"
+    ),
+    annotate_dir: Path | None = typer.Option(
+        None, "--annotate-dir", help="同时为有错误的填报表生成批注副本，放在此文件夹"
+    ),
+    include_failed: bool = typer.Option(
+        False, "--include-failed", help="有错误的单位也计入合计（在“报送情况”中标明）"
+    ),
+    year: int | None = typer.Option(None, "--year", help="汇总的报告年度（默认取多数单位填报的年度）"),
     fmt: str = typer.Option("text", "--format", callback=_text_json_option, help="输出格式：text 或 json"),
     blank: str = typer.Option("zero", "--blank", callback=_blank_option, help="空白格处理：zero 或 error"),
     force: bool = typer.Option(False, "--force", help="覆盖已存在的汇总表和批注副本"),
@@ -370,7 +428,9 @@ def aggregate_cmd(
     prev = None
     if previous is not None:
         try:
-            prev = load_previous(previous, ros, blank, progress_factory=lambda n: Progress(n, "正在读取上年数据"))
+            prev = load_previous(
+                previous, ros, blank, progress_factory=lambda n: Progress(n, "正在读取上年数据")
+            )
         except FileNotFoundError:
             _fail(f"找不到上年数据：{previous}（请给出上年的汇总表，或上年各单位填报表所在的文件夹）")
         except Exception as exc:
@@ -379,11 +439,22 @@ def aggregate_cmd(
     early = EarlyBook(output, force, ros) if output is not None else None
     try:
         try:
-            res = aggregate(paths, roster=ros, previous=prev, annotate_dir=annotate_dir,
-                            include_failed=include_failed, year=year, blank=blank, force=force,
-                            progress_factory=lambda n: Progress(n, "正在汇总"), early=early)
+            res = aggregate(
+                paths,
+                roster=ros,
+                previous=prev,
+                annotate_dir=annotate_dir,
+                include_failed=include_failed,
+                year=year,
+                blank=blank,
+                force=force,
+                progress_factory=lambda n: Progress(n, "正在汇总"),
+                early=early,
+            )
         except Exception as exc:
-            _fail(f"汇总时发生内部错误（技术信息：{type(exc).__name__}），请将输入文件夹与此信息反馈给维护人员")
+            _fail(
+                f"汇总时发生内部错误（技术信息：{type(exc).__name__}），请将输入文件夹与此信息反馈给维护人员"
+            )
         try:
             err = Console(stderr=True, highlight=False)
             for msg in res.annotate_messages:
@@ -408,14 +479,20 @@ def aggregate_cmd(
     raise typer.Exit(code)
 
 
-@app.command("import", help="导入已发布的年度报告（.txt 文本、.html 网页、.docx、.pdf），识别表二至表四的数字并审核，"
-                             "写成官方格式的填报表（.xlsx）。单个报告用 -o，多个报告用 --out-dir。")
+@app.command(
+    "import",
+    help="导入已发布的年度报告（.txt 文本、.html 网页、.docx、.pdf），识别表二至表四的数字并审核，"
+    "写成官方格式的填报表（.xlsx）。单个报告用 -o，多个报告用 --out-dir。",
+)
 def import_cmd(
-    reports: List[Path] = typer.Argument(..., help="报告文件或文件夹（.txt .html .docx .pdf）"),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="输出的填报表，如 年报.xlsx（单个报告）"),
-    out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="输出文件夹（多个报告，每个生成 <文件名>.xlsx）"),
-    fmt: str = typer.Option("text", "--format", callback=_text_json_option,
-                            help="输出格式：text（中文摘要）或 json（数值与问题）"),
+    reports: list[Path] = typer.Argument(..., help="报告文件或文件夹（.txt .html .docx .pdf）"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="输出的填报表，如 年报.xlsx（单个报告）"),
+    out_dir: Path | None = typer.Option(
+        None, "--out-dir", help="输出文件夹（多个报告，每个生成 <文件名>.xlsx）"
+    ),
+    fmt: str = typer.Option(
+        "text", "--format", callback=_text_json_option, help="输出格式：text（中文摘要）或 json（数值与问题）"
+    ),
     force: bool = typer.Option(False, "--force", help="覆盖已存在的输出文件"),
 ) -> None:
     from .importers.command import import_command

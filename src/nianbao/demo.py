@@ -1,4 +1,5 @@
 """`nianbao demo`: the whole workflow on the bundled samples, as a user would run it."""
+
 from __future__ import annotations
 
 import shutil
@@ -64,13 +65,35 @@ def run_demo(out: Path) -> int:
     roster = out / "单位名单.csv"
     _write_roster(samples, roster)
     if "aggregate" in names:
-        steps.append(["aggregate", str(samples), "-o", str(out / "汇总.xlsx"), "--year", "2025",
-                      "--roster", str(roster), "--annotate-dir", str(out / "汇总批注")])
+        steps.append(
+            [
+                "aggregate",
+                str(samples),
+                "-o",
+                str(out / "汇总.xlsx"),
+                "--year",
+                "2025",
+                "--roster",
+                str(roster),
+                "--annotate-dir",
+                str(out / "汇总批注"),
+            ]
+        )
     prose = out / "正文.md"
     prose.write_text(DEMO_TEXT, encoding="utf-8")
     if "publish" in names:
-        steps.append(["publish", str(samples / "示例县教育局-2025-通过.xlsx"), "--text", str(prose),
-                      "-o", str(out / "年报.docx"), "--html", str(out / "年报.html")])
+        steps.append(
+            [
+                "publish",
+                str(samples / "示例县教育局-2025-通过.xlsx"),
+                "--text",
+                str(prose),
+                "-o",
+                str(out / "年报.docx"),
+                "--html",
+                str(out / "年报.html"),
+            ]
+        )
     if "import" in names:
         steps.append(["import", str(out / "年报.html"), "-o", str(out / "由网页导入.xlsx")])
     for args in steps:

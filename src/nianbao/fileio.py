@@ -1,9 +1,10 @@
 """Output files are written atomically: a temporary file in the target folder, then a rename."""
+
 from __future__ import annotations
 
 import os
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 
@@ -53,10 +54,8 @@ class AtomicOutput:
 
     def discard(self) -> None:
         if self.path.exists():
-            try:
+            with suppress(OSError):
                 self.path.unlink()
-            except OSError:
-                pass
 
 
 @contextmanager

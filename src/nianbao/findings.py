@@ -1,4 +1,5 @@
 """A finding is one value, rendered the same way in every output (terminal, JSON, CSV, XLSX, web)."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -56,8 +57,21 @@ class Finding:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        return {k: d[k] for k in ("code", "severity", "table", "row", "column", "sheet", "cell",
-                                  "expected", "actual", "message")}
+        return {
+            k: d[k]
+            for k in (
+                "code",
+                "severity",
+                "table",
+                "row",
+                "column",
+                "sheet",
+                "cell",
+                "expected",
+                "actual",
+                "message",
+            )
+        }
 
     def comment(self) -> str:
         """Text of the cell comment in an annotated workbook."""
@@ -71,7 +85,20 @@ class Finding:
         return "\n".join(lines)
 
 
-CSV_HEADER = ["文件", "填报单位", "代码", "级别", "表", "行", "列", "工作表", "单元格", "应为", "实为", "说明"]
+CSV_HEADER = [
+    "文件",
+    "填报单位",
+    "代码",
+    "级别",
+    "表",
+    "行",
+    "列",
+    "工作表",
+    "单元格",
+    "应为",
+    "实为",
+    "说明",
+]
 
 
 def fmt_number(v) -> str:
@@ -107,8 +134,9 @@ def rule_catalogue() -> list[dict]:
     for code, (sev, name) in CODES.items():
         rows[code] = {"code": code, "severity": sev, "name": name, "forms": "全部"}
     for s in all_specs():
-        for code, sev, name in [(r.code, r.severity, r.name) for r in s.rules] + \
-                [(r["code"], r["severity"], r.get("name", r["code"])) for r in s.cell_rules]:
+        for code, sev, name in [(r.code, r.severity, r.name) for r in s.rules] + [
+            (r["code"], r["severity"], r.get("name", r["code"])) for r in s.cell_rules
+        ]:
             row = rows.setdefault(code, {"code": code, "severity": sev, "name": name, "forms": []})
             if isinstance(row["forms"], list) and s.version not in row["forms"]:
                 row["forms"].append(s.version)

@@ -5,6 +5,7 @@ reason (lock files, hidden files, nianbao's own outputs) or an unsupported file.
 ever opened for reading. :func:`iter_collect` streams them (memory stays flat however many files
 a folder holds); :func:`collect` gathers the same stream into lists.
 """
+
 from __future__ import annotations
 
 import io
@@ -59,12 +60,17 @@ class Input:
     output_check: bool = False
 
     @classmethod
-    def of(cls, path: Path | str) -> "Input":
+    def of(cls, path: Path | str) -> Input:
         """One file on disk, named directly (no folder walk, no output-marker check)."""
         p = Path(path)
         kind = kind_of(p.name)
-        return cls(display=str(p), name=p.name, suffix=p.suffix.lower(), path=p,
-                   kind=kind if kind in (KIND_WORKBOOK, KIND_REPORT) else KIND_UNSUPPORTED)
+        return cls(
+            display=str(p),
+            name=p.name,
+            suffix=p.suffix.lower(),
+            path=p,
+            kind=kind if kind in (KIND_WORKBOOK, KIND_REPORT) else KIND_UNSUPPORTED,
+        )
 
     def read_bytes(self) -> bytes:
         if self.data is not None:
@@ -107,7 +113,7 @@ def carries_output_marker(data: bytes) -> bool:
             if info.file_size > 1024 * 1024:
                 return False
             return OUTPUT_MARKER in zf.read(info)
-    except Exception:  # noqa: BLE001 - any damage (zlib.error, bad sizes…) means "not our output"
+    except Exception:
         return False
 
 
@@ -121,7 +127,7 @@ def _file_has_marker(path: Path) -> bool:
                 with zipfile.ZipFile(f) as zf:
                     info = zf.getinfo("docProps/custom.xml")
                     return info.file_size <= 1024 * 1024 and OUTPUT_MARKER in zf.read(info)
-            except Exception:  # noqa: BLE001 - a damaged package is read (and reported) later
+            except Exception:
                 return False
     except OSError:
         return False
@@ -137,8 +143,9 @@ def skip_reason(name: str, hidden_check: bool = True) -> str | None:
     return None
 
 
-def iter_collect(paths: Iterable[Path], skip_outputs: bool = True,
-                 defer_output_check: bool = False) -> Iterator[tuple[str, object]]:
+def iter_collect(
+    paths: Iterable[Path], skip_outputs: bool = True, defer_output_check: bool = False
+) -> Iterator[tuple[str, object]]:
     """Expand the user's paths one input at a time, in a deterministic order (sorted per folder).
 
     Yields ``(ITEM, Input)``, ``(SKIPPED, (display, reason))`` or ``(UNSUPPORTED, Input)`` as
@@ -157,9 +164,17 @@ def iter_collect(paths: Iterable[Path], skip_outputs: bool = True,
         except OSError:
             exists, is_dir = False, False
         if not exists:
-            yield ITEM, Input(display=str(p), name=p.name, suffix=_suffix(p.name), path=p,
-                              kind=kind_of(p.name) or KIND_UNSUPPORTED,
-                              error="文件不存在（请检查路径是否正确）")
+            yield (
+                ITEM,
+                Input(
+                    display=str(p),
+                    name=p.name,
+                    suffix=_suffix(p.name),
+                    path=p,
+                    kind=kind_of(p.name) or KIND_UNSUPPORTED,
+                    error="文件不存在（请检查路径是否正确）",
+                ),
+            )
         elif is_dir:
             yield from _walk(p, seen, skip)
         elif seen.new_file(os.path.realpath(p)):
@@ -211,7 +226,7 @@ def _zip_count(path) -> int:
     try:
         with zipfile.ZipFile(path) as zf:
             return sum(1 for i in zf.infolist() if not i.is_dir()) or 1
-    except Exception:  # noqa: BLE001 - a damaged archive is one (unreadable) input
+    except Exception:
         return 1
 
 
@@ -251,9 +266,17 @@ def _walk(root: Path, seen: _Seen, skip_outputs: bool | str) -> Iterator[tuple[s
         try:
             names = sorted(os.listdir(folder))
         except OSError as e:
-            yield ITEM, Input(display=folder, name=os.path.basename(folder), suffix="",
-                              path=Path(folder), kind=KIND_UNSUPPORTED,
-                              error=f"无法打开文件夹（{e.strerror or e}）")
+            yield (
+                ITEM,
+                Input(
+                    display=folder,
+                    name=os.path.basename(folder),
+                    suffix="",
+                    path=Path(folder),
+                    kind=KIND_UNSUPPORTED,
+                    error=f"无法打开文件夹（{e.strerror or e}）",
+                ),
+            )
             continue
         subdirs = []
         for name in names:
@@ -284,8 +307,9 @@ def _walk(root: Path, seen: _Seen, skip_outputs: bool | str) -> Iterator[tuple[s
         stack.extend(reversed(subdirs))
 
 
-def _file(p: Path, st: os.stat_result | None, skip_outputs: bool | str,
-          hidden_check: bool) -> Iterator[tuple[str, object]]:
+def _file(
+    p: Path, st: os.stat_result | None, skip_outputs: bool | str, hidden_check: bool
+) -> Iterator[tuple[str, object]]:
     """``skip_outputs``: True, False or "defer" (mark the item for the reader to look)."""
     name = p.name
     reason = skip_reason(name, hidden_check)
@@ -301,8 +325,14 @@ def _file(p: Path, st: os.stat_result | None, skip_outputs: bool | str,
     if kind == "archive":
         yield from _archive_file(p, skip_outputs)
         return
-    item = Input(display=str(p), name=name, suffix=_suffix(name), path=p,
-                 mtime=st.st_mtime if st is not None else 0.0, kind=kind or KIND_UNSUPPORTED)
+    item = Input(
+        display=str(p),
+        name=name,
+        suffix=_suffix(name),
+        path=p,
+        mtime=st.st_mtime if st is not None else 0.0,
+        kind=kind or KIND_UNSUPPORTED,
+    )
     if kind is None:
         yield UNSUPPORTED, item
         return
@@ -317,8 +347,9 @@ def _file(p: Path, st: os.stat_result | None, skip_outputs: bool | str,
 
 def _archive_file(p: Path, skip_outputs: bool | str) -> Iterator[tuple[str, object]]:
     def bad(reason: str) -> tuple[str, Input]:
-        return ITEM, Input(display=str(p), name=p.name, suffix=".zip", path=p,
-                           kind=KIND_UNSUPPORTED, error=reason)
+        return ITEM, Input(
+            display=str(p), name=p.name, suffix=".zip", path=p, kind=KIND_UNSUPPORTED, error=reason
+        )
 
     try:
         with open(p, "rb") as f:
@@ -349,16 +380,26 @@ def member_name(info: zipfile.ZipInfo) -> str:
     return info.filename
 
 
-def _archive(data: bytes, display: str, name: str, path: Path | None, skip_outputs: bool | str,
-             depth: int) -> Iterator[tuple[str, object]]:
+def _archive(
+    data: bytes, display: str, name: str, path: Path | None, skip_outputs: bool | str, depth: int
+) -> Iterator[tuple[str, object]]:
     """The members of a zip, one at a time (each inflated only when it is its turn)."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
-        yield ITEM, Input(display=display, name=name, suffix=".zip", path=path,
-                          data=None if path else data, kind=KIND_UNSUPPORTED,
-                          error="压缩包已损坏或不是 zip 格式，无法解压")
+        yield (
+            ITEM,
+            Input(
+                display=display,
+                name=name,
+                suffix=".zip",
+                path=path,
+                data=None if path else data,
+                kind=KIND_UNSUPPORTED,
+                error="压缩包已损坏或不是 zip 格式，无法解压",
+            ),
+        )
         return
     total = 0
     members = sorted(((member_name(i), i) for i in infos if not i.is_dir()), key=lambda x: x[0])
@@ -377,8 +418,13 @@ def _archive(data: bytes, display: str, name: str, path: Path | None, skip_outpu
             continue
         kind = kind_of(base)
         mtime = _zip_mtime(info)
-        item = Input(display=mdisplay, name=base, suffix=_suffix(base), mtime=mtime,
-                     kind=kind if kind in (KIND_WORKBOOK, KIND_REPORT) else KIND_UNSUPPORTED)
+        item = Input(
+            display=mdisplay,
+            name=base,
+            suffix=_suffix(base),
+            mtime=mtime,
+            kind=kind if kind in (KIND_WORKBOOK, KIND_REPORT) else KIND_UNSUPPORTED,
+        )
         if kind is None:
             yield UNSUPPORTED, item
             continue
@@ -398,8 +444,15 @@ def _archive(data: bytes, display: str, name: str, path: Path | None, skip_outpu
         try:
             with zf.open(info) as f:
                 blob = f.read(MAX_MEMBER_BYTES + 1)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError,
-                RuntimeError, zlib.error) as e:
+        except (
+            zipfile.BadZipFile,
+            OSError,
+            ValueError,
+            EOFError,
+            NotImplementedError,
+            RuntimeError,
+            zlib.error,
+        ) as e:
             item.error = f"压缩包中的文件已损坏，无法解压（技术信息：{type(e).__name__}）"
             yield ITEM, item
             continue
@@ -434,6 +487,6 @@ def _member_refusal(info: zipfile.ZipInfo, total_so_far: int) -> str | None:
 
 def _zip_mtime(info: zipfile.ZipInfo) -> float:
     try:
-        return time.mktime(info.date_time + (0, 0, -1))
+        return time.mktime((*info.date_time, 0, 0, -1))
     except (OverflowError, ValueError):
         return 0.0

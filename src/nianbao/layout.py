@@ -3,11 +3,12 @@
 The template writer, the fast reader, the annotator and the aggregate writer all use this
 layout; only ``templates/*.yaml`` says what the labels and origins are.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 from .spec import Cell, Node, Section, Spec, Table
 
@@ -105,8 +106,15 @@ class WorkbookLayout:
         return next(t for t in self.tables if t.table.key == key)
 
 
-def _place_columns(sec: Section, top: int, left: int, depth: int, extra: int, out: list[Box],
-                   col_of: dict[str, tuple[int, int]]) -> None:
+def _place_columns(
+    sec: Section,
+    top: int,
+    left: int,
+    depth: int,
+    extra: int,
+    out: list[Box],
+    col_of: dict[str, tuple[int, int]],
+) -> None:
     last_leaf = sec.leaf_columns()[-1]
 
     def place(node: Node, col: int) -> int:
@@ -125,8 +133,7 @@ def _place_columns(sec: Section, top: int, left: int, depth: int, extra: int, ou
         c = place(n, c)
 
 
-def _place_rows(sec: Section, top: int, left: int, depth: int, out: list[Box],
-                row_of: dict[str, int]) -> int:
+def _place_rows(sec: Section, top: int, left: int, depth: int, out: list[Box], row_of: dict[str, int]) -> int:
     def place(node: Node, row: int) -> int:
         n = len(node.leaves())
         if depth:
@@ -151,8 +158,9 @@ def table_layout(table: Table) -> TableLayout:
     title = Box("title", max(r0 - 3, 0), c0, 1, width, table.title)
     status_label = Box("status_label", max(r0 - 2, 0), c0, 1, 1, "自动校验")
     status = Box("status", max(r0 - 2, 0), c0 + 1, 1, max(width - 1, 1))
-    tl = TableLayout(table=table, sheet=table.sheet, width=width, title=title,
-                     status=status, status_label=status_label)
+    tl = TableLayout(
+        table=table, sheet=table.sheet, width=width, title=title, status=status, status_label=status_label
+    )
     row = r0
     for sec in table.sections:
         if sec.title:
@@ -178,16 +186,19 @@ def table_layout(table: Table) -> TableLayout:
     return tl
 
 
-@lru_cache(maxsize=None)
+@cache
 def _layout(spec_id: int, spec: Spec) -> WorkbookLayout:
     cov = spec.workbook["cover"]
     r0, c0 = parse_a1(cov["origin"])
     cover = {}
     for i, f in enumerate(spec.cover):
-        cover[f["key"]] = (Box("cover_label", r0 + i, c0, 1, 1, f["label"], f["key"]),
-                           Box("cover_value", r0 + i, c0 + 1, 1, 1, "", f["key"]))
-    return WorkbookLayout(spec=spec, tables=[table_layout(t) for t in spec.tables],
-                          cover_sheet=cov["sheet"], cover=cover)
+        cover[f["key"]] = (
+            Box("cover_label", r0 + i, c0, 1, 1, f["label"], f["key"]),
+            Box("cover_value", r0 + i, c0 + 1, 1, 1, "", f["key"]),
+        )
+    return WorkbookLayout(
+        spec=spec, tables=[table_layout(t) for t in spec.tables], cover_sheet=cov["sheet"], cover=cover
+    )
 
 
 def workbook_layout(spec: Spec) -> WorkbookLayout:

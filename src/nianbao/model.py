@@ -1,4 +1,5 @@
 """The flat form every input is turned into: one report's values keyed by stable cell keys."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -55,9 +56,16 @@ class Report:
         return v if v is not None else Decimal(0)
 
     def to_dict(self, with_values: bool = False) -> dict:
-        d = {"path": self.path, "form": self.form, "unit": self.unit or None, "year": self.year,
-             "status": self.status, "errors": self.errors, "warnings": self.warnings,
-             "findings": [f.to_dict() for f in self.findings]}
+        d = {
+            "path": self.path,
+            "form": self.form,
+            "unit": self.unit or None,
+            "year": self.year,
+            "status": self.status,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "findings": [f.to_dict() for f in self.findings],
+        }
         if with_values:
             d["values"] = {k: (None if v is None else _json_num(v)) for k, v in self.values.items()}
         return d

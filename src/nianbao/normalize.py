@@ -4,6 +4,7 @@ Labels are compared after NFKC normalisation, whitespace removal and unification
 punctuation that differs between copies of the official form (reference §5). Numbers may
 arrive as text, with full-width digits, stray spaces, thousands separators or ``4.0``.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,10 +15,27 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 _SPACE = re.compile(r"[\s\u200b-\u200d\u2060\ufeff]+")
-_QUOTES = str.maketrans({"“": '"', "”": '"', "〝": '"', "〞": '"', "「": '"', "」": '"',
-                         "‘": "'", "’": "'", "`": "'",
-                         "、": ",", "，": ",", ";": ",", "；": ",",
-                         "—": "-", "–": "-", "−": "-", "─": "-"})
+_QUOTES = str.maketrans(
+    {
+        "“": '"',
+        "”": '"',
+        "〝": '"',
+        "〞": '"',
+        "「": '"',
+        "」": '"',
+        "‘": "'",
+        "’": "'",
+        "`": "'",
+        "、": ",",
+        "，": ",",
+        ";": ",",
+        "；": ",",
+        "—": "-",
+        "–": "-",
+        "−": "-",
+        "─": "-",
+    }
+)
 _TRAILING_PAREN = re.compile(r"\([^()]*\)$")
 
 # Known misspellings in real returned workbooks (reference §5), mapped to the official text.
@@ -78,8 +96,18 @@ def label_matches(cell_text, official_label: str) -> bool:
 
 _NUMBER = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d*)?$")
 _NUM_WITH_TEXT = re.compile(r"^[+-]?\d+(?:\.\d+)?\D+$")
-ERROR_VALUES = ("#DIV/0!", "#REF!", "#VALUE!", "#NAME?", "#N/A", "#NUM!", "#NULL!", "#SPILL!",
-                "#CALC!", "#GETTING_DATA")
+ERROR_VALUES = (
+    "#DIV/0!",
+    "#REF!",
+    "#VALUE!",
+    "#NAME?",
+    "#N/A",
+    "#NUM!",
+    "#NULL!",
+    "#SPILL!",
+    "#CALC!",
+    "#GETTING_DATA",
+)
 
 NOT_A_NUMBER = "不是有效数字"
 

@@ -3,14 +3,15 @@
 Work is spread over the CPU cores in worker processes. A worker that dies (a native library
 aborting on a hostile file) is reported against the file it was reading; the batch goes on.
 """
+
 from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 from .findings import make
 from .model import Report
@@ -27,8 +28,12 @@ def unreadable(display: str, reason: str, code: str = "NB002") -> Report:
 
 def internal_error(display: str, exc: BaseException) -> Report:
     ref = uuid.uuid4().hex[:8]
-    return unreadable(display, f"处理时发生内部错误（参考编号 {ref}：{type(exc).__name__}），"
-                               "其余文件不受影响，请将此文件与编号反馈给维护人员", "NB005")
+    return unreadable(
+        display,
+        f"处理时发生内部错误（参考编号 {ref}：{type(exc).__name__}），"
+        "其余文件不受影响，请将此文件与编号反馈给维护人员",
+        "NB005",
+    )
 
 
 def read_and_check(item, blank: str = "zero", previous: Report | None = None) -> Report:
@@ -42,7 +47,7 @@ def read_and_check(item, blank: str = "zero", previous: Report | None = None) ->
         if not report.unreadable and report.form:
             run_checks(report, get_spec(report.form), previous, blank)
         return report
-    except Exception as exc:  # noqa: BLE001 - the batch must go on
+    except Exception as exc:
         return internal_error(item.display, exc)
 
 
@@ -61,8 +66,10 @@ def compact_values(report: Report) -> tuple | None:
     from .spec import get_spec
 
     vals = report.values
-    return tuple(None if v is None else int(v) if v == v.to_integral_value() else v
-                 for v in map(vals.get, get_spec(report.form).cells))
+    return tuple(
+        None if v is None else int(v) if v == v.to_integral_value() else v
+        for v in map(vals.get, get_spec(report.form).cells)
+    )
 
 
 def _compact(report: Report) -> Report:
@@ -98,7 +105,7 @@ def _chunks(items: list, jobs: int) -> list[list]:
     out, i, n = [], 0, len(items)
     while i < n:
         size = max(1, min(CHUNK, (n - i) // (jobs * 4)))
-        out.append(items[i:i + size])
+        out.append(items[i : i + size])
         i += size
     return out
 
@@ -112,9 +119,14 @@ def _alone(item, blank, previous) -> Report:
         return unreadable(item.display, "读取时程序异常退出（文件可能已损坏或含有异常巨大的区域），已跳过")
 
 
-def process(items: list, blank: str = "zero", previous: Report | None = None,
-            jobs: int | None = None, progress: Callable[[int], None] | None = None,
-            slim: bool = False) -> Iterator[Report]:
+def process(
+    items: list,
+    blank: str = "zero",
+    previous: Report | None = None,
+    jobs: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    slim: bool = False,
+) -> Iterator[Report]:
     """Yield one Report per item, in input order (``slim``: findings only, see _slim)."""
     jobs = jobs or os.cpu_count() or 1
     if len(items) < PARALLEL_MIN or jobs == 1:
@@ -137,7 +149,7 @@ def process(items: list, blank: str = "zero", previous: Report | None = None,
                 results[n] = fut.result()
             except BrokenProcessPool:
                 broken.append(n)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 results[n] = [internal_error(i.display, exc) for i in chunks[n]]
             if progress:
                 progress(len(chunks[n]))
@@ -147,8 +159,13 @@ def process(items: list, blank: str = "zero", previous: Report | None = None,
         yield from results[n]
 
 
-def collect_reports(paths: Iterable[Path], blank: str = "zero", previous: Report | None = None,
-                    progress_factory=None, slim: bool = True):
+def collect_reports(
+    paths: Iterable[Path],
+    blank: str = "zero",
+    previous: Report | None = None,
+    progress_factory=None,
+    slim: bool = True,
+):
     """(reports, skipped) for the user's paths: files, folders and zips. ``slim`` reports carry
     findings and cover fields but not the values (nothing downstream of check needs them)."""
     from .inputs import collect
@@ -158,8 +175,9 @@ def collect_reports(paths: Iterable[Path], blank: str = "zero", previous: Report
     skipped = list(col.skipped)
     items = list(col.items)
     bar = progress_factory(len(items)) if progress_factory else None
-    for item, r in zip(items, process(items, blank, previous, progress=bar.advance if bar else None,
-                                      slim=slim)):
+    for item, r in zip(
+        items, process(items, blank, previous, progress=bar.advance if bar else None, slim=slim), strict=False
+    ):
         if r.skipped:  # one of our own outputs, found by the reader
             skipped.append((r.path, r.skipped))
             continue
@@ -198,7 +216,7 @@ def annotate_one(report: Report, out_dir: Path, force: bool = False) -> tuple[st
     path = escape(report.path)  # the line is rich markup; paths and messages are plain text
 
     def why(text: str) -> str:
-        text = text[len(report.path) + 1:] if text.startswith(report.path + "：") else text
+        text = text[len(report.path) + 1 :] if text.startswith(report.path + "：") else text
         return escape(text)
 
     if report.unreadable or item is None:
@@ -214,7 +232,7 @@ def annotate_one(report: Report, out_dir: Path, force: bool = False) -> tuple[st
         return f"[red]未生成[/] {path}：{why(str(e))}", True
     except OutputError as e:
         return f"[red]未生成[/] {path}：{why(str(e))}", False
-    except Exception as exc:  # noqa: BLE001 - one file never stops the batch
+    except Exception as exc:
         ref = uuid.uuid4().hex[:8]
         return f"[red]未生成[/] {path}：生成批注副本时出错（参考编号 {ref}：{type(exc).__name__}）", True
     extra = f"（{len(notes)} 项内容未能保留，见“审核结果”页）" if notes else ""

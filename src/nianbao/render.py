@@ -1,4 +1,5 @@
 """Render reports and findings: terminal (rich), JSON, CSV. One finding, one shape everywhere."""
+
 from __future__ import annotations
 
 import csv
@@ -45,9 +46,11 @@ def dumps(doc: dict) -> str:
 
 
 def to_json(reports: list[Report], skipped: list, with_values: bool = False) -> str:
-    doc = {"files": [r.to_dict(with_values) for r in reports],
-           "skipped": [{"path": p, "reason": why} for p, why in skipped],
-           "summary": summary(reports, skipped)}
+    doc = {
+        "files": [r.to_dict(with_values) for r in reports],
+        "skipped": [{"path": p, "reason": why} for p, why in skipped],
+        "summary": summary(reports, skipped),
+    }
     return dumps(doc)
 
 
@@ -57,9 +60,25 @@ def to_csv(reports: list[Report]) -> str:
     w.writerow(CSV_HEADER)
     for r in reports:
         for f in r.findings:
-            w.writerow([neutralise(x) for x in (
-                r.path, r.unit, f.code, f.severity_zh, f.table, f.row, f.column, f.sheet, f.cell,
-                f.expected or "", f.actual or "", f.message)])
+            w.writerow(
+                [
+                    neutralise(x)
+                    for x in (
+                        r.path,
+                        r.unit,
+                        f.code,
+                        f.severity_zh,
+                        f.table,
+                        f.row,
+                        f.column,
+                        f.sheet,
+                        f.cell,
+                        f.expected or "",
+                        f.actual or "",
+                        f.message,
+                    )
+                ]
+            )
     return "\ufeff" + buf.getvalue()
 
 
@@ -77,8 +96,13 @@ def print_text(reports: list[Report], skipped: list, console=None) -> None:
     con = console or Console(highlight=False)
     for r in reports:  # file names, units and cell text are the user's: never rich markup
         head = f"[bold]{escape(r.path)}[/]"
-        meta = escape("，".join(x for x in (r.unit, f"{r.year}年度" if r.year else "",
-                                            f"{r.form}版表式" if r.form else "") if x))
+        meta = escape(
+            "，".join(
+                x
+                for x in (r.unit, f"{r.year}年度" if r.year else "", f"{r.form}版表式" if r.form else "")
+                if x
+            )
+        )
         colour = {"通过": "green", "仅有警告": "yellow"}.get(status_zh(r), "red")
         con.print(f"{head}  {meta}  [{colour}]{status_zh(r)}[/]（错误 {r.errors}，警告 {r.warnings}）")
         if not r.findings:
@@ -91,8 +115,11 @@ def print_text(reports: list[Report], skipped: list, console=None) -> None:
             t.add_row(escape(f.code), sev, escape(f.location), escape(f.message))
         con.print(t)
     s = summary(reports, skipped)
-    con.print(f"共 {s['files']} 个文件：通过 {s['passed']}，有错误 {s['failed']}，无法读取 {s['unreadable']}；"
-              f"错误 {s['errors']} 条，警告 {s['warnings']} 条；跳过 {s['skipped']} 个（锁定文件、隐藏文件或本工具的输出）。")
+    con.print(
+        f"共 {s['files']} 个文件：通过 {s['passed']}，有错误 {s['failed']}，无法读取 {s['unreadable']}；"
+        f"错误 {s['errors']} 条，警告 {s['warnings']} 条；"
+        f"跳过 {s['skipped']} 个（锁定文件、隐藏文件或本工具的输出）。"
+    )
 
 
 class Progress:
@@ -102,10 +129,17 @@ class Progress:
         self._p = None
         if total >= 2 and sys.stderr.isatty():
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress as RP, TimeRemainingColumn
+            from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
+            from rich.progress import Progress as RP
 
-            self._p = RP("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                         TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+            self._p = RP(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
             self._p.start()
             self._task = self._p.add_task(label, total=total)
 

@@ -3,6 +3,7 @@
 The roster needs a header cell ``单位名称``; ``别名`` and ``类别`` are optional and every other
 column is kept as is. Each unit becomes a dict keyed by the header texts.
 """
+
 from __future__ import annotations
 
 import csv
@@ -18,8 +19,14 @@ MAX_UNZIPPED = 64 * 1024 * 1024  # refuse absurdly inflating workbooks
 HEADER_SCAN_ROWS = 30
 
 _WINDOWS_BAD = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
-_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
-             *(f"LPT{i}" for i in range(1, 10))}
+_RESERVED = {
+    "CON",
+    "PRN",
+    "AUX",
+    "NUL",
+    *(f"COM{i}" for i in range(1, 10)),
+    *(f"LPT{i}" for i in range(1, 10)),
+}
 
 
 class RosterError(Exception):
@@ -67,9 +74,8 @@ def _units_from_rows(rows: list[list]) -> list[dict] | None:
         if NAME not in names:
             continue
         units = []
-        for row in rows[hi + 1:]:
-            rec = {h: _text(row[i]) if i < len(row) else ""
-                   for i, h in enumerate(names) if h}
+        for row in rows[hi + 1 :]:
+            rec = {h: _text(row[i]) if i < len(row) else "" for i, h in enumerate(names) if h}
             if rec.get(NAME):
                 units.append(rec)
         return units

@@ -1,7 +1,8 @@
 """Build the bundled sample workbooks (``samples/``) and consistent test data from the spec.
 
-    python -m nianbao.samples samples/
+python -m nianbao.samples samples/
 """
+
 from __future__ import annotations
 
 import random
@@ -102,8 +103,9 @@ def write_handmade(path: Path, spec: Spec, values: dict, unit: str, year: int) -
             else:
                 ws.cell(row=r, column=c, value=_ascii_label(b.text))
             if b.merged:
-                ws.merge_cells(start_row=r, start_column=c, end_row=r + b.nrows - 1,
-                               end_column=c + b.ncols - 1)
+                ws.merge_cells(
+                    start_row=r, start_column=c, end_row=r + b.nrows - 1, end_column=c + b.ncols - 1
+                )
         row_off = base + tl.last_row + 2  # a blank row between tables
     wb.save(path)
 
@@ -131,8 +133,11 @@ def build_samples(out: Path) -> list[Path]:
 
     def w(name: str, spec: Spec, unit: str, year: int, values=None, **cover):
         p = out / name
-        filled = {"filler": "张三", "phone": "0851-12345678", "date": f"{year + 1}-01-10",
-                  **cover} if year else None
+        filled = (
+            {"filler": "张三", "phone": "0851-12345678", "date": f"{year + 1}-01-10", **cover}
+            if year
+            else None
+        )
         write_template(p, spec, unit=unit, year=year, values=values, cover=filled)
         made.append(p)
 
@@ -176,9 +181,21 @@ def _to_xls(src: Path, out: Path) -> Path | None:
     if not soffice:
         return None
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([soffice, f"-env:UserInstallation=file://{tmp}/profile", "--headless",
-                        "--convert-to", "xls", "--outdir", tmp, str(src)],
-                       capture_output=True, timeout=120, check=False)
+        subprocess.run(
+            [
+                soffice,
+                f"-env:UserInstallation=file://{tmp}/profile",
+                "--headless",
+                "--convert-to",
+                "xls",
+                "--outdir",
+                tmp,
+                str(src),
+            ],
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
         made = Path(tmp) / (src.stem + ".xls")
         if not made.exists():
             return None

@@ -2,15 +2,17 @@
 
 Everything that knows a label, a header tree, a cell kind or a rule reads it from here.
 """
+
 from __future__ import annotations
 
+import contextlib
 import marshal
 import os
 import re
 import sys
 import zlib
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 SPEC_PREFIX = "gov-info-disclosure-"
@@ -227,8 +229,14 @@ def _node(raw, depth: int, parent: Node | None, where: str, path) -> Node:
     key = str(raw["key"])
     if key and not KEY_RE.match(key):
         raise SpecError(path, where, f"key “{key}” 只能用小写字母、数字和下划线")
-    node = Node(key=key, label=str(raw["label"]), depth=depth, parent=parent,
-                span=int(raw.get("span", 1)), kind=raw.get("kind"))
+    node = Node(
+        key=key,
+        label=str(raw["label"]),
+        depth=depth,
+        parent=parent,
+        span=int(raw.get("span", 1)),
+        kind=raw.get("kind"),
+    )
     kids = raw.get("children") or []
     if not isinstance(kids, list):
         raise SpecError(path, f"{where}/{key}", "children 必须是列表")
@@ -285,10 +293,8 @@ def _parse(path: Path, data: bytes) -> dict:
         tmp.write_bytes(marshal.dumps(raw))
         os.replace(tmp, cache)
     except (OSError, ValueError):  # no cache this time; the next run tries again
-        try:
+        with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
     return raw
 
 
@@ -308,8 +314,14 @@ def load_spec(path: Path | str) -> Spec:
         for need in ("key", "name", "title", "sheet", "origin", "sections"):
             if need not in traw:
                 raise SpecError(path, where, f"缺少 {need}")
-        table = Table(key=tkey, name=traw["name"], title=traw["title"], sheet=traw["sheet"],
-                      origin=traw["origin"], sections=[])
+        table = Table(
+            key=tkey,
+            name=traw["name"],
+            title=traw["title"],
+            sheet=traw["sheet"],
+            origin=traw["origin"],
+            sections=[],
+        )
         default_kind = traw.get("kind", "count")
         for sraw in traw["sections"]:
             swhere = f"{where}/{sraw.get('key', '?')}"
@@ -317,8 +329,9 @@ def load_spec(path: Path | str) -> Spec:
             rows = [_node(r, 0, None, f"{swhere}/rows", path) for r in sraw.get("rows") or []]
             if not cols or not rows:
                 raise SpecError(path, swhere, "表头树不能为空（columns 与 rows 都必须有）")
-            sec = Section(key=sraw["key"], title=sraw.get("title"), corner=sraw.get("corner"),
-                          columns=cols, rows=rows)
+            sec = Section(
+                key=sraw["key"], title=sraw.get("title"), corner=sraw.get("corner"), columns=cols, rows=rows
+            )
             table.sections.append(sec)
             for tree in (cols, rows):
                 seen: set[str] = set()
@@ -343,12 +356,24 @@ def load_spec(path: Path | str) -> Spec:
             raise SpecError(path, where, "表 key 重复")
         tables.append(table)
     rules = [r for i, rr in enumerate(raw["rules"]) for r in _expand_rule(rr, i, tables, cells, path)]
-    spec = Spec(path=path, form=raw["form"], version=str(raw["version"]), name=raw.get("name", ""),
-                basis=raw.get("basis", ""), years=raw.get("years") or {}, workbook=raw["workbook"],
-                cover=raw["cover"], kinds=kinds, body=raw.get("body") or [], tables=tables,
-                rules=rules, cell_rules=raw.get("cell_rules") or [],
-                instructions=raw.get("instructions") or [],
-                source=raw_bytes, prose=raw.get("prose") or {})
+    spec = Spec(
+        path=path,
+        form=raw["form"],
+        version=str(raw["version"]),
+        name=raw.get("name", ""),
+        basis=raw.get("basis", ""),
+        years=raw.get("years") or {},
+        workbook=raw["workbook"],
+        cover=raw["cover"],
+        kinds=kinds,
+        body=raw.get("body") or [],
+        tables=tables,
+        rules=rules,
+        cell_rules=raw.get("cell_rules") or [],
+        instructions=raw.get("instructions") or [],
+        source=raw_bytes,
+        prose=raw.get("prose") or {},
+    )
     for entry in spec.prose.get("numbers", []):
         for key in entry.get("cells", []):
             if key not in cells:
@@ -412,7 +437,7 @@ def _expand_rule(rr: dict, idx: int, tables: list[Table], cells: dict[str, Cell]
                 continue
             resolved_any.add(it.key)
 
-            def expand(terms) -> list[Term]:
+            def expand(terms, found=found, it=it) -> list[Term]:
                 res = []
                 for t in terms:
                     sign, prev, name = parse(t)
@@ -427,9 +452,19 @@ def _expand_rule(rr: dict, idx: int, tables: list[Table], cells: dict[str, Cell]
                 raise SpecError(path, where, "target 必须是末级表头")
             r, c = (it, tleaves[0]) if axis == "row" else (tleaves[0], it)
             target = _cell_key(table.key, r.key, c.key)
-            out.append(Rule(code=rr["code"], name=rr.get("name", rr["code"]), severity=rr["severity"],
-                            table=table, op=op, lhs=lhs, rhs=rhs, target=target,
-                            message=rr["message"]))
+            out.append(
+                Rule(
+                    code=rr["code"],
+                    name=rr.get("name", rr["code"]),
+                    severity=rr["severity"],
+                    table=table,
+                    op=op,
+                    lhs=lhs,
+                    rhs=rhs,
+                    target=target,
+                    message=rr["message"],
+                )
+            )
     if not out:
         raise SpecError(path, where, f"规则在表 {table.key} 中没有可用的单元格")
     if only - resolved_any:
@@ -441,7 +476,7 @@ def _expand_rule(rr: dict, idx: int, tables: list[Table], cells: dict[str, Cell]
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_cached(path: str, mtime: float) -> Spec:
     return load_spec(path)
 

@@ -7,6 +7,7 @@ Used by the annotator to
 - list what a package holds (drawing objects per sheet, extension data, macros, pivot tables…)
   so that anything missing from the output can be stated instead of dropped silently.
 """
+
 from __future__ import annotations
 
 import io
@@ -44,7 +45,7 @@ def has_dtd(data: bytes) -> bool:
     """Does an XML part declare a DTD (entity expansion, external entities)? A DTD can only
     come before the root element, so only the prolog is searched."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        data = data[:1 << 16].decode("utf-16", "replace").encode("utf-8")
+        data = data[: 1 << 16].decode("utf-16", "replace").encode("utf-8")
     m = _ROOT_START.search(data)
     return _DTD.search(data, 0, m.start() if m else len(data)) is not None
 
@@ -74,8 +75,9 @@ class Package:
             raise PackageError(f"文件已损坏（{e}）") from None
         for name, blob in self.parts.items():
             if name.lower().endswith(XML_SUFFIXES) and has_dtd(blob):
-                raise PackageError(f"文件中的 {name} 含有 XML 实体声明（DOCTYPE/ENTITY），"
-                                   "可能是恶意构造的文件，已拒绝处理")
+                raise PackageError(
+                    f"文件中的 {name} 含有 XML 实体声明（DOCTYPE/ENTITY），可能是恶意构造的文件，已拒绝处理"
+                )
         self._ct_defaults, self._ct_overrides = self._read_content_types()
 
     # --- parts and relationships ---------------------------------------------------------
@@ -98,8 +100,15 @@ class Package:
             target = el.get("Target", "")
             if not external:
                 target = resolve(part, target)
-            out.append({"id": el.get("Id", ""), "type": el.get("Type", ""),
-                        "target": target, "external": external, "raw": el.attrib})
+            out.append(
+                {
+                    "id": el.get("Id", ""),
+                    "type": el.get("Type", ""),
+                    "target": target,
+                    "external": external,
+                    "raw": el.attrib,
+                }
+            )
         return out
 
     def workbook_part(self) -> str:
@@ -143,10 +152,15 @@ class Package:
 
     def to_bytes(self) -> bytes:
         ct = [f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Types xmlns="{CT_NS}">']
-        ct += [f"<Default Extension={quoteattr(k)} ContentType={quoteattr(v)}/>"
-               for k, v in self._ct_defaults.items()]
-        ct += [f"<Override PartName={quoteattr(k)} ContentType={quoteattr(v)}/>"
-               for k, v in self._ct_overrides.items() if k[1:] in self.parts]
+        ct += [
+            f"<Default Extension={quoteattr(k)} ContentType={quoteattr(v)}/>"
+            for k, v in self._ct_defaults.items()
+        ]
+        ct += [
+            f"<Override PartName={quoteattr(k)} ContentType={quoteattr(v)}/>"
+            for k, v in self._ct_overrides.items()
+            if k[1:] in self.parts
+        ]
         ct.append("</Types>")
         self.parts["[Content_Types].xml"] = "".join(ct).encode("utf-8")
         buf = io.BytesIO()
@@ -187,6 +201,7 @@ def _rels_xml(rels: list[dict]) -> bytes:
 
 # --- hiding drawings from openpyxl and carrying them over -------------------------------
 
+
 def without_drawings(pkg: Package) -> bytes:
     """A copy of the package (stored, not compressed) whose worksheets have no drawing links.
 
@@ -197,8 +212,7 @@ def without_drawings(pkg: Package) -> bytes:
     for part in _worksheets(pkg).values():
         rels = pkg.rels(part)
         if any(r["type"] == DRAWING_REL for r in rels):
-            parts[pkg.rels_name(part)] = _rels_xml(
-                [dict(r["raw"]) for r in rels if r["type"] != DRAWING_REL])
+            parts[pkg.rels_name(part)] = _rels_xml([dict(r["raw"]) for r in rels if r["type"] != DRAWING_REL])
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
         for name, data in parts.items():
@@ -246,7 +260,9 @@ def drop_empty_rows(pkg: Package) -> list[str]:
             xml = _ROW_EL.sub(row, xml)
             if dropped:
                 pkg.parts[part] = xml
-                notes.append(f"工作表“{name}”第 {MAX_ROWS} 行以下的 {dropped} 个空白行（只有格式，没有内容）未保留")
+                notes.append(
+                    f"工作表“{name}”第 {MAX_ROWS} 行以下的 {dropped} 个空白行（只有格式，没有内容）未保留"
+                )
         if xml.count(b"<c") > MAX_CELLS:
             raise PackageError(f"工作表“{name}”的单元格超过 {MAX_CELLS} 个，超出生成审核副本的处理上限")
     return notes
@@ -260,7 +276,8 @@ def _worksheets(pkg: Package) -> dict[str, str]:
 
 _AFTER_DRAWING = re.compile(
     rb"<(?:\w+:)?(?:legacyDrawing|legacyDrawingHF|drawingHF|picture|oleObjects|controls|"
-    rb"webPublishItems|tableParts|extLst)[\s/>]")
+    rb"webPublishItems|tableParts|extLst)[\s/>]"
+)
 _SHEET_END = re.compile(rb"</(?:\w+:)?worksheet>\s*$")
 
 
@@ -288,12 +305,12 @@ def carry_drawings(src: Package, out: Package) -> None:
         tag = f'<drawing xmlns:r="{R_NS}" r:id="{rid}"/>'.encode()
         m = _AFTER_DRAWING.search(xml)
         if m:
-            xml = xml[:m.start()] + tag + xml[m.start():]
+            xml = xml[: m.start()] + tag + xml[m.start() :]
         else:
             end = _SHEET_END.search(xml)
             if not end:
                 raise PackageError(f"工作表“{name}”的 XML 结构无法识别")
-            xml = xml[:end.start()] + tag + xml[end.start():]
+            xml = xml[: end.start()] + tag + xml[end.start() :]
         out.parts[target] = xml
     out.check_links()
 
@@ -331,7 +348,8 @@ def _copy_part(src: Package, out: Package, part: str, copied: dict[str, str]) ->
 
 _FORMULA_CELL = re.compile(
     rb'<c r="([A-Z]{1,3}[0-9]{1,7})"((?:\s+s="[0-9]+")?)\s*>(<f\b[^>]*?(?:/>|>[^<]*</f>))'
-    rb'<v\s*(?:/>|>\s*</v>)</c>')
+    rb"<v\s*(?:/>|>\s*</v>)</c>"
+)
 _CACHED_TYPES = {"str", "b", "e", "n", None}
 
 
@@ -345,14 +363,24 @@ def carry_cached_values(src: Package, out: Package) -> None:
         if not cached:
             continue
 
-        def fill(m: re.Match) -> bytes:
+        def fill(m: re.Match, cached=cached) -> bytes:
             hit = cached.get(m.group(1).decode())
             if hit is None:
                 return m.group(0)
             t, v = hit
             kind = f' t="{t}"'.encode() if t and t != "n" else b""
-            return (b'<c r="' + m.group(1) + b'"' + m.group(2) + kind + b">" + m.group(3)
-                    + b"<v>" + escape(v).encode("utf-8") + b"</v></c>")
+            return (
+                b'<c r="'
+                + m.group(1)
+                + b'"'
+                + m.group(2)
+                + kind
+                + b">"
+                + m.group(3)
+                + b"<v>"
+                + escape(v).encode("utf-8")
+                + b"</v></c>"
+            )
 
         target = out_sheets[name]
         out.parts[target] = _FORMULA_CELL.sub(fill, out.parts[target])
@@ -364,8 +392,7 @@ def _cached_values(xml: bytes) -> dict[str, tuple[str | None, str]]:
         if _local(el.tag) != "c":
             continue
         kids = {_local(k.tag): k for k in el}
-        if "f" in kids and "v" in kids and kids["v"].text is not None \
-                and el.get("t") in _CACHED_TYPES:
+        if "f" in kids and "v" in kids and kids["v"].text is not None and el.get("t") in _CACHED_TYPES:
             found[el.get("r", "")] = (el.get("t"), kids["v"].text)
         el.clear()
     return found
@@ -374,10 +401,19 @@ def _cached_values(xml: bytes) -> dict[str, tuple[str | None, str]]:
 # --- inventory ----------------------------------------------------------------------------
 
 # What a drawing anchor can hold, by the local name of its object element.
-_OBJECTS = {"sp": "形状/文本框", "cxnSp": "形状/文本框", "grpSp": "组合图形", "pic": "图片",
-            "contentPart": "墨迹等内容", "AlternateContent": "其他绘图对象（如切片器、新式图表）"}
-_FRAMES = {"/drawingml/2006/chart": "图表", "/drawingml/2006/diagram": "SmartArt 图形",
-           "/drawingml/2014/chartex": "新式图表"}
+_OBJECTS = {
+    "sp": "形状/文本框",
+    "cxnSp": "形状/文本框",
+    "grpSp": "组合图形",
+    "pic": "图片",
+    "contentPart": "墨迹等内容",
+    "AlternateContent": "其他绘图对象（如切片器、新式图表）",
+}
+_FRAMES = {
+    "/drawingml/2006/chart": "图表",
+    "/drawingml/2006/diagram": "SmartArt 图形",
+    "/drawingml/2014/chartex": "新式图表",
+}
 # Elements of a sheet's XML, counted by (prefixed) tag.
 _SHEET_TAGS = {
     rb"<x14:dataValidation[\s/>]": "数据验证（扩展格式）",
@@ -393,11 +429,18 @@ _SHEET_TAGS = {
 _CACHED_FORMULA = re.compile(rb"<(?:\w+:)?f(?:\s[^>]*)?(?:/>|>[^<]*</(?:\w+:)?f>)\s*<(?:\w+:)?v>")
 # Package-level parts, by name prefix.
 _PARTS = {
-    "xl/pivotTables/": "数据透视表", "xl/slicers/": "切片器", "xl/slicerCaches/": "切片器缓存",
-    "xl/timelines/": "日程表", "xl/threadedComments/": "会话批注（新式批注的回复）",
-    "xl/cellimages.xml": "WPS 单元格图片", "xl/externalLinks/": "外部链接",
-    "xl/connections.xml": "数据连接", "xl/queryTables/": "查询表", "xl/activeX/": "ActiveX 控件",
-    "customUI/": "自定义功能区", "xl/customUI/": "自定义功能区",
+    "xl/pivotTables/": "数据透视表",
+    "xl/slicers/": "切片器",
+    "xl/slicerCaches/": "切片器缓存",
+    "xl/timelines/": "日程表",
+    "xl/threadedComments/": "会话批注（新式批注的回复）",
+    "xl/cellimages.xml": "WPS 单元格图片",
+    "xl/externalLinks/": "外部链接",
+    "xl/connections.xml": "数据连接",
+    "xl/queryTables/": "查询表",
+    "xl/activeX/": "ActiveX 控件",
+    "customUI/": "自定义功能区",
+    "xl/customUI/": "自定义功能区",
 }
 VBA_PART, VBA_LABEL = "xl/vbaProject.bin", "宏（VBA 代码）"
 
@@ -409,7 +452,7 @@ def inventory(pkg: Package) -> dict[tuple[str, str], tuple[int, list[str]]]:
     def add(where: str, what: str, n: int, part: str) -> None:
         if n:
             count, parts = inv.get((where, what), (0, []))
-            inv[(where, what)] = (count + n, parts + [part])
+            inv[(where, what)] = (count + n, [*parts, part])
 
     for name, part in pkg.sheets().items():
         xml = pkg.parts[part]
@@ -433,7 +476,7 @@ def _drawing_objects(pkg: Package, part: str) -> Counter:
     found: Counter = Counter()
     try:
         root = pkg.xml(part)
-    except Exception:  # noqa: BLE001 - a broken drawing is still a drawing to report
+    except Exception:
         found["无法解析的绘图内容"] += 1
         return found
     for anchor in root:
@@ -459,8 +502,9 @@ def lost(before: dict, after: dict) -> list[str]:
         place = f"工作表“{where}”中" if where else "原文件中"
         src = "、".join(dict.fromkeys(parts))
         if what == "公式的缓存计算结果":
-            notes.append(f"{place}{n} 个公式的缓存计算结果未保留（公式本身已保留，"
-                         "在 Excel/WPS 中打开时会重新计算）")
+            notes.append(
+                f"{place}{n} 个公式的缓存计算结果未保留（公式本身已保留，在 Excel/WPS 中打开时会重新计算）"
+            )
         elif m:
             notes.append(f"{place}的{what}（{src}）有 {n - m} 个（共 {n} 个）未能保留")
         else:

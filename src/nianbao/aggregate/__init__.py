@@ -13,6 +13,7 @@ processes), previous (last year's data), core (aggregate itself), text (JSON and
 the workbook: sheets (names, columns, cell helpers), workbook (writing it), readback (reading
 one back as last year's data or as a county report).
 """
+
 from .core import Result, aggregate
 from .previous import Previous, load_previous, previous_findings
 from .status import (
@@ -39,9 +40,35 @@ from .text import print_text, summary_line, to_json
 from .units import Entry, Roster, Rows, Spool, Units
 
 __all__ = [
-    "COUNTY", "DUPLICATE", "EMPTY", "FAILED", "MISSING", "NOT_IN_ROSTER", "PASSED", "STATUS_ORDER",
-    "STATUS_ZH", "UNCATEGORISED", "UNREADABLE", "WARNINGS", "WRONG_FORM", "WRONG_YEAR", "Entry",
-    "Previous", "Result", "Roster", "Rows", "Spool", "Units", "aggregate", "date_key",
-    "load_previous", "norm_name", "prev_cells", "previous_findings", "print_text", "stream_reports",
-    "summary_line", "to_json",
+    "COUNTY",
+    "DUPLICATE",
+    "EMPTY",
+    "FAILED",
+    "MISSING",
+    "NOT_IN_ROSTER",
+    "PASSED",
+    "STATUS_ORDER",
+    "STATUS_ZH",
+    "UNCATEGORISED",
+    "UNREADABLE",
+    "WARNINGS",
+    "WRONG_FORM",
+    "WRONG_YEAR",
+    "Entry",
+    "Previous",
+    "Result",
+    "Roster",
+    "Rows",
+    "Spool",
+    "Units",
+    "aggregate",
+    "date_key",
+    "load_previous",
+    "norm_name",
+    "prev_cells",
+    "previous_findings",
+    "print_text",
+    "stream_reports",
+    "summary_line",
+    "to_json",
 ]

@@ -1,4 +1,5 @@
 """Reading, identifying, settling and summing: :func:`aggregate` and its :class:`Result`."""
+
 from __future__ import annotations
 
 from array import array
@@ -73,7 +74,7 @@ class Result:
 
     def values(self, e: Entry) -> dict[str, int | Decimal | None]:
         vals = self.value_tuple(e)
-        return dict(zip(get_spec(e.form).cells, vals)) if vals else {}
+        return dict(zip(get_spec(e.form).cells, vals, strict=False)) if vals else {}
 
     def value_tuple(self, e: Entry) -> tuple | None:
         """The entry's values in the order of its form's cells (see pipeline.compact_values)."""
@@ -115,8 +116,11 @@ def _settle(u: Units, year: int | None, include_failed: bool) -> None:
     """Give every row its final status, choose the form and year that win, sort the rows."""
     ros = u.ros
     base = {_RANK[s] for s in (PASSED, WARNINGS, FAILED)}  # rows read and checked
-    usable = Counter(u.fy[i] for i in range(len(u)) if u.status[i] in base
-                     and u.fys[u.fy[i]][0] and (ros is None or u.roster[i] != NO_ROSTER))
+    usable = Counter(
+        u.fy[i]
+        for i in range(len(u))
+        if u.status[i] in base and u.fys[u.fy[i]][0] and (ros is None or u.roster[i] != NO_ROSTER)
+    )
     if year is not None:
         form = form_for_year(year)
     else:
@@ -159,6 +163,7 @@ def _settle(u: Units, year: int | None, include_failed: bool) -> None:
 def _duplicates(u: Units, rows: list[int]) -> None:
     """Several files of one unit: the latest 填报日期 wins; the file's modification time
     stands in or breaks ties, then the input order."""
+
     def newest(i: int):
         d = u.details(i)
         mtime = d[_DETAILS.index("mtime")]
@@ -171,11 +176,20 @@ def _duplicates(u: Units, rows: list[int]) -> None:
         u.winner[i] = rows[0]
 
 
-def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
-              previous: Previous | None = None, annotate_dir: Path | None = None,
-              include_failed: bool = False, year: int | None = None, blank: str = "zero",
-              force: bool = False, progress_factory=None, jobs: int | None = None,
-              early=None) -> Result:
+def aggregate(
+    paths: list[Path],
+    *,
+    roster: list[dict] | Roster | None = None,
+    previous: Previous | None = None,
+    annotate_dir: Path | None = None,
+    include_failed: bool = False,
+    year: int | None = None,
+    blank: str = "zero",
+    force: bool = False,
+    progress_factory=None,
+    jobs: int | None = None,
+    early=None,
+) -> Result:
     """Read, check, identify, settle and sum. The caller writes the outputs and calls close().
 
     Inputs are streamed (:func:`inputs.iter_collect`): each file is read and checked, reduced
@@ -209,7 +223,9 @@ def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
     bar = progress_factory(total) if progress_factory and total else None
     try:
         lean = "compact" if previous is None and annotate_dir is None else None
-        for idx, item, report in stream_reports(feed(), blank, jobs, bar.advance if bar else None, shape=lean):
+        for idx, item, report in stream_reports(
+            feed(), blank, jobs, bar.advance if bar else None, shape=lean
+        ):
             if report.skipped:  # one of our own outputs (the reader looked at its properties)
                 skipped.append((report.path, report.skipped))
                 dropped.append(idx)
@@ -232,13 +248,32 @@ def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
                     annotated = str(Path(annotate_dir) / output_name(item.name))
             vals = report.meta.pop("compact") if "compact" in report.meta else compact_values(report)
             mtime = report.mtime or (item.mtime if item is not None else 0.0) or 0.0
-            details = (report.path, reported if reported != name else "", report.filler,
-                       report.phone, str(report.date or ""), mtime, report.errors,
-                       report.warnings, annotated, _reason(report) if report.unreadable else "")
-            status = (UNREADABLE if report.unreadable else EMPTY if report.empty
-                      else FAILED if report.errors else WARNINGS if report.warnings else PASSED)
-            units.put(idx, name, status, ridx, report.form, report.year,
-                      spool.put(details, vals, report.findings))
+            details = (
+                report.path,
+                reported if reported != name else "",
+                report.filler,
+                report.phone,
+                str(report.date or ""),
+                mtime,
+                report.errors,
+                report.warnings,
+                annotated,
+                _reason(report) if report.unreadable else "",
+            )
+            status = (
+                UNREADABLE
+                if report.unreadable
+                else EMPTY
+                if report.empty
+                else FAILED
+                if report.errors
+                else WARNINGS
+                if report.warnings
+                else PASSED
+            )
+            units.put(
+                idx, name, status, ridx, report.form, report.year, spool.put(details, vals, report.findings)
+            )
             if detail:
                 detail.put(idx, (name, ridx, status, report.path, report.form, vals))
     finally:
@@ -263,22 +298,40 @@ def aggregate(paths: list[Path], *, roster: list[dict] | Roster | None = None,
         if not units.summed(i):
             continue
         vals = spool.get(units.offsets[i])[0]
-        total = [t if v is None else t + v for t, v in zip(total, vals)]
+        total = [t if v is None else t + v for t, v in zip(total, vals, strict=False)]
         if ros is not None and ros.has_category:
             bucket = cats.setdefault(ros.category(units.roster[i]) or UNCATEGORISED, [0, zero])
             bucket[0] += 1
-            bucket[1] = [t if v is None else t + v for t, v in zip(bucket[1], vals)]
-    sums = {k: Decimal(t) for k, t in zip(keys, total)}
-    cats = {c: [n, {k: Decimal(t) for k, t in zip(keys, col)}] for c, (n, col) in cats.items()}
+            bucket[1] = [t if v is None else t + v for t, v in zip(bucket[1], vals, strict=False)]
+    sums = {k: Decimal(t) for k, t in zip(keys, total, strict=False)}
+    cats = {c: [n, {k: Decimal(t) for k, t in zip(keys, col, strict=False)}] for c, (n, col) in cats.items()}
     from .sheets import county_where
 
-    county = Report(path=COUNTY, form=form, unit=COUNTY, year=year, values=dict(sums),
-                    where=county_where(spec), source="aggregate")
+    county = Report(
+        path=COUNTY,
+        form=form,
+        unit=COUNTY,
+        year=year,
+        values=dict(sums),
+        where=county_where(spec),
+        source="aggregate",
+    )
     run_checks(county, spec, previous.county if previous else None, blank)
-    return Result(spec=spec, year=year, units=units, sums=sums,
-                  categories={c: (n, s) for c, (n, s) in cats.items()}, county=county,
-                  skipped=skipped, roster=ros, spool=spool, include_failed=include_failed,
-                  annotate_messages=messages, annotate_failed=annotate_failed, early_detail=early_detail)
+    return Result(
+        spec=spec,
+        year=year,
+        units=units,
+        sums=sums,
+        categories={c: (n, s) for c, (n, s) in cats.items()},
+        county=county,
+        skipped=skipped,
+        roster=ros,
+        spool=spool,
+        include_failed=include_failed,
+        annotate_messages=messages,
+        annotate_failed=annotate_failed,
+        early_detail=early_detail,
+    )
 
 
 class _EarlyRows:
@@ -324,5 +377,3 @@ class _EarlyRows:
         out = {_RANK[UNREADABLE], _RANK[EMPTY]}
         final = bytearray(u.status[i] for i in range(len(u)) if u.offsets[i] >= 0 and u.status[i] not in out)
         return final == self.written
-
-

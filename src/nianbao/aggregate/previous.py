@@ -1,4 +1,5 @@
 """Last year's data for the year-over-year rules: an aggregate workbook or a folder."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -37,8 +38,9 @@ class Previous:
         return Report(path=self.source, unit=name, values=dict(vals)) if vals is not None else None
 
 
-def load_previous(path: Path, roster: Roster | None = None, blank: str = "zero",
-                  progress_factory=None) -> Previous:
+def load_previous(
+    path: Path, roster: Roster | None = None, blank: str = "zero", progress_factory=None
+) -> Previous:
     """Last year's aggregate workbook, or last year's folder (aggregated here the same way).
 
     Raises FileNotFoundError when there is nothing to read."""
@@ -64,8 +66,7 @@ def load_previous(path: Path, roster: Roster | None = None, blank: str = "zero",
                 units[e.name] = {k: Decimal(v) for k, v in vals.items() if k in keep and v is not None}
         county = None
         if path.is_dir() or path.suffix.lower() == ".zip":  # one unit's workbook is no county
-            county = Report(path=str(path), form=res.form, unit=COUNTY, year=res.year,
-                            values=dict(res.sums))
+            county = Report(path=str(path), form=res.form, unit=COUNTY, year=res.year, values=dict(res.sums))
         return Previous(county=county, units=units, source=str(path))
     finally:
         res.close()
@@ -84,5 +85,3 @@ def previous_findings(report: Report, spec: Spec, prev: Report | None) -> list[F
             if f is not None:
                 out.append(f)
     return out
-
-

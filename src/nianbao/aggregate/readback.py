@@ -1,5 +1,6 @@
 """An aggregate workbook read back: last year's county sums and units (``--previous``), or
 the county report to publish or check."""
+
 from __future__ import annotations
 
 import io
@@ -33,7 +34,9 @@ from .status import (
 def _sheet_rows(wb, name: str, nrows: int | None = None) -> list[list] | None:
     if name not in wb.sheet_names:
         return None
-    return wb.get_sheet_by_name(name).to_python(nrows=nrows) if nrows else wb.get_sheet_by_name(name).to_python()
+    return (
+        wb.get_sheet_by_name(name).to_python(nrows=nrows) if nrows else wb.get_sheet_by_name(name).to_python()
+    )
 
 
 def is_aggregate(data: bytes) -> bool:
@@ -44,8 +47,7 @@ def is_aggregate(data: bytes) -> bool:
                 return False
             info = z.getinfo("docProps/custom.xml")
             return info.file_size < 1 << 20 and OUTPUT_KIND.encode() in z.read(info)
-    except (KeyError, OSError, zipfile.BadZipFile, ValueError, RuntimeError, EOFError,
-            NotImplementedError):
+    except (KeyError, OSError, zipfile.BadZipFile, ValueError, RuntimeError, EOFError, NotImplementedError):
         return False
 
 
@@ -87,8 +89,15 @@ def read_aggregate(src: Path | str | bytes, display: str = "") -> Previous | Non
             raw = rows[r][c] if r < len(rows) and c < len(rows[r]) else None
             v, _why = parse_number(raw if raw != "" else None)
             values[key] = v
-        county = Report(path=str(path), form=spec.version, unit=COUNTY, year=year, values=values,
-                        where=county_where(spec), source="aggregate")
+        county = Report(
+            path=str(path),
+            form=spec.version,
+            unit=COUNTY,
+            year=year,
+            values=values,
+            where=county_where(spec),
+            source="aggregate",
+        )
         units: dict[str, dict[str, Decimal]] = {}
         detail = _sheet_rows(wb, DETAIL) or []
         if len(detail) > 4:
@@ -112,7 +121,6 @@ def read_aggregate(src: Path | str | bytes, display: str = "") -> Previous | Non
         return Previous(county=county, units=units, source=str(path))
     finally:
         wb.close()
-
 
 
 def read_aggregate_report(item) -> Report | None:

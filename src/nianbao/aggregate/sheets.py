@@ -1,5 +1,6 @@
 """The aggregate workbook's sheet names, columns and colours, where the county sums sit on
 汇总, and the cell writers shared by its sheets."""
+
 from __future__ import annotations
 
 import math
@@ -27,17 +28,47 @@ OUTPUT_KIND = "aggregate"
 HEAD_ROWS = 4  # title, note, list of summed units, blank; the tables start below
 MAX_URLS = 65_000  # xlsxwriter/Excel limit of hyperlinks per sheet is 65,530
 MAX_NAMES_TEXT = 3000
-STATUS_COLUMNS = ["单位名称", "类别", "状态", "错误数", "警告数", "填报人", "联系电话", "填报日期",
-                  "文件", "批注副本", "计入汇总", "说明"]
-FINDING_COLUMNS = ["单位", "文件", "代码", "级别", "表", "行", "列", "工作表", "单元格", "应为", "实为", "说明"]
+STATUS_COLUMNS = [
+    "单位名称",
+    "类别",
+    "状态",
+    "错误数",
+    "警告数",
+    "填报人",
+    "联系电话",
+    "填报日期",
+    "文件",
+    "批注副本",
+    "计入汇总",
+    "说明",
+]
+FINDING_COLUMNS = [
+    "单位",
+    "文件",
+    "代码",
+    "级别",
+    "表",
+    "行",
+    "列",
+    "工作表",
+    "单元格",
+    "应为",
+    "实为",
+    "说明",
+]
 DETAIL_LEAD = ["单位名称", "类别", "状态", "计入汇总", "文件"]
 LABEL_ROWS = ("表", "行", "列")  # Chinese labels above the cell-key header of 明细/分类汇总
 STATUS_COLOURS = {
-    MISSING: ("#FFC7CE", "#9C0006"), UNREADABLE: ("#FFC7CE", "#9C0006"),
-    FAILED: ("#FFC7CE", "#9C0006"), EMPTY: ("#F8CBAD", "#833C0B"),
-    WRONG_FORM: ("#F8CBAD", "#833C0B"), WRONG_YEAR: ("#F8CBAD", "#833C0B"),
-    DUPLICATE: ("#E4DFEC", "#5B3F86"), NOT_IN_ROSTER: ("#E4DFEC", "#5B3F86"),
-    WARNINGS: ("#FFEB9C", "#9C5700"), PASSED: ("#C6EFCE", "#006100"),
+    MISSING: ("#FFC7CE", "#9C0006"),
+    UNREADABLE: ("#FFC7CE", "#9C0006"),
+    FAILED: ("#FFC7CE", "#9C0006"),
+    EMPTY: ("#F8CBAD", "#833C0B"),
+    WRONG_FORM: ("#F8CBAD", "#833C0B"),
+    WRONG_YEAR: ("#F8CBAD", "#833C0B"),
+    DUPLICATE: ("#E4DFEC", "#5B3F86"),
+    NOT_IN_ROSTER: ("#E4DFEC", "#5B3F86"),
+    WARNINGS: ("#FFEB9C", "#9C5700"),
+    PASSED: ("#C6EFCE", "#006100"),
 }
 MAX_UNZIPPED = 256 * 1024 * 1024  # refuse to inflate an absurd "last year's aggregate"
 
@@ -68,7 +99,7 @@ def _num(v):
 
 
 EXCEL_MAX = 9.99999999999999e307  # the largest number a cell can hold
-SAFE_INT = 2 ** 53  # whole numbers a cell holds exactly
+SAFE_INT = 2**53  # whole numbers a cell holds exactly
 
 
 def _number(ws, r: int, c: int, v, fmt=None) -> None:
@@ -91,8 +122,9 @@ class _Formats:
     def __call__(self, **kw):
         key = tuple(sorted(kw.items()))
         if key not in self._c:
-            self._c[key] = self.wb.add_format({"font_name": "宋体", "font_size": 10,
-                                               "valign": "vcenter", **kw})
+            self._c[key] = self.wb.add_format(
+                {"font_name": "宋体", "font_size": 10, "valign": "vcenter", **kw}
+            )
         return self._c[key]
 
 

@@ -1,4 +1,5 @@
 """Statuses of the rows of 报送情况, unit names and dates as they are compared."""
+
 from __future__ import annotations
 
 import re
@@ -11,11 +12,30 @@ PASSED, WARNINGS, FAILED, EMPTY, UNREADABLE = "passed", "warnings", "failed", "e
 WRONG_FORM, WRONG_YEAR, DUPLICATE = "wrong_form", "wrong_year", "duplicate"
 MISSING, NOT_IN_ROSTER = "missing", "not_in_roster"
 # Problems first: the order of the 报送情况 sheet.
-STATUS_ORDER = (MISSING, UNREADABLE, FAILED, EMPTY, WRONG_FORM, WRONG_YEAR, DUPLICATE,
-                NOT_IN_ROSTER, WARNINGS, PASSED)
-STATUS_ZH = {MISSING: "未报送", UNREADABLE: "无法读取", FAILED: "有错误", EMPTY: "未填写",
-             WRONG_FORM: "表式不符", WRONG_YEAR: "年度不符", DUPLICATE: "重复报送",
-             NOT_IN_ROSTER: "不在名单中", WARNINGS: "仅有警告", PASSED: "通过"}
+STATUS_ORDER = (
+    MISSING,
+    UNREADABLE,
+    FAILED,
+    EMPTY,
+    WRONG_FORM,
+    WRONG_YEAR,
+    DUPLICATE,
+    NOT_IN_ROSTER,
+    WARNINGS,
+    PASSED,
+)
+STATUS_ZH = {
+    MISSING: "未报送",
+    UNREADABLE: "无法读取",
+    FAILED: "有错误",
+    EMPTY: "未填写",
+    WRONG_FORM: "表式不符",
+    WRONG_YEAR: "年度不符",
+    DUPLICATE: "重复报送",
+    NOT_IN_ROSTER: "不在名单中",
+    WARNINGS: "仅有警告",
+    PASSED: "通过",
+}
 COUNTY = "（汇总）"  # the unit name of the county sums
 UNCATEGORISED = "（未分类）"
 
@@ -31,7 +51,6 @@ def norm_name(name) -> str:
 def prev_cells() -> frozenset[str]:
     """Cells that any spec reads from last year's report (``prev:`` terms)."""
     return frozenset(t.cell for s in all_specs() for r in s.rules for t in r.lhs + r.rhs if t.prev)
-
 
 
 NO_ROSTER = -1  # the roster row of a unit not on the roster
@@ -54,5 +73,3 @@ def date_key(text) -> date | None:
     except ValueError:
         return None
     return None
-
-

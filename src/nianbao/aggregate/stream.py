@@ -1,4 +1,5 @@
 """Reading and checking the inputs in worker processes, one result at a time."""
+
 from __future__ import annotations
 
 import os
@@ -12,9 +13,14 @@ from ..spec import all_specs
 
 
 # ---------------------------------------------------------------- reading, streamed
-def stream_reports(items: Iterable, blank: str = "zero", jobs: int | None = None,
-                   progress: Callable[[int], None] | None = None,
-                   parallel: bool | None = None, shape=None) -> Iterator[tuple[int, object, Report]]:
+def stream_reports(
+    items: Iterable,
+    blank: str = "zero",
+    jobs: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    parallel: bool | None = None,
+    shape=None,
+) -> Iterator[tuple[int, object, Report]]:
     """Yield (index, item, checked Report) for every item as soon as it is done (any order).
     ``shape`` "compact": reports from the workers carry their values only as
     ``meta["compact"]`` (see :func:`pipeline.compact_values`), without the cell map.
@@ -70,9 +76,9 @@ def stream_reports(items: Iterable, blank: str = "zero", jobs: int | None = None
                         redo.append(chunk)
                         broken = True
                         continue
-                    except Exception as exc:  # noqa: BLE001 - the batch must go on
+                    except Exception as exc:
                         reports = [internal_error(x.display, exc) for _, x in chunk]
-                    for (i, x), r in zip(chunk, reports):
+                    for (i, x), r in zip(chunk, reports, strict=False):
                         yield i, x, r
                     if progress:
                         progress(len(chunk))
@@ -85,5 +91,3 @@ def stream_reports(items: Iterable, blank: str = "zero", jobs: int | None = None
                 if progress:
                     progress(1)
         redo = []
-
-

@@ -1,4 +1,5 @@
 """The aggregate as JSON and as a table in the terminal."""
+
 from __future__ import annotations
 
 from itertools import islice
@@ -29,14 +30,21 @@ def to_json(res: Result) -> str:
             findings.append({"unit": e.name, "file": e.file or None, **f.to_dict()})
     counts = res.counts()
     doc = {
-        "form": res.form, "form_id": res.spec.form_id, "year": res.year,
+        "form": res.form,
+        "form_id": res.spec.form_id,
+        "year": res.year,
         "units": [e.to_dict() for e in res.entries],
         "sums": nums(res.sums),
         "categories": {c: {"units": n, "sums": nums(s)} for c, (n, s) in res.categories.items()},
         "findings": findings,
-        "summary": {"units": len(res.entries), "summed": len(res.summed),
-                    "statuses": counts, "county_errors": res.county.errors,
-                    "county_warnings": res.county.warnings, "skipped": len(res.skipped)},
+        "summary": {
+            "units": len(res.entries),
+            "summed": len(res.summed),
+            "statuses": counts,
+            "county_errors": res.county.errors,
+            "county_warnings": res.county.warnings,
+            "skipped": len(res.skipped),
+        },
         "skipped": [{"path": p, "reason": why} for p, why in res.skipped],
     }
     from ..render import dumps
@@ -46,8 +54,10 @@ def to_json(res: Result) -> str:
 
 def summary_line(res: Result) -> str:
     parts = [f"{STATUS_ZH[s]} {n}" for s, n in res.counts().items() if n]
-    return (f"共 {len(res.entries)} 行（{'，'.join(parts) or '无'}）；计入汇总 {len(res.summed)} 个单位；"
-            f"汇总表校验：错误 {res.county.errors}，警告 {res.county.warnings}；跳过 {len(res.skipped)} 个文件。")
+    return (
+        f"共 {len(res.entries)} 行（{'，'.join(parts) or '无'}）；计入汇总 {len(res.summed)} 个单位；"
+        f"汇总表校验：错误 {res.county.errors}，警告 {res.county.warnings}；跳过 {len(res.skipped)} 个文件。"
+    )
 
 
 def print_text(res: Result, output: Path | None, console=None, limit: int = 200) -> None:
@@ -65,8 +75,14 @@ def print_text(res: Result, output: Path | None, console=None, limit: int = 200)
             t.add_column(col, overflow="fold")
         for e in rows:
             c = colours.get(e.status, "red")
-            t.add_row(escape(e.name), f"[{c}]{e.status_zh}[/]", str(e.errors), str(e.warnings),
-                      escape(e.file), escape(e.note))
+            t.add_row(
+                escape(e.name),
+                f"[{c}]{e.status_zh}[/]",
+                str(e.errors),
+                str(e.warnings),
+                escape(e.file),
+                escape(e.note),
+            )
         con.print(t)
         more = len(res.entries) - res.counts()[PASSED] - len(rows)
         if more > 0:
@@ -79,4 +95,3 @@ def print_text(res: Result, output: Path | None, console=None, limit: int = 200)
     con.print(summary_line(res))
     if output is not None:
         con.print(f"汇总表已写入：{escape(str(output))}")
-

@@ -1,4 +1,5 @@
 """The roster, and the rows of 报送情况 packed in memory (their details in a spool file)."""
+
 from __future__ import annotations
 
 import os
@@ -74,8 +75,18 @@ class Roster:
 
 # ---------------------------------------------------------------- per-unit summary
 # What a row keeps on disk (the spool) rather than in memory, in this order:
-_DETAILS = ("file", "reported", "filler", "phone", "date", "mtime", "errors", "warnings",
-            "annotated", "reason")
+_DETAILS = (
+    "file",
+    "reported",
+    "filler",
+    "phone",
+    "date",
+    "mtime",
+    "errors",
+    "warnings",
+    "annotated",
+    "reason",
+)
 _NO_DETAILS = ("", "", "", "", "", 0.0, 0, 0, "", "")
 
 
@@ -132,8 +143,16 @@ class Units:
     def __len__(self) -> int:
         return len(self.names)
 
-    def put(self, i: int, name: str, status: str, roster: int | None = None, form=None,
-            year=None, offset: int = -1) -> None:
+    def put(
+        self,
+        i: int,
+        name: str,
+        status: str,
+        roster: int | None = None,
+        form=None,
+        year=None,
+        offset: int = -1,
+    ) -> None:
         grow = i + 1 - len(self.names)  # rows arrive in any order: make room
         if grow > 0:
             self.names.extend([b""] * grow)
@@ -274,7 +293,9 @@ class Entry:
         if s == NOT_IN_ROSTER:
             return f"填报单位“{self.reported or self.name}”不在单位名单中（如是别称，可在名单“别名”列补充）"
         if s == WRONG_FORM:
-            return f"使用的是 {self.form} 版表式，本次汇总采用 {u.form} 版表式" if self.form else "未能识别表式"
+            return (
+                f"使用的是 {self.form} 版表式，本次汇总采用 {u.form} 版表式" if self.form else "未能识别表式"
+            )
         if s == WRONG_YEAR:
             return f"报告年度为 {self.year}，本次汇总的年度为 {u.year}"
         if s == FAILED:
@@ -294,13 +315,24 @@ class Entry:
         return f"r{self.roster}" if self.roster is not None else "n:" + norm_name(self.name)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "category": self.category or None, "status": self.status,
-                "status_zh": self.status_zh, "errors": self.errors, "warnings": self.warnings,
-                "file": self.file or None,
-                "unit_in_file": self.reported or (self.name if self.form else None),
-                "form": self.form, "year": self.year, "filler": self.filler or None,
-                "phone": self.phone or None, "date": self.date or None, "summed": self.summed,
-                "annotated": self.annotated or None, "note": self.note or None}
+        return {
+            "name": self.name,
+            "category": self.category or None,
+            "status": self.status,
+            "status_zh": self.status_zh,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "file": self.file or None,
+            "unit_in_file": self.reported or (self.name if self.form else None),
+            "form": self.form,
+            "year": self.year,
+            "filler": self.filler or None,
+            "phone": self.phone or None,
+            "date": self.date or None,
+            "summed": self.summed,
+            "annotated": self.annotated or None,
+            "note": self.note or None,
+        }
 
 
 class Rows(Sequence):
@@ -321,5 +353,3 @@ class Rows(Sequence):
         u = self._u
         for i in self._order:
             yield Entry(u, i)
-
-

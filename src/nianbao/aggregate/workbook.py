@@ -6,6 +6,7 @@ written row by row in xlsxwriter's constant-memory mode, so a province's 100,000
 have to fit in memory. The workbook is marked as a nianbao output (custom property) so that a
 re-run skips it, and carries a hidden meta sheet so that it can serve as last year's data.
 """
+
 from __future__ import annotations
 
 import math
@@ -90,10 +91,16 @@ class _Writer:
         res = self.res
         c = res.counts()
         summed = res.summed
-        parts = [f"{STATUS_ZH[s]} {sum(1 for e in summed if e.status == s)} 个"
-                 for s in (PASSED, WARNINGS, FAILED) if any(e.status == s for e in summed)]
-        left = [f"{STATUS_ZH[s]} {n}" for s, n in c.items() if n and s not in (PASSED, WARNINGS)
-                and not (s == FAILED and res.include_failed)]
+        parts = [
+            f"{STATUS_ZH[s]} {sum(1 for e in summed if e.status == s)} 个"
+            for s in (PASSED, WARNINGS, FAILED)
+            if any(e.status == s for e in summed)
+        ]
+        left = [
+            f"{STATUS_ZH[s]} {n}"
+            for s, n in c.items()
+            if n and s not in (PASSED, WARNINGS) and not (s == FAILED and res.include_failed)
+        ]
         note = f"本表为 {len(summed)} 个单位的合计（{'、'.join(parts) or '无'}）"
         if res.include_failed and c[FAILED]:
             note += "，其中有错误的单位也已计入"
@@ -121,8 +128,9 @@ class _Writer:
         for c, w in widths.items():
             ws.set_column(c, c, w)
         title = spec.workbook["title"].replace("{year}", str(res.year) if res.year else "    ")
-        ws.merge_range(0, 0, 0, width - 1, f"{title}（{SUMMARY}）",
-                       f(font_name="黑体", font_size=16, align="center"))
+        ws.merge_range(
+            0, 0, 0, width - 1, f"{title}（{SUMMARY}）", f(font_name="黑体", font_size=16, align="center")
+        )
         ws.set_row(0, 32)
         note, names = self._note()
         for r, text in ((1, note), (2, names)):
@@ -134,8 +142,12 @@ class _Writer:
         label_left = f(border=1, align="left", text_wrap=True, bg_color="#E7E6E6")
         for tl, off in stack:
             boxes = [replace(b, row=b.row + off) for b in tl.boxes]
-            self._box(ws, replace(tl.title, row=tl.title.row + off), tl.title.text,
-                      f(font_name="黑体", font_size=13, align="center"))
+            self._box(
+                ws,
+                replace(tl.title, row=tl.title.row + off),
+                tl.title.text,
+                f(font_name="黑体", font_size=13, align="center"),
+            )
             ws.set_row(tl.title.row + off, 26)
             srow = tl.status.row + off
             ws.write_string(srow, tl.status_label.col, "汇总校验", label)
@@ -145,19 +157,27 @@ class _Writer:
             if warns:
                 text += f"；{len(warns)} 项提示"
             colour = "#006100" if not errs else "#C00000"
-            self._box(ws, replace(tl.status, row=srow), text,
-                      f(border=1, bold=True, font_color=colour, align="left"))
+            self._box(
+                ws,
+                replace(tl.status, row=srow),
+                text,
+                f(border=1, bold=True, font_color=colour, align="left"),
+            )
             for b in boxes:
                 if b.role == "value":
                     continue
-                left = b.role == "rowhead" and b.nrows == 1 or b.role == "corner"
+                left = (b.role == "rowhead" and b.nrows == 1) or b.role == "corner"
                 self._box(ws, b, b.text, label_left if left else label)
             for r, h in row_heights(boxes, widths).items():
                 ws.set_row(r, h)
             for key, b in tl.values.items():
                 kind = spec.kinds[spec.cells[key].kind]
-                fmt = f(border=1, align="center", font_size=11,
-                        num_format="0.00##" if kind.get("type") == "decimal" else "0")
+                fmt = f(
+                    border=1,
+                    align="center",
+                    font_size=11,
+                    num_format="0.00##" if kind.get("type") == "decimal" else "0",
+                )
                 bb = replace(b, row=b.row + off)
                 if bb.merged:
                     ws.merge_range(bb.row, bb.col, bb.last_row, bb.last_col, "", fmt)
@@ -193,15 +213,28 @@ class _Writer:
         for r, e in enumerate(res.entries, start=1):
             bg, fg = STATUS_COLOURS[e.status]
             summed = ("是（含错误）" if e.status == FAILED else "是") if e.summed else "否"
-            row = [e.name, e.category, None, e.errors, e.warnings, e.filler, e.phone, e.date,
-                   e.file, None, summed, e.note]
+            row = [
+                e.name,
+                e.category,
+                None,
+                e.errors,
+                e.warnings,
+                e.filler,
+                e.phone,
+                e.date,
+                e.file,
+                None,
+                summed,
+                e.note,
+            ]
             for c, v in enumerate(row):
                 if isinstance(v, int):
                     ws.write_number(r, c, v, num)
                 elif v is not None:
                     _text(ws, r, c, v, cell)
-            ws.write_string(r, 2, e.status_zh, f(border=1, bold=True, align="center",
-                                                   bg_color=bg, font_color=fg))
+            ws.write_string(
+                r, 2, e.status_zh, f(border=1, bold=True, align="center", bg_color=bg, font_color=fg)
+            )
             if e.annotated:
                 target = self._relative(e.annotated)
                 if urls < MAX_URLS and len(target) < 2000:
@@ -253,11 +286,18 @@ class _Writer:
         res = self.res
         for e in res.rows_in_input_order():
             if e.spool >= 0 and not e.empty and not e.unreadable:
-                self.detail_row(e.name, e.category, e.status_zh, e.summed, e.file, e.form,
-                                res.value_tuple(e))
+                self.detail_row(e.name, e.category, e.status_zh, e.summed, e.file, e.form, res.value_tuple(e))
 
-    def detail_row(self, name: str, category: str, status_zh: str, summed: bool, file: str,
-                   form: str | None, vals: tuple | None) -> None:
+    def detail_row(
+        self,
+        name: str,
+        category: str,
+        status_zh: str,
+        summed: bool,
+        file: str,
+        form: str | None,
+        vals: tuple | None,
+    ) -> None:
         """One row of 明细: who, then the values (of another form's cells: by key)."""
         if not vals:
             return
@@ -265,7 +305,7 @@ class _Writer:
         for c, v in enumerate((name, category, status_zh, "是" if summed else "否", file)):
             _text(ws, r, c, v)
         if form != self.spec.version:
-            by_key = dict(zip(get_spec(form).cells, vals))
+            by_key = dict(zip(get_spec(form).cells, vals, strict=False))
             vals = tuple(map(by_key.get, self.keys))
         write = ws.write_number
         for c, v in enumerate(vals, n):  # 200,000 cells for 1,000 units: the common case inline
@@ -280,8 +320,11 @@ class _Writer:
         lead = ["类别", "计入汇总单位数"]
         keys = self._key_header(ws, lead)
         order = [c for c in res.categories if c != UNCATEGORISED]
-        order.sort(key=lambda c: min((e.roster for e in res.entries
-                                      if e.category == c and e.roster is not None), default=1 << 30))
+        order.sort(
+            key=lambda c: min(
+                (e.roster for e in res.entries if e.category == c and e.roster is not None), default=1 << 30
+            )
+        )
         if UNCATEGORISED in res.categories:
             order.append(UNCATEGORISED)
         rows = [(c, *res.categories[c]) for c in order] + [("合计", len(res.summed), res.sums)]
@@ -297,7 +340,9 @@ class _Writer:
     def write_findings(self, ws) -> None:
         res, f = self.res, self.f
         head = f(bold=True, border=1, bg_color="#E7E6E6", align="center")
-        for c, (h, w) in enumerate(zip(FINDING_COLUMNS, [24, 30, 8, 6, 6, 28, 18, 8, 8, 10, 10, 80])):
+        for c, (h, w) in enumerate(
+            zip(FINDING_COLUMNS, [24, 30, 8, 6, 6, 28, 18, 8, 8, 10, 10, 80], strict=False)
+        ):
             ws.set_column(c, c, w)
             ws.write_string(0, c, h, head)
         err = f(font_color="#9C0006", bg_color="#FFC7CE", align="center")
@@ -306,8 +351,20 @@ class _Writer:
 
         def put(unit: str, file: str, x) -> None:
             nonlocal r
-            row = [unit, file, x.code, None, x.table, x.row, x.column, x.sheet, x.cell,
-                   x.expected, x.actual, x.message]
+            row = [
+                unit,
+                file,
+                x.code,
+                None,
+                x.table,
+                x.row,
+                x.column,
+                x.sheet,
+                x.cell,
+                x.expected,
+                x.actual,
+                x.message,
+            ]
             for c, v in enumerate(row):
                 _text(ws, r, c, v)
             ws.write_string(r, 3, x.severity_zh, err if x.is_error else warn)
@@ -325,18 +382,30 @@ class _Writer:
     # -- machine-readable marks
     def meta(self) -> dict[str, str]:
         res = self.res
-        return {"kind": OUTPUT_KIND, **meta_rows(
-            self.spec, COUNTY, res.year, units_summed=str(len(res.summed)),
-            include_failed="1" if res.include_failed else "0")}
+        return {
+            "kind": OUTPUT_KIND,
+            **meta_rows(
+                self.spec,
+                COUNTY,
+                res.year,
+                units_summed=str(len(res.summed)),
+                include_failed="1" if res.include_failed else "0",
+            ),
+        }
 
     def write_meta(self, ws) -> None:
         write_meta_sheet(ws, self.meta())
 
     def write_properties(self) -> None:
         m = self.meta()
-        self.wb.set_properties({"title": f"{m['year']}年度汇总", "author": "nianbao",
-                                "keywords": m["form_id"],
-                                "comments": f"由 nianbao {__version__} 生成的汇总表"})
+        self.wb.set_properties(
+            {
+                "title": f"{m['year']}年度汇总",
+                "author": "nianbao",
+                "keywords": m["form_id"],
+                "comments": f"由 nianbao {__version__} 生成的汇总表",
+            }
+        )
         self.wb.set_custom_property("nianbao_output", OUTPUT_KIND, "text")
         for k in ("form_id", "form", "version", "unit"):
             self.wb.set_custom_property("nianbao_" + k, m[k], "text")
@@ -347,8 +416,9 @@ class _Writer:
 def _workbook(path: Path):
     import xlsxwriter
 
-    return xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
-                                           "strings_to_numbers": False})
+    return xlsxwriter.Workbook(
+        str(path), {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+    )
 
 
 def _close(wb, out: Path) -> None:
@@ -361,7 +431,9 @@ def _close(wb, out: Path) -> None:
         raise OutputError(f"无法写入 {out}：{getattr(cause, 'strerror', None) or cause}") from None
 
 
-def write_aggregate(res: Result, out: Path | str, force: bool = False, early: EarlyBook | None = None) -> None:
+def write_aggregate(
+    res: Result, out: Path | str, force: bool = False, early: EarlyBook | None = None
+) -> None:
     """Write the aggregate workbook atomically; OutputError (Chinese) when it cannot be written.
     With ``early`` (opened before the files were read): its 明细 is used when the result
     confirms every row it holds, else it is discarded and the workbook written afresh."""
@@ -395,8 +467,9 @@ class EarlyBook:
         self.spec: Spec | None = None
         self.broken = False  # a row could not be written as it will finally read
 
-    def row(self, name: str, category: str, status_zh: str, summed: bool, file: str, form: str,
-            vals: tuple) -> bool:
+    def row(
+        self, name: str, category: str, status_zh: str, summed: bool, file: str, form: str, vals: tuple
+    ) -> bool:
         """Write one row of 明细; False once this book cannot be the output (then no more rows)."""
         if self.broken:
             return False

@@ -3,6 +3,7 @@
 Every reader turns its format into a Doc (text lines + a stream of label/value tokens, see
 tokens.py); build.py then reads 表二/表三/表四 by the labels of the spec whose labels it finds.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -75,8 +76,10 @@ def parse_docx(data: bytes, display: str) -> Report:
 
 def _quality(r: Report) -> tuple[int, int]:
     """Fewer rows or cells not read, then more numbers read, is better."""
-    return (sum(1 for f in r.findings if f.code in ("NB003", "NB102", "NB006")),
-            -sum(1 for v in r.values.values() if v is not None))
+    return (
+        sum(1 for f in r.findings if f.code in ("NB003", "NB102", "NB006")),
+        -sum(1 for v in r.values.values() if v is not None),
+    )
 
 
 def parse_pdf(data: bytes, display: str) -> Report:

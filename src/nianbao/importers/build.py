@@ -1,4 +1,5 @@
 """Doc -> Report: pick the form from the labels found, read the tables, the issuer, the body."""
+
 from __future__ import annotations
 
 from ..findings import make
@@ -34,7 +35,7 @@ def form_scores(doc: Doc, specs: list[Spec]) -> dict[str, tuple[int, int]]:
         if pos:
             found.add(k)
             for a in pos:
-                hay = hay[:a] + MASK * len(k) + hay[a + len(k):]
+                hay = hay[:a] + MASK * len(k) + hay[a + len(k) :]
     out = {}
     for s in specs:
         others = set().union(*(keys[v] for v in keys if v != s.version)) if len(keys) > 1 else set()
@@ -65,15 +66,21 @@ def build_report(doc: Doc, display: str, file_stem: str = "") -> Report:
     report.unit, report.year = issuer_and_year(doc, heads, file_stem)
     if not report.unit or not report.year:
         missing = "、".join(x for x, ok in (("填报单位", report.unit), ("报告年度", report.year)) if not ok)
-        report.findings.append(make("NB004", f"未能从报告标题或正文中识别{missing}，导入后请在“填报信息”页补填"))
-    report.empty = bool(report.values) and all(v is None for v in report.values.values()) \
-        and not report.invalid
+        report.findings.append(
+            make("NB004", f"未能从报告标题或正文中识别{missing}，导入后请在“填报信息”页补填")
+        )
+    report.empty = (
+        bool(report.values) and all(v is None for v in report.values.values()) and not report.invalid
+    )
     report.findings.extend(prose_findings(report, spec, doc))
     return report
 
 
 def _no_tables(display: str) -> Report:
     r = Report(path=display, source="import", unreadable=True)
-    r.findings.append(make("NB002", f"{display}：未在文件中找到政府信息公开年度报告的统计表格"
-                                    "（表二、表三、表四），无法导入"))
+    r.findings.append(
+        make(
+            "NB002", f"{display}：未在文件中找到政府信息公开年度报告的统计表格（表二、表三、表四），无法导入"
+        )
+    )
     return r

@@ -1,4 +1,5 @@
 """``nianbao import``: published reports -> checked reports -> filled official workbooks."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,8 @@ import uuid
 from pathlib import Path
 
 from ..findings import make
-from ..model import Report
 from ..inputs import Input
+from ..model import Report
 from . import SUFFIXES, read_report_file
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -75,10 +76,15 @@ def import_one(path: Path, target: Path, force: bool) -> tuple[Report, str | Non
 
     try:
         report = read_report_file(Input.of(path))
-    except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
+    except Exception as exc:
         report = Report(path=str(path), source="import", unreadable=True)
-        report.findings.append(make("NB005", f"{path}：处理时发生内部错误（参考编号 {uuid.uuid4().hex[:8]}："
-                                             f"{type(exc).__name__}），请将此文件反馈给维护人员"))
+        report.findings.append(
+            make(
+                "NB005",
+                f"{path}：处理时发生内部错误（参考编号 {uuid.uuid4().hex[:8]}："
+                f"{type(exc).__name__}），请将此文件反馈给维护人员",
+            )
+        )
         return report, None, None
     if report.unreadable or not report.form:
         return report, None, None
@@ -91,7 +97,7 @@ def import_one(path: Path, target: Path, force: bool) -> tuple[Report, str | Non
         return report, None, str(e)
     except OSError as e:
         return report, None, f"无法写入 {target}：{e.strerror or e}"
-    except Exception as e:  # noqa: BLE001 - xlsxwriter wraps the OSError (a full disk…) in its own
+    except Exception as e:
         cause = e.args[0] if e.args and isinstance(e.args[0], OSError) else e.__context__
         why = getattr(cause, "strerror", None) or type(e).__name__
         return report, None, f"无法写入 {target}：{why}"
@@ -102,11 +108,10 @@ def _summary(report: Report, written: str | None, out_error: str | None) -> list
     head = report.unit or "（未识别单位）"
     year = f"{report.year}年" if report.year else "（未识别年度）"
     form = f"{report.form} 表式" if report.form else "表式未知"
-    if report.unreadable:
-        state = "无法读取"
-    else:
-        state = "通过" if not report.errors else "有错误"
-    lines = [f"{report.path}：{head} {year}（{form}）{state}，错误 {report.errors} 个、警告 {report.warnings} 个"]
+    state = "无法读取" if report.unreadable else "通过" if not report.errors else "有错误"
+    lines = [
+        f"{report.path}：{head} {year}（{form}）{state}，错误 {report.errors} 个、警告 {report.warnings} 个"
+    ]
     if written:
         lines.append(f"  已写入 {written}")
     if out_error:
@@ -119,8 +124,9 @@ def _summary(report: Report, written: str | None, out_error: str | None) -> list
     return lines
 
 
-def import_command(reports: list[Path], output: Path | None, out_dir: Path | None,
-                   fmt: str = "text", force: bool = False) -> int:
+def import_command(
+    reports: list[Path], output: Path | None, out_dir: Path | None, fmt: str = "text", force: bool = False
+) -> int:
     if fmt not in ("text", "json"):
         _err("--format 只能是 text 或 json")
         return EXIT_USAGE
@@ -146,7 +152,7 @@ def import_command(reports: list[Path], output: Path | None, out_dir: Path | Non
         _err(f"-o 只能用于单个报告（现有 {len(files)} 个），多个报告请用 --out-dir")
         return EXIT_USAGE
     results = []
-    for f, target in zip(files, _targets(files, output, out_dir)):
+    for f, target in zip(files, _targets(files, output, out_dir), strict=False):
         results.append(import_one(f, target, force))
     if fmt == "json":
         payload = {"files": [], "skipped": [{"path": p, "reason": why} for p, why in skipped]}

@@ -1,5 +1,6 @@
 """Word .docx -> Doc with python-docx: paragraphs in order, each table as a grid whose merged
 cells are recognised by their underlying ``<w:tc>`` element."""
+
 from __future__ import annotations
 
 import contextlib
@@ -24,7 +25,7 @@ _ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
 def _not_a_zip(data: bytes) -> str:
     """Why ``data`` is not a .docx package, in Chinese."""
     if data[:8] == OLE_MAGIC:
-        if _ENCRYPTED in data[:1 << 20] or _ENCRYPTED in data[-(1 << 20):]:
+        if _ENCRYPTED in data[: 1 << 20] or _ENCRYPTED in data[-(1 << 20) :]:
             return "文件设有打开密码（已加密），无法读取；请取消密码后重新导入"
         return "这是旧版 Word（.doc）文件，请在 Word 或 WPS 中另存为 .docx 后再导入"
     if data.lstrip()[:5] == b"%PDF-":
@@ -44,16 +45,19 @@ def _guard(data: bytes) -> None:
             for i in infos:
                 if i.flag_bits & 0x1:
                     raise DocxError("文件设有密码，无法读取")
-                if i.file_size > MAX_PART or (i.file_size > 1024 * 1024 and i.file_size / max(i.compress_size, 1) > MAX_RATIO):
+                if i.file_size > MAX_PART or (
+                    i.file_size > 1024 * 1024 and i.file_size / max(i.compress_size, 1) > MAX_RATIO
+                ):
                     raise DocxError("文件内容异常巨大（疑似压缩炸弹），未读取")
             for i in infos:  # python-docx must never see a DTD (entity expansion, external entities)
                 if i.filename.lower().endswith(XML_SUFFIXES):
                     with zf.open(i) as f:
                         if has_dtd(f.read(1 << 16)):
-                            raise DocxError(f"文件中的 {i.filename} 含有 XML 实体声明（DOCTYPE/ENTITY），"
-                                            "可能是恶意构造的文件，已拒绝读取")
-    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, NotImplementedError,
-            RuntimeError):
+                            raise DocxError(
+                                f"文件中的 {i.filename} 含有 XML 实体声明（DOCTYPE/ENTITY），"
+                                "可能是恶意构造的文件，已拒绝读取"
+                            )
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, NotImplementedError, RuntimeError):
         raise DocxError(_not_a_zip(data)) from None
 
 
@@ -66,7 +70,7 @@ def docx_doc(data: bytes) -> Doc:
 
     try:
         d = docx.Document(io.BytesIO(data))
-    except Exception as exc:  # noqa: BLE001 - python-docx raises many kinds on bad packages
+    except Exception as exc:
         raise DocxError(f"Word 文件无法打开（技术信息：{type(exc).__name__}）") from None
     b = DocBuilder()
     with contextlib.suppress(Exception):  # a broken core part only loses the title
@@ -92,6 +96,8 @@ def docx_doc(data: bytes) -> Doc:
 
     try:
         walk(d.element.body)
-    except Exception as exc:  # noqa: BLE001 - parts of the wrong kind, broken tables…
-        raise DocxError(f"Word 文件内容无法解析（技术信息：{type(exc).__name__}），请在 Word 中另存后再导入") from None
+    except Exception as exc:
+        raise DocxError(
+            f"Word 文件内容无法解析（技术信息：{type(exc).__name__}），请在 Word 中另存后再导入"
+        ) from None
     return b.doc

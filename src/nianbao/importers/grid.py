@@ -5,6 +5,7 @@ every label of the table is looked up in the concatenated label text (verbatim, 
 then with a few edits tolerated, then without a trailing note); the values of a segment belong
 to the last row label found in it.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -170,8 +171,15 @@ def _locate(text: str, entries: list[Entry]) -> tuple[list[Hit], str]:
                     pos = find_all(hay[lo:hi], keys[1])
                     if pos:
                         a = lo + pos[0]
-                        short = Entry(keys[1], LEAF, c.label, c.node, c.section, c.order,
-                                      tail=len(c.key) - len(keys[1]) + 4)
+                        short = Entry(
+                            keys[1],
+                            LEAF,
+                            c.label,
+                            c.node,
+                            c.section,
+                            c.order,
+                            tail=len(c.key) - len(keys[1]) + 4,
+                        )
                         hit = (a, a + len(keys[1]), short)
                         break
         if hit is not None:
@@ -198,7 +206,7 @@ def _owner(seg: Seg, hay: str) -> tuple[Hit | None, str]:
     """The row label owning the segment's values, or None and the text that stands there."""
     rows = [h for h in seg.hits if h.entry.kind in (LEAF, GROUP)]
     after = rows[-1].end if rows else seg.start
-    rest = hay[after:seg.end].replace(MASK, "")
+    rest = hay[after : seg.end].replace(MASK, "")
     unknown = len(_CJK.findall(rest))
     if rows and (rows[-1].spans or unknown - rows[-1].entry.tail < UNKNOWN_TAIL):
         return rows[-1], ""
@@ -240,7 +248,9 @@ def regions(doc: Doc, spec: Spec, heads: dict[int, int]) -> dict[str, tuple[int,
             lo = starts[t.key] + 1
             continue
         marks = _markers(t)
-        hit = next((i for i in range(lo, len(toks)) if not toks[i].value and _is_marker(toks[i].key, marks)), None)
+        hit = next(
+            (i for i in range(lo, len(toks)) if not toks[i].value and _is_marker(toks[i].key, marks)), None
+        )
         if hit is not None:
             starts[t.key] = hit
             lo = hit + 1
@@ -267,18 +277,32 @@ def _leaf_cells(table: Table, section: Section, leaf: Node) -> list:
 
 def _loc(spec: Spec, where, cell) -> dict:
     sheet, ref = where[cell.key]
-    return {"table": cell.table.name, "row": cell.row_label, "column": cell.col_label,
-            "sheet": sheet, "cell": ref, "key": cell.key}
+    return {
+        "table": cell.table.name,
+        "row": cell.row_label,
+        "column": cell.col_label,
+        "sheet": sheet,
+        "cell": ref,
+        "key": cell.key,
+    }
 
 
 def _label_pad(spec: Spec, table: Table, leaf: Node) -> int:
     """Grid columns the row's label box spans beyond its first (A:C merged -> 2)."""
-    box = next((b for b in workbook_layout(spec).table(table.key).boxes
-                if b.role == "rowhead" and b.key == leaf.key), None)
+    box = next(
+        (
+            b
+            for b in workbook_layout(spec).table(table.key).boxes
+            if b.role == "rowhead" and b.key == leaf.key
+        ),
+        None,
+    )
     return box.ncols - 1 if box is not None else 0
 
 
-def _fill_row(report: Report, spec: Spec, where, cells: list, seg: Seg | None, label: str, ex: Extraction) -> None:
+def _fill_row(
+    report: Report, spec: Spec, where, cells: list, seg: Seg | None, label: str, ex: Extraction
+) -> None:
     """Put the values of one row into the report (blank, number or unreadable per cell)."""
     texts = [t.text for t in seg.vals] if seg is not None else []
     spans = [c.col.span for c in cells]
@@ -287,17 +311,25 @@ def _fill_row(report: Report, spec: Spec, where, cells: list, seg: Seg | None, l
     if status not in (OK, BLANK_ROW):
         shown = "、".join(shorten(t, 12) for t in texts if t) or "无"
         n = sum(1 for t in texts if t)
-        why = (f"读到 {n} 个数值（{shown}），应为 {len(cells)} 个" if status != AMBIGUOUS
-               else f"数值与空格（{shown}）的位置有多种可能")
+        why = (
+            f"读到 {n} 个数值（{shown}），应为 {len(cells)} 个"
+            if status != AMBIGUOUS
+            else f"数值与空格（{shown}）的位置有多种可能"
+        )
         cell = cells[0]
-        report.findings.append(make(
-            "NB003", f"{cell.table.name}“{label}”行{why}，无法确定各数值所属的列，该行未导入（请核对原文）",
-            **{**_loc(spec, where, cell), "column": ""}, actual=shown))
+        report.findings.append(
+            make(
+                "NB003",
+                f"{cell.table.name}“{label}”行{why}，无法确定各数值所属的列，该行未导入（请核对原文）",
+                **{**_loc(spec, where, cell), "column": ""},
+                actual=shown,
+            )
+        )
         for c in cells:
             report.values[c.key] = None
             report.invalid.add(c.key)
         return
-    for c, raw in zip(cells, mapped):
+    for c, raw in zip(cells, mapped, strict=False):
         if not raw:
             report.values[c.key] = None
             report.blank.append(c.key)
@@ -307,20 +339,32 @@ def _fill_row(report: Report, spec: Spec, where, cells: list, seg: Seg | None, l
             report.values[c.key] = None
             report.invalid.add(c.key)
             loc = _loc(spec, where, c)
-            report.findings.append(make(
-                "NB102", f"{loc['table']}“{loc['row']} / {loc['column']}”{problem or '不是有效数字'}："
-                         f"“{shorten(raw)}”（未导入，请核对原文）", **loc, actual=shorten(raw)))
+            report.findings.append(
+                make(
+                    "NB102",
+                    f"{loc['table']}“{loc['row']} / {loc['column']}”{problem or '不是有效数字'}："
+                    f"“{shorten(raw)}”（未导入，请核对原文）",
+                    **loc,
+                    actual=shorten(raw),
+                )
+            )
         else:
             report.values[c.key] = num
             ex.found_values += 1
 
 
-def _missing_row(report: Report, spec: Spec, where, cells: list, label: str, ex: Extraction,
-                 message: str = "") -> None:
+def _missing_row(
+    report: Report, spec: Spec, where, cells: list, label: str, ex: Extraction, message: str = ""
+) -> None:
     cell = cells[0]
     ex.missing_rows += 1
-    report.findings.append(make("NB003", message or f"{cell.table.name}中未找到“{label}”行，该行数值未导入",
-                                **{**_loc(spec, where, cell), "column": ""}))
+    report.findings.append(
+        make(
+            "NB003",
+            message or f"{cell.table.name}中未找到“{label}”行，该行数值未导入",
+            **{**_loc(spec, where, cell), "column": ""},
+        )
+    )
     for c in cells:
         report.values[c.key] = None
         report.invalid.add(c.key)
@@ -350,8 +394,14 @@ def extract(doc: Doc, spec: Spec, report: Report) -> Extraction:
     for table in spec.tables:
         if table.key not in regs:
             ex.missing_tables += 1
-            report.findings.append(make("NB003", f"未找到{table.name}（{table.title}），该表数值未导入",
-                                        table=table.name, sheet=table.sheet))
+            report.findings.append(
+                make(
+                    "NB003",
+                    f"未找到{table.name}（{table.title}），该表数值未导入",
+                    table=table.name,
+                    sheet=table.sheet,
+                )
+            )
             for c in table.cells:
                 report.values[c.key] = None
                 report.invalid.add(c.key)
@@ -371,7 +421,9 @@ def extract(doc: Doc, spec: Spec, report: Report) -> Extraction:
                 if h.entry.kind == LEAF and h is not owner:
                     # a row with no numbers of its own (blank cells dropped), unless the numbers
                     # that follow belong to text we do not know: then it cannot be read
-                    reads.setdefault(id(h.entry.node), RowRead(None, False, unknown if owner is None and has else ""))
+                    reads.setdefault(
+                        id(h.entry.node), RowRead(None, False, unknown if owner is None and has else "")
+                    )
             if owner is None:
                 if has:
                     unknowns.append((seg, unknown))
@@ -396,17 +448,30 @@ def extract(doc: Doc, spec: Spec, report: Report) -> Extraction:
                 if rr is None:
                     _missing_row(report, spec, where, cells, label, ex)
                 elif rr.blocked:
-                    _missing_row(report, spec, where, cells, label, ex,
-                                 f"{table.name}“{label}”行之后是无法识别的内容“{shorten(rr.blocked, 30)}”，"
-                                 "无法确定该行的数值，未导入（请核对原文）")
+                    _missing_row(
+                        report,
+                        spec,
+                        where,
+                        cells,
+                        label,
+                        ex,
+                        f"{table.name}“{label}”行之后是无法识别的内容“{shorten(rr.blocked, 30)}”，"
+                        "无法确定该行的数值，未导入（请核对原文）",
+                    )
                 else:
                     _fill_row(report, spec, where, cells, rr.seg, label, ex)
         for seg, unknown in unknowns:
             if id(seg) not in used:
                 vals = "、".join(shorten(t.text, 10) for t in seg.vals if t.text)
-                report.findings.append(make(
-                    "NB006", f"{table.name}中有无法识别的行“{shorten(unknown, 30)}”，其数值（{shorten(vals, 40)}）未导入",
-                    table=table.name, sheet=table.sheet))
+                report.findings.append(
+                    make(
+                        "NB006",
+                        f"{table.name}中有无法识别的行“{shorten(unknown, 30)}”，"
+                        f"其数值（{shorten(vals, 40)}）未导入",
+                        table=table.name,
+                        sheet=table.sheet,
+                    )
+                )
         _merged_groups(report, table, groups, reads)
     return ex
 
@@ -424,7 +489,14 @@ def _merged_groups(report: Report, table: Table, groups: dict[str, Seg], reads: 
                     continue
                 vals = "、".join(t.text for t in groups[node.key].vals if t.text)
                 subs = "”“".join(x.label for x in leaves)
-                report.findings.append(make(
-                    "NB003", f"{table.name}“{node.label}”只有一行数字（{shorten(vals, 40)}），这是旧表式的写法；"
-                             f"本表式应分为“{subs}”{len(leaves)} 行填报，这些数字无法对应到各行，未导入",
-                    table=table.name, row=node.label, sheet=table.sheet, actual=shorten(vals, 40)))
+                report.findings.append(
+                    make(
+                        "NB003",
+                        f"{table.name}“{node.label}”只有一行数字（{shorten(vals, 40)}），这是旧表式的写法；"
+                        f"本表式应分为“{subs}”{len(leaves)} 行填报，这些数字无法对应到各行，未导入",
+                        table=table.name,
+                        row=node.label,
+                        sheet=table.sheet,
+                        actual=shorten(vals, 40),
+                    )
+                )

@@ -4,6 +4,7 @@ A lenient tree is built first so that tables which only lay out the page (they c
 tables) are read as running text, and each innermost table becomes a grid with its
 rowspan/colspan expanded.
 """
+
 from __future__ import annotations
 
 import re
@@ -11,12 +12,60 @@ from html.parser import HTMLParser
 
 from .tokens import Doc, DocBuilder
 
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
-        "source", "track", "wbr"}
+VOID = {
+    "area",
+    "base",
+    "br",
+    "col",
+    "embed",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "meta",
+    "param",
+    "source",
+    "track",
+    "wbr",
+}
 SKIP = {"script", "style", "noscript", "template", "svg", "object", "iframe", "select", "button"}
-BLOCK = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "section", "article",
-         "header", "footer", "tr", "table", "blockquote", "pre", "dd", "dt", "dl", "center", "form",
-         "nav", "aside", "main", "caption", "td", "th", "tbody", "thead", "tfoot", "title", "body"}
+BLOCK = {
+    "p",
+    "div",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "li",
+    "ul",
+    "ol",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "tr",
+    "table",
+    "blockquote",
+    "pre",
+    "dd",
+    "dt",
+    "dl",
+    "center",
+    "form",
+    "nav",
+    "aside",
+    "main",
+    "caption",
+    "td",
+    "th",
+    "tbody",
+    "thead",
+    "tfoot",
+    "title",
+    "body",
+}
 MAX_DEPTH = 300
 MAX_SPAN = 100
 MAX_GRID = 200_000

@@ -1,4 +1,5 @@
 """Find official labels inside the running label text of a table (both as matching keys)."""
+
 from __future__ import annotations
 
 MASK = "\0"

@@ -1,7 +1,9 @@
 """PDF with a text layer -> Docs with pdfplumber: one from the ruled tables it finds (text
 outside them kept in reading order), one from the plain page text (shape 5)."""
+
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 
@@ -26,7 +28,7 @@ def _open(data: bytes):
 
     try:
         return pdfplumber.open(io.BytesIO(data))
-    except Exception as exc:  # noqa: BLE001 - pdfminer raises many kinds on bad files
+    except Exception as exc:
         name = type(exc).__name__
         if "Password" in name or "Encrypt" in name:
             raise PdfError("PDF 设有密码，无法读取") from None
@@ -53,7 +55,10 @@ def _continues(prev: list, row: list) -> bool:
 
 
 def _join_rows(prev: list, row: list) -> list:
-    return [(a or "") + ("\n" if a and b else "") + (b or "") if (a or b) else a for a, b in zip(prev, row)]
+    return [
+        (a or "") + ("\n" if a and b else "") + (b or "") if (a or b) else a
+        for a, b in zip(prev, row, strict=False)
+    ]
 
 
 def pdf_docs(data: bytes) -> tuple[Doc | None, Doc]:
@@ -64,19 +69,21 @@ def pdf_docs(data: bytes) -> tuple[Doc | None, Doc]:
     try:
         try:
             pages = pdf.pages[:MAX_PAGES]
-        except Exception as exc:  # noqa: BLE001 - the page tree itself is broken
+        except Exception as exc:
             raise PdfError(f"PDF 文件无法打开（可能已损坏：{type(exc).__name__}）") from None
         for page in pages:
             try:
                 texts.append(page.extract_text() or "")
                 tables = page.find_tables()
                 boxes = [t.bbox for t in tables]
-                outside = page.filter(lambda o, bx=boxes: o.get("object_type") != "char" or not _inside(o, bx))
+                outside = page.filter(
+                    lambda o, bx=boxes: o.get("object_type") != "char" or not _inside(o, bx)
+                )
                 found = [(ln["top"], 0, "line", ln["text"]) for ln in outside.extract_text_lines()]
                 found += [(t.bbox[1], 1 + n, "table", t.extract()) for n, t in enumerate(tables)]
             except PdfError:
                 raise
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 raise PdfError(f"PDF 页面无法解析（技术信息：{type(exc).__name__}）") from None
             page_items = [(kind, obj) for _, _, kind, obj in sorted(found, key=lambda x: (x[0], x[1]))]
             # a table row cut by the page break: glue its rest back on, column by column
@@ -84,17 +91,16 @@ def pdf_docs(data: bytes) -> tuple[Doc | None, Doc]:
             first_table = next((i for i, it in enumerate(page_items) if it[0] == "table"), None)
             if last_table is not None and first_table is not None and page_items[first_table][1]:
                 prev_rows, rows = items[last_table][1], page_items[first_table][1]
-                only_footers = all(k == "line" and len(str(o)) < 12 for k, o in items[last_table + 1:]) \
-                    and all(k == "line" and len(str(o)) < 12 for k, o in page_items[:first_table])
+                only_footers = all(
+                    k == "line" and len(str(o)) < 12 for k, o in items[last_table + 1 :]
+                ) and all(k == "line" and len(str(o)) < 12 for k, o in page_items[:first_table])
                 if only_footers and prev_rows and _continues(prev_rows[-1], rows[0]):
                     prev_rows[-1] = _join_rows(prev_rows[-1], rows[0])
                     page_items[first_table] = ("table", rows[1:])
             items += page_items
     finally:
-        try:
+        with contextlib.suppress(Exception):
             pdf.close()  # pdfplumber's close walks the pages again: a broken page tree raises
-        except Exception:  # noqa: BLE001, S110 - the result (or the error) is already known
-            pass
     if not any(t.strip() for t in texts):
         raise PdfError(NO_TEXT)
     b = DocBuilder()
@@ -104,6 +110,7 @@ def pdf_docs(data: bytes) -> tuple[Doc | None, Doc]:
             b.free_line(obj)
         elif obj:
             n_tables += 1
-            b.grid([[(c, None if c is None else (r, j)) for j, c in enumerate(row)]
-                    for r, row in enumerate(obj)])
+            b.grid(
+                [[(c, None if c is None else (r, j)) for j, c in enumerate(row)] for r, row in enumerate(obj)]
+            )
     return (b.doc if n_tables else None), text_doc("\n".join(texts))

@@ -1,5 +1,6 @@
 """The prose of a report: the six body headings, the issuer and year, and numbers quoted in
 the text that the tables must agree with (reference §3 R13/R14)."""
+
 from __future__ import annotations
 
 import re
@@ -22,13 +23,20 @@ def _nfkc(text: str) -> str:
 
 def split_heading(text: str) -> tuple[str, str] | None:
     m = _NUM.match(_nfkc(text))
-    return (m.group(1), _nfkc(text)[m.end():]) if m else None
+    return (m.group(1), _nfkc(text)[m.end() :]) if m else None
 
 
 @lru_cache(maxsize=1)
 def _row_label_keys() -> frozenset[str]:
-    return frozenset(label_key(n.label) for s in all_specs() for t in s.tables for sec in t.sections
-                     for root in sec.rows for n in root.walk() if n.label)
+    return frozenset(
+        label_key(n.label)
+        for s in all_specs()
+        for t in s.tables
+        for sec in t.sections
+        for root in sec.rows
+        for n in root.walk()
+        if n.label
+    )
 
 
 def _similar(cand: str, official: str) -> bool:
@@ -68,21 +76,33 @@ def body_sections(doc: Doc, spec: Spec, heads: dict[int, int]) -> dict[str, str]
     out: dict[str, str] = {}
     for n, (ln, k) in enumerate(lines):
         end = lines[n + 1][0] if n + 1 < len(lines) else len(doc.lines)
-        out[spec.body[k]] = "\n".join(x for x in doc.lines[ln + 1:end] if x.strip()).strip()
+        out[spec.body[k]] = "\n".join(x for x in doc.lines[ln + 1 : end] if x.strip()).strip()
     return out
 
 
 # ------------------------------------------------------------------ issuer and year
-_TITLE_A = re.compile(r"(?P<unit>[^\s\d，,。:：；;]{2,40}?)(?P<year>(?:19|20)\d{2})\s*年度?\s*的?"
-                      r"(?:政府信息公开|政务公开|信息公开)")
-_TITLE_B = re.compile(r"(?P<year>(?:19|20)\d{2})\s*年度?\s*(?P<unit>[^\s\d，,。:：；;]{2,40}?)"
-                      r"(?:政府信息公开|政务公开|信息公开)")
-_SUFFIX = (r"(?:人民政府办公室|人民政府|办公室|管理委员会|委员会|管委会|街道办事处|街道|局|委|办|厅|署|院|所|"
-           r"中心|部|会|镇|乡|处|站|队|馆|社|公司)")
-_LEAD = (r"(?=在|坚持|以|认真|围绕|深入|按照|紧紧|始终|全面|进一步|严格|切实|不断|积极|紧扣|聚焦|高度|着力|"
-         r"持续|扎实|依法|全力|立足|根据|贯彻|结合|把|共|紧密|主动|[,，、。])")
-_TEXT = re.compile(r"(?P<year>(?:19|20)\d{2})\s*年度?\s*[,，、]?\s*(?P<unit>[\u4e00-\u9fff（）()]{1,30}?"
-                   + _SUFFIX + ")" + _LEAD)
+_TITLE_A = re.compile(
+    r"(?P<unit>[^\s\d，,。:：；;]{2,40}?)(?P<year>(?:19|20)\d{2})\s*年度?\s*的?"
+    r"(?:政府信息公开|政务公开|信息公开)"
+)
+_TITLE_B = re.compile(
+    r"(?P<year>(?:19|20)\d{2})\s*年度?\s*(?P<unit>[^\s\d，,。:：；;]{2,40}?)"
+    r"(?:政府信息公开|政务公开|信息公开)"
+)
+_SUFFIX = (
+    r"(?:人民政府办公室|人民政府|办公室|管理委员会|委员会|管委会|街道办事处|街道|局|委|办|厅|署|院|所|"
+    r"中心|部|会|镇|乡|处|站|队|馆|社|公司)"
+)
+_LEAD = (
+    r"(?=在|坚持|以|认真|围绕|深入|按照|紧紧|始终|全面|进一步|严格|切实|不断|积极|紧扣|聚焦|高度|着力|"
+    r"持续|扎实|依法|全力|立足|根据|贯彻|结合|把|共|紧密|主动|[,，、。])"
+)
+_TEXT = re.compile(
+    r"(?P<year>(?:19|20)\d{2})\s*年度?\s*[,，、]?\s*(?P<unit>[\u4e00-\u9fff（）()]{1,30}?"
+    + _SUFFIX
+    + ")"
+    + _LEAD
+)
 _PERIOD = re.compile(r"(?P<year>(?:19|20)\d{2})\s*年\s*1\s*月\s*1\s*日")
 _NOT_UNIT = ("本", "我", "全", "各", "该", "年度", "关于")
 
@@ -106,7 +126,7 @@ def _from_title(text: str) -> tuple[str, int | None]:
 
 def issuer_and_year(doc: Doc, heads: dict[int, int], file_stem: str = "") -> tuple[str, int | None]:
     first = min((doc.tokens[i].line for i in heads.values()), default=len(doc.lines))
-    titles = [doc.title] + [x for x in doc.lines[:min(first, 8)] if x.strip()]
+    titles = [doc.title] + [x for x in doc.lines[: min(first, 8)] if x.strip()]
     unit, year = "", None
     for t in titles:
         u, y = _from_title(t or "")
@@ -133,8 +153,10 @@ _STOP = r"[^，。；,;、\d\n]"
 
 def _prose_numbers(spec: Spec) -> list[tuple[re.Pattern, list[str]]]:
     """(pattern with one number group, cell keys whose sum it states), from the spec."""
-    return [(re.compile(e["pattern"].replace("{stop}", _STOP)), list(e["cells"]))
-            for e in spec.prose.get("numbers", [])]
+    return [
+        (re.compile(e["pattern"].replace("{stop}", _STOP)), list(e["cells"]))
+        for e in spec.prose.get("numbers", [])
+    ]
 
 
 def prose_findings(report: Report, spec: Spec, doc: Doc) -> list[Finding]:
@@ -156,10 +178,21 @@ def prose_findings(report: Report, spec: Spec, doc: Doc) -> list[Finding]:
             c = cells[0]
             row = " + ".join(x.row_label for x in cells)
             sheet, ref = report.where.get(c.key, ("", ""))
-            out.append(make("NB310", f"正文写“{m.group(0)}”，而{c.table.name}“{row} / {c.col_label}”为 "
-                                     f"{fmt_number(total)}，两者不一致，请核实",
-                            table=c.table.name, row=row, column=c.col_label, sheet=sheet, cell=ref,
-                            key=c.key, expected=fmt_number(total), actual=str(n)))
+            out.append(
+                make(
+                    "NB310",
+                    f"正文写“{m.group(0)}”，而{c.table.name}“{row} / {c.col_label}”为 "
+                    f"{fmt_number(total)}，两者不一致，请核实",
+                    table=c.table.name,
+                    row=row,
+                    column=c.col_label,
+                    sheet=sheet,
+                    cell=ref,
+                    key=c.key,
+                    expected=fmt_number(total),
+                    actual=str(n),
+                )
+            )
     fee_rule = spec.prose.get("fee") or {}
     fee_cell, fee_words = fee_rule.get("cell"), tuple(fee_rule.get("words", ()))
     fee = report.values.get(fee_cell) if fee_cell in spec.cells else None
@@ -170,8 +203,18 @@ def prose_findings(report: Report, spec: Spec, doc: Doc) -> list[Finding]:
             c = spec.cells[fee_cell]
             sheet, ref = report.where.get(c.key, ("", ""))
             where = f"报告中未找到“{heading}”部分，" if six is None else f"但“{heading}”"
-            out.append(make("NB311", f"{c.table.name}“{c.row_label} / {c.col_label}”为 {fmt_number(fee)}，"
-                                     f"{where}未说明收费（信息处理费）情况，请补充",
-                            table=c.table.name, row=c.row_label, column=c.col_label, sheet=sheet,
-                            cell=ref, key=c.key, actual=fmt_number(fee)))
+            out.append(
+                make(
+                    "NB311",
+                    f"{c.table.name}“{c.row_label} / {c.col_label}”为 {fmt_number(fee)}，"
+                    f"{where}未说明收费（信息处理费）情况，请补充",
+                    table=c.table.name,
+                    row=c.row_label,
+                    column=c.col_label,
+                    sheet=sheet,
+                    cell=ref,
+                    key=c.key,
+                    actual=fmt_number(fee),
+                )
+            )
     return out

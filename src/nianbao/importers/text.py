@@ -6,13 +6,16 @@
 4. one cell per line, no separators, blank cells dropped;
 5. PDF text: labels wrapped or one character per line, numbers space-separated at line ends.
 """
+
 from __future__ import annotations
 
 import re
 
 from .tokens import Doc, DocBuilder
 
-_PAGE_FOOTER = re.compile(r"^(?:[\-—–]\s*\d{1,4}\s*[\-—–]|第\s*\d{1,4}\s*页(?:\s*[,，/]?\s*共\s*\d{1,4}\s*页)?)$")
+_PAGE_FOOTER = re.compile(
+    r"^(?:[\-—–]\s*\d{1,4}\s*[\-—–]|第\s*\d{1,4}\s*页(?:\s*[,，/]?\s*共\s*\d{1,4}\s*页)?)$"
+)
 
 
 def _pipe_only(s: str) -> bool:

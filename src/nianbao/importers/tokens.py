@@ -4,6 +4,7 @@ A document is a list of text lines (for the body sections and the issuer) and a 
 tokens: one token per table cell or per piece of text, each either a label (text) or a value
 (a number, a blank cell, or a short non-label such as “无”).
 """
+
 from __future__ import annotations
 
 import re
@@ -14,8 +15,27 @@ from ..normalize import label_key, parse_number
 from ..spec import all_specs
 
 # Written in a numeric cell instead of a number; always read as a (bad) value, never a label.
-NULL_WORDS = {"无", "空", "没有", "暂无", "不详", "未知", "不适用", "-", "--", "/", "\\", "×",
-              "x", "X", "N/A", "n/a", "NA", "na", "*"}
+NULL_WORDS = {
+    "无",
+    "空",
+    "没有",
+    "暂无",
+    "不详",
+    "未知",
+    "不适用",
+    "-",
+    "--",
+    "/",
+    "\\",
+    "×",
+    "x",
+    "X",
+    "N/A",
+    "n/a",
+    "NA",
+    "na",
+    "*",
+}
 _NUMLIKE = re.compile(r"^[+\-−]?[\d.,，]*\d[\d.,，]*\s*(件|个|条|项|起|万元|元|%)?$")
 _DASHES = re.compile(r"^[\-—–－_]+$")
 
@@ -90,8 +110,9 @@ class DocBuilder:
         text = (text or "").strip()
         if value is None:
             value = is_value_text(text)
-        self.doc.tokens.append(Tok(text=text, key="" if value else label_key(text), value=value,
-                                   line=line, block=block))
+        self.doc.tokens.append(
+            Tok(text=text, key="" if value else label_key(text), value=value, line=line, block=block)
+        )
 
     def free_line(self, text: str) -> None:
         """A line of running text: a label, possibly followed by space-separated numbers."""

@@ -1,4 +1,5 @@
 """Assign the value cells read after a row label to the spec's columns."""
+
 from __future__ import annotations
 
 OK, BLANK_ROW, TOO_FEW, TOO_MANY, AMBIGUOUS = "ok", "blank", "too_few", "too_many", "ambiguous"
@@ -7,7 +8,7 @@ OK, BLANK_ROW, TOO_FEW, TOO_MANY, AMBIGUOUS = "ok", "blank", "too_few", "too_man
 def _span_map(window: list[str], spans: list[int]) -> tuple[str, ...] | None:
     out, pos = [], 0
     for s in spans:
-        part = [c for c in window[pos:pos + s] if c]
+        part = [c for c in window[pos : pos + s] if c]
         if len(set(part)) > 1:  # two different numbers in one merged cell
             return None
         out.append(part[0] if part else "")
@@ -30,9 +31,9 @@ def map_values(cells: list[str], spans: list[int], pad: int = 0) -> tuple[str, l
     n = len(cells)
     if n >= width:
         for lo in range(n - width + 1):
-            if any(cells[:lo]) or any(cells[lo + width:]):
+            if any(cells[:lo]) or any(cells[lo + width :]):
                 continue
-            m = _span_map(cells[lo:lo + width], spans)
+            m = _span_map(cells[lo : lo + width], spans)
             if m is not None:
                 readings.add(m)
                 by_start[lo] = m

@@ -5,6 +5,7 @@
 write them atomically, ``read_back`` imports the bytes again and compares them with the data;
 ``publish_command`` is the CLI step.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,9 +34,17 @@ def _table_for(spec: Spec, heading: str):
     return next((t for t in spec.tables if heading_number(t.title) == num), None)
 
 
-def build_document(report: Report, spec: Spec, *, text: str | None = None, markdown: bool = False,
-                   previous: Report | None = None, unit: str | None = None,
-                   year: int | None = None, errors: int = 0) -> Doc:
+def build_document(
+    report: Report,
+    spec: Spec,
+    *,
+    text: str | None = None,
+    markdown: bool = False,
+    previous: Report | None = None,
+    unit: str | None = None,
+    year: int | None = None,
+    errors: int = 0,
+) -> Doc:
     """The report's document model. ``errors`` > 0 puts the red notice on the first page."""
     conf = texts()
     unit = unit if unit is not None else report.unit
@@ -55,10 +64,17 @@ def build_document(report: Report, spec: Spec, *, text: str | None = None, markd
         grid = table_grid(spec, table.key, report.values) if table is not None else None
         parts.append(Part(heading=heading, paras=paras, table=grid))
     notice = conf["notice"].format(errors=errors) if errors else None
-    return Doc(title=conf["title"].format(unit=unit or "", year=year if year is not None else ""),
-              unit=unit or "", year=year, form=spec.version, notice=notice, parts=parts,
-              placeholder=placeholder, footer_page=tuple(conf["footer_page"]),
-              preamble=[p for p in preamble if p.text])
+    return Doc(
+        title=conf["title"].format(unit=unit or "", year=year if year is not None else ""),
+        unit=unit or "",
+        year=year,
+        form=spec.version,
+        notice=notice,
+        parts=parts,
+        placeholder=placeholder,
+        footer_page=tuple(conf["footer_page"]),
+        preamble=[p for p in preamble if p.text],
+    )
 
 
 def render(doc: Doc, kind: str) -> bytes:
@@ -104,8 +120,9 @@ def read_back(data: bytes, kind: str, report: Report, spec: Spec) -> tuple[list[
 PROSE_CODES = ("NB310", "NB311")  # importer: numbers in the text vs the tables, fees in part 六
 
 
-def publish_report(report: Report, spec: Spec, docx: Path | None = None, html: Path | None = None,
-                   **kw) -> Doc:
+def publish_report(
+    report: Report, spec: Spec, docx: Path | None = None, html: Path | None = None, **kw
+) -> Doc:
     """Build the document and write the requested outputs; returns the model."""
     doc = build_document(report, spec, **kw)
     if docx is not None:
@@ -116,4 +133,4 @@ def publish_report(report: Report, spec: Spec, docx: Path | None = None, html: P
 
 
 # the CLI step, imported last because it uses the API above
-from .command import publish_command
+from .command import publish_command  # noqa: E402

@@ -1,4 +1,5 @@
 """``nianbao publish``: read and check the workbook, then write the Word report (and web page)."""
+
 from __future__ import annotations
 
 import uuid
@@ -45,8 +46,16 @@ def _read(path: Path, previous=None):
     items = list(col.items)
     if not items and col.skipped and kind_of(path.name) == KIND_WORKBOOK:
         # a folder scan skips nianbao's own outputs; an aggregate named here is what we publish
-        items = [Input(display=str(path), name=path.name, suffix=path.suffix.lower(), path=path,
-                       mtime=path.stat().st_mtime, kind=KIND_WORKBOOK)]
+        items = [
+            Input(
+                display=str(path),
+                name=path.name,
+                suffix=path.suffix.lower(),
+                path=path,
+                mtime=path.stat().st_mtime,
+                kind=KIND_WORKBOOK,
+            )
+        ]
     if not items:
         raise _Stop(f"{path} 不是可读取的填报表或汇总表（.xlsx）")
     report = read_and_check(items[0], "zero", previous)
@@ -87,8 +96,17 @@ def _check_targets(sources: list[Path], output: Path, html: Path | None) -> None
                 raise _Stop(f"输出文件 {t} 与输入文件相同，会覆盖输入，请换一个文件名")
 
 
-def _run(con: Console, workbook: Path, output: Path, html: Path | None, text: Path | None,
-         previous: Path | None, unit: str | None, year: int | None, force: bool) -> int:
+def _run(
+    con: Console,
+    workbook: Path,
+    output: Path,
+    html: Path | None,
+    text: Path | None,
+    previous: Path | None,
+    unit: str | None,
+    year: int | None,
+    force: bool,
+) -> int:
     from ..fileio import OutputError, write_bytes_atomic
     from ..spec import get_spec
     from . import build_document, read_back, render
@@ -104,8 +122,10 @@ def _run(con: Console, workbook: Path, output: Path, html: Path | None, text: Pa
             lines.append(f"  · {f.message}{where}")
         if errors > SHOWN_ERRORS:
             lines.append(f"  · ……其余 {errors - SHOWN_ERRORS} 处")
-        lines.append(f"请先运行 nianbao check {workbook} 查看并改正全部错误；"
-                     "如只需生成仅供核对的文本，可加 --force（首页将标注未通过审核）。")
+        lines.append(
+            f"请先运行 nianbao check {workbook} 查看并改正全部错误；"
+            "如只需生成仅供核对的文本，可加 --force（首页将标注未通过审核）。"
+        )
         raise _Stop("\n".join(lines), EXIT_FINDINGS)
     spec = get_spec(report.form)
     unit_label, year_label = spec.cover_label("unit"), spec.cover_label("year")
@@ -122,8 +142,9 @@ def _run(con: Console, workbook: Path, output: Path, html: Path | None, text: Pa
         raise _Stop(f"{workbook} 未填写{'、'.join(lack)}，请用括号中的选项指定报告标题中的内容")
     body = read_text_file(text) if text is not None else None
     markdown = text is not None and text.suffix.lower() in (".md", ".markdown")
-    doc = build_document(report, spec, text=body, markdown=markdown, previous=prev,
-                         unit=unit, year=year, errors=errors)
+    doc = build_document(
+        report, spec, text=body, markdown=markdown, previous=prev, unit=unit, year=year, errors=errors
+    )
     outputs = [(output, "docx")] + ([(html, "html")] if html is not None else [])
     rendered, prose = [], []
     for target, kind in outputs:
@@ -131,9 +152,11 @@ def _run(con: Console, workbook: Path, output: Path, html: Path | None, text: Pa
         differ, notes = read_back(data, kind, report, spec)  # what readers of the report will see
         if differ:
             c = spec.cells[differ[0]]
-            raise _Stop(f"生成的{KIND_ZH[kind]}读回后有 {len(differ)} 个数值与工作簿不一致"
-                        f"（如{c.table.name}“{c.row_label} / {c.col_label}”），未写入任何文件；"
-                        "请将工作簿反馈给维护人员")
+            raise _Stop(
+                f"生成的{KIND_ZH[kind]}读回后有 {len(differ)} 个数值与工作簿不一致"
+                f"（如{c.table.name}“{c.row_label} / {c.col_label}”），未写入任何文件；"
+                "请将工作簿反馈给维护人员"
+            )
         prose = prose or notes
         rendered.append((target, data))
     try:
@@ -145,31 +168,54 @@ def _run(con: Console, workbook: Path, output: Path, html: Path | None, text: Pa
     con.print(escape(f"已生成 {'、'.join(done)}：{doc.title}"))
     missing = sum(1 for p in doc.parts for para in p.paras if para.kind == "placeholder")
     if missing:
-        con.print(f"[yellow]提示：[/]{missing} 个部分没有正文，已标注“{escape(doc.placeholder)}”，发布前请补充（--text）。")
+        con.print(
+            f"[yellow]提示：[/]{missing} 个部分没有正文，已标注“{escape(doc.placeholder)}”，"
+            "发布前请补充（--text）。"
+        )
     if errors:
         con.print(f"[bold red]注意：[/]数据存在 {errors} 处错误，首页已标注“仅供核对，不得公开发布”。")
     for note in prose:
         con.print(f"[yellow]正文与表格：[/]{escape(note)}")
     if report.warnings and not errors:
-        con.print(f"[yellow]提示：[/]审核有 {report.warnings} 条警告，可运行 nianbao check {escape(str(workbook))} 查看。")
+        con.print(
+            f"[yellow]提示：[/]审核有 {report.warnings} 条警告，"
+            f"可运行 nianbao check {escape(str(workbook))} 查看。"
+        )
     return EXIT_OK
 
 
-def publish_command(workbook: Path, output: Path, html: Path | None = None, text: Path | None = None,
-                    previous: Path | None = None, unit: str | None = None, year: int | None = None,
-                    force: bool = False) -> int:
+def publish_command(
+    workbook: Path,
+    output: Path,
+    html: Path | None = None,
+    text: Path | None = None,
+    previous: Path | None = None,
+    unit: str | None = None,
+    year: int | None = None,
+    force: bool = False,
+) -> int:
     """Run the publish step; messages go to stderr. Returns the exit code (0, 1 or 2)."""
     con = Console(stderr=True, highlight=False)
     try:
-        return _run(con, Path(workbook), Path(output), Path(html) if html else None,
-                    Path(text) if text else None, Path(previous) if previous else None,
-                    unit, year, force)
+        return _run(
+            con,
+            Path(workbook),
+            Path(output),
+            Path(html) if html else None,
+            Path(text) if text else None,
+            Path(previous) if previous else None,
+            unit,
+            year,
+            force,
+        )
     except _Stop as e:
         head = "[bold red]错误：[/]" if e.code == EXIT_USAGE else "[bold red]未发布：[/]"
         con.print(head + escape(str(e)))
         return e.code
-    except Exception as exc:  # noqa: BLE001 - never a traceback for the user
+    except Exception as exc:
         ref = uuid.uuid4().hex[:8]
-        con.print(f"[bold red]错误：[/]生成年报时发生内部错误（参考编号 {ref}：{type(exc).__name__}），"
-                  "请将输入文件与编号反馈给维护人员")
+        con.print(
+            f"[bold red]错误：[/]生成年报时发生内部错误（参考编号 {ref}：{type(exc).__name__}），"
+            "请将输入文件与编号反馈给维护人员"
+        )
         return EXIT_USAGE

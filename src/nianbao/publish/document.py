@@ -3,6 +3,7 @@
 Both writers (Word and HTML) render this model, so the two outputs always say the same thing.
 Table grids come from ``layout.workbook_layout`` boxes, shifted so that the table starts at (0, 0).
 """
+
 from __future__ import annotations
 
 import math
@@ -139,6 +140,14 @@ def table_grid(spec: Spec, key: str, report_values: dict) -> Grid:
     t = tl.table
     subject = re.sub(r"^[一二三四五六七八九十]+、", "", t.title)
     caption = texts()["caption"].format(name=t.name, title=t.title, subject=subject)
-    return Grid(key=key, name=t.name, title=t.title, caption=caption, nrows=nrows, ncols=ncols,
-                cells=cells, header_rows={r - top for r in tl.header_rows},
-                weights=_weights(tl, top, left, ncols))
+    return Grid(
+        key=key,
+        name=t.name,
+        title=t.title,
+        caption=caption,
+        nrows=nrows,
+        ncols=ncols,
+        cells=cells,
+        header_rows={r - top for r in tl.header_rows},
+        weights=_weights(tl, top, left, ncols),
+    )

@@ -5,6 +5,7 @@ A4 portrait; margins 37/35/28/26 mm; title 方正小标宋简体 二号; heading
 widths that add up to the text width; page number “— n —” in the footer. Fonts that may be
 missing fall back (fontTable altName) to the ones every Chinese Windows has.
 """
+
 from __future__ import annotations
 
 import io
@@ -27,7 +28,12 @@ MARGINS = {"top": Mm(37), "bottom": Mm(35), "left": Mm(28), "right": Mm(26)}
 TEXT_WIDTH_TWIPS = int((PAGE_W - MARGINS["left"] - MARGINS["right"]) / 635)  # EMU -> twips
 
 TITLE_FONT, BODY_FONT, HEAD_FONT, SUB_FONT, TABLE_FONT = (
-    "方正小标宋简体", "仿宋_GB2312", "黑体", "楷体_GB2312", "宋体")
+    "方正小标宋简体",
+    "仿宋_GB2312",
+    "黑体",
+    "楷体_GB2312",
+    "宋体",
+)
 FALLBACK = {"方正小标宋简体": "宋体", "仿宋_GB2312": "仿宋", "楷体_GB2312": "楷体"}
 BODY_SIZE, TITLE_SIZE, FOOTER_SIZE = Pt(16), Pt(22), Pt(14)
 LINE = Pt(28)
@@ -59,8 +65,19 @@ def _clear(style_el) -> None:
             style_el.remove(el)
 
 
-def _style(doc, name: str, font: str, size, *, base=None, align=None, indent=True, line=LINE,
-           builtin: bool = False, outline: int | None = None):
+def _style(
+    doc,
+    name: str,
+    font: str,
+    size,
+    *,
+    base=None,
+    align=None,
+    indent=True,
+    line=LINE,
+    builtin: bool = False,
+    outline: int | None = None,
+):
     styles = doc.styles
     st = styles[name] if builtin else styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
     if builtin:
@@ -101,17 +118,43 @@ def _setup(doc) -> None:
         rpr.append(lang)
     lang.set(qn("w:val"), "zh-CN")
     lang.set(qn("w:eastAsia"), "zh-CN")
-    normal = _style(doc, "Normal", BODY_FONT, BODY_SIZE, builtin=True,
-                    align=WD_ALIGN_PARAGRAPH.JUSTIFY)
-    _style(doc, "Title", TITLE_FONT, TITLE_SIZE, base=normal, builtin=True, indent=False,
-           align=WD_ALIGN_PARAGRAPH.CENTER, line=Pt(36), outline=0)
+    normal = _style(doc, "Normal", BODY_FONT, BODY_SIZE, builtin=True, align=WD_ALIGN_PARAGRAPH.JUSTIFY)
+    _style(
+        doc,
+        "Title",
+        TITLE_FONT,
+        TITLE_SIZE,
+        base=normal,
+        builtin=True,
+        indent=False,
+        align=WD_ALIGN_PARAGRAPH.CENTER,
+        line=Pt(36),
+        outline=0,
+    )
     _style(doc, "Heading 1", HEAD_FONT, BODY_SIZE, base=normal, builtin=True, outline=1)
     _style(doc, "NB Sub", SUB_FONT, BODY_SIZE, base=normal, outline=2)
     for name, size in (("NB Table", Pt(10.5)), ("NB Table Small", Pt(9))):
-        _style(doc, name, TABLE_FONT, size, base=normal, indent=False, line=Pt(size.pt * 1.25),
-               align=WD_ALIGN_PARAGRAPH.CENTER)
-    footer = _style(doc, "Footer", TABLE_FONT, FOOTER_SIZE, base=normal, builtin=True,
-                    indent=False, line=None, align=WD_ALIGN_PARAGRAPH.CENTER)
+        _style(
+            doc,
+            name,
+            TABLE_FONT,
+            size,
+            base=normal,
+            indent=False,
+            line=Pt(size.pt * 1.25),
+            align=WD_ALIGN_PARAGRAPH.CENTER,
+        )
+    footer = _style(
+        doc,
+        "Footer",
+        TABLE_FONT,
+        FOOTER_SIZE,
+        base=normal,
+        builtin=True,
+        indent=False,
+        line=None,
+        align=WD_ALIGN_PARAGRAPH.CENTER,
+    )
     footer.paragraph_format.tab_stops.clear_all()
     _font_fallbacks(doc)  # Word substitutes the altName of a font the computer lacks
     sec = doc.sections[0]
@@ -135,9 +178,12 @@ def _font_fallbacks(doc) -> None:
             continue
         font = etree.SubElement(root, qn("w:font"))
         font.set(qn("w:name"), name)
-        for tag, val in (("w:altName", alt), ("w:charset", "86"),
-                         ("w:family", "modern" if name == HEAD_FONT else "roman"),
-                         ("w:pitch", "variable")):
+        for tag, val in (
+            ("w:altName", alt),
+            ("w:charset", "86"),
+            ("w:family", "modern" if name == HEAD_FONT else "roman"),
+            ("w:pitch", "variable"),
+        ):
             el = etree.SubElement(font, qn(tag))
             el.set(qn("w:val"), val)
     part._blob = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
@@ -197,7 +243,7 @@ def _title(doc, model: Doc) -> None:
     unit = model.unit
     if len(model.title) > per_line and unit and model.title.startswith(unit) and len(unit) <= per_line:
         p.add_run(unit).add_break()
-        p.add_run(model.title[len(unit):])
+        p.add_run(model.title[len(unit) :])
     else:
         p.add_run(model.title)
 
@@ -229,8 +275,14 @@ def _borders(table) -> None:
             b.set(qn(f"w:{k}"), v)
         borders.append(b)
     # schema order: tblBorders comes after tblW/jc/tblInd and before tblLayout/tblCellMar/tblLook
-    anchor = next((tbl_pr.find(qn(t)) for t in ("w:shd", "w:tblLayout", "w:tblCellMar", "w:tblLook")
-                   if tbl_pr.find(qn(t)) is not None), None)
+    anchor = next(
+        (
+            tbl_pr.find(qn(t))
+            for t in ("w:shd", "w:tblLayout", "w:tblCellMar", "w:tblLook")
+            if tbl_pr.find(qn(t)) is not None
+        ),
+        None,
+    )
     if anchor is not None:
         anchor.addprevious(borders)
     else:

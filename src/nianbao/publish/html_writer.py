@@ -3,6 +3,7 @@
 Tables keep the official merges as rowspan/colspan; header cells are <th> with a scope, values
 are <td>; each table has a <caption> and sits in a keyboard-scrollable region on narrow screens.
 """
+
 from __future__ import annotations
 
 from html import escape
@@ -42,7 +43,9 @@ def _scope(role: str, nrows: int, ncols: int) -> str:
 
 
 def _cell(gc, grid: Grid) -> str:
-    span = (f' rowspan="{gc.nrows}"' if gc.nrows > 1 else "") + (f' colspan="{gc.ncols}"' if gc.ncols > 1 else "")
+    span = (f' rowspan="{gc.nrows}"' if gc.nrows > 1 else "") + (
+        f' colspan="{gc.ncols}"' if gc.ncols > 1 else ""
+    )
     text = escape(gc.text)
     if gc.role == "value":
         return f"<td{span}>{text}</td>"
@@ -60,18 +63,31 @@ def render_table(grid: Grid, table_id: str) -> str:
     total = sum(grid.weights)
     widths = [100 * w / total for w in grid.weights]
     wide = ' class="wide"' if grid.ncols > 8 else ""
-    out = [f'<div class="table-wrap" role="region" tabindex="0" aria-labelledby="{table_id}-cap">',
-           f'<table id="{table_id}"{wide}>', f'<caption id="{table_id}-cap">{escape(grid.caption)}</caption>',
-           "<colgroup>" + "".join(f'<col style="width:{w:.2f}%">' for w in widths) + "</colgroup>"]
+    out = [
+        f'<div class="table-wrap" role="region" tabindex="0" aria-labelledby="{table_id}-cap">',
+        f'<table id="{table_id}"{wide}>',
+        f'<caption id="{table_id}-cap">{escape(grid.caption)}</caption>',
+        "<colgroup>" + "".join(f'<col style="width:{w:.2f}%">' for w in widths) + "</colgroup>",
+    ]
 
     def rows(rs):
-        return ["<tr>" + "".join(_cell(gc, grid) for gc in sorted(by_row.get(r, []), key=lambda c: c.col))
-                + "</tr>" for r in rs]
+        return [
+            "<tr>"
+            + "".join(_cell(gc, grid) for gc in sorted(by_row.get(r, []), key=lambda c: c.col))
+            + "</tr>"
+            for r in rs
+        ]
 
     if len(groups) == 1:
         head = grid.top_header_rows()
-        out += ["<thead>", *rows(range(head)), "</thead>", "<tbody>", *rows(range(head, grid.nrows)),
-                "</tbody>"]
+        out += [
+            "<thead>",
+            *rows(range(head)),
+            "</thead>",
+            "<tbody>",
+            *rows(range(head, grid.nrows)),
+            "</tbody>",
+        ]
     else:
         for g in groups:
             out += ["<tbody>", *rows(g), "</tbody>"]
@@ -98,8 +114,11 @@ def render_html(doc: Doc) -> str:
         if part.table is not None:
             body.append(render_table(part.table, f"table-{part.table.key}"))
         body.append("</section>")
-    return ("<!DOCTYPE html>\n"
-            '<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{escape(doc.title)}</title>\n<style>\n{CSS}\n</style>\n</head>\n<body>\n<main>\n"
-            + "\n".join(body) + "\n</main>\n</body>\n</html>\n")
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{escape(doc.title)}</title>\n<style>\n{CSS}\n</style>\n</head>\n<body>\n<main>\n"
+        + "\n".join(body)
+        + "\n</main>\n</body>\n</html>\n"
+    )

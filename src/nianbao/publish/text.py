@@ -4,6 +4,7 @@ Headings in the user's text are found the way published reports are read: by the
 (一、…六、) and by the words they share with the official heading, so that variants such as
 ``五、政府信息公开工作存在的主要问题及改进情况`` are recognised.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,7 +29,7 @@ def _norm(s: str) -> str:
 
 
 def _bigrams(s: str) -> set[str]:
-    return {s[i:i + 2] for i in range(len(s) - 1)}
+    return {s[i : i + 2] for i in range(len(s) - 1)}
 
 
 def heading_number(heading: str) -> str:
@@ -42,11 +43,11 @@ def match_heading(line: str, headings: list[str], after: int = -1) -> int | None
     m = _NUM.match(s)
     if not m:
         return None
-    rest = s[m.end():].rstrip(":：。")
+    rest = s[m.end() :].rstrip(":：。")
     for i, h in enumerate(headings):
         if i <= after or heading_number(h) != m.group(1):
             continue
-        official = _norm(h)[len(m.group(0)):]
+        official = _norm(h)[len(m.group(0)) :]
         if not rest or "。" in rest or len(rest) > 2 * len(official) + 10:
             return None
         grams = _bigrams(official)
@@ -61,7 +62,9 @@ def _looks_like_title(line: str) -> bool:
     return s.endswith("年度报告") and len(s) <= 60
 
 
-def parse_text(raw: str, headings: list[str], markdown: bool = False) -> tuple[list[Para], dict[int, list[Para]]]:
+def parse_text(
+    raw: str, headings: list[str], markdown: bool = False
+) -> tuple[list[Para], dict[int, list[Para]]]:
     """(paragraphs before the first heading, {part index: paragraphs}) of the user's text.
 
     Plain text: every non-empty line is a paragraph. Markdown: blank lines separate paragraphs,
@@ -93,7 +96,7 @@ def parse_text(raw: str, headings: list[str], markdown: bool = False) -> tuple[l
             continue  # the user's own title line: the title is generated
         if markdown:
             md = _MD_MARK.match(line)
-            text = _EMPH.sub("", _BULLET.sub("", line[md.end():] if md else line)).strip()
+            text = _EMPH.sub("", _BULLET.sub("", line[md.end() :] if md else line)).strip()
             if md:
                 flush()
                 current.append(Para(text, SUB))
@@ -141,8 +144,9 @@ def change_phrase(current: Decimal, previous: Decimal) -> str:
     return conf["up" if diff > 0 else "down"].format(n=fmt_number(abs(diff)))
 
 
-def sentences(spec: Spec, table_key: str, report: Report, previous: Report | None = None,
-              prev_spec: Spec | None = None) -> list[str]:
+def sentences(
+    spec: Spec, table_key: str, report: Report, previous: Report | None = None, prev_spec: Spec | None = None
+) -> list[str]:
     """The generated sentences of one table (t3, t4) stating its key figures."""
     out: list[str] = []
     for conf in texts()["sentences"].get(table_key, []):

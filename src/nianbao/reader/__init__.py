@@ -13,6 +13,7 @@ sheet part), book (the sheets as grids), formulas (formula and error cells, eval
 locate (finding the tables, choosing the form), cover (unit, year, filler…), values (cell
 values, merged value cells); this module puts them together.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -60,14 +61,41 @@ from .package import (
 from .values import _merged_value_cells, _read_values
 
 __all__ = [
-    "MAX_COLS", "MAX_FILE_BYTES", "MAX_FORMULA_DEPTH", "MAX_PACKAGE_BYTES", "MAX_PART_BYTES", "MAX_PART_RATIO",
-    "MAX_RANGE_CELLS", "MAX_ROWS", "OLE_MAGIC", "Book", "FormulaErrorValue", "FormulaUnsupported", "Formulas",
-    "Grid", "Located", "Package", "Unreadable", "detect_spec", "locate_table", "open_package", "parse_date",
-    "parse_year", "read_cover", "read_report", "read_workbook", "scan_errors", "scan_extent", "scan_formulas",
-    "shift_formula", "trim_sheet", "unit_from_filename",
+    "MAX_COLS",
+    "MAX_FILE_BYTES",
+    "MAX_FORMULA_DEPTH",
+    "MAX_PACKAGE_BYTES",
+    "MAX_PART_BYTES",
+    "MAX_PART_RATIO",
+    "MAX_RANGE_CELLS",
+    "MAX_ROWS",
+    "OLE_MAGIC",
+    "Book",
+    "FormulaErrorValue",
+    "FormulaUnsupported",
+    "Formulas",
+    "Grid",
+    "Located",
+    "Package",
+    "Unreadable",
+    "detect_spec",
+    "locate_table",
+    "open_package",
+    "parse_date",
+    "parse_year",
+    "read_cover",
+    "read_report",
+    "read_workbook",
+    "scan_errors",
+    "scan_extent",
+    "scan_formulas",
+    "shift_formula",
+    "trim_sheet",
+    "unit_from_filename",
 ]
 
 # ---- entry points -----------------------------------------------------------------------
+
 
 def read_report(item) -> Report:
     """Read any input (workbook or published report). Never raises."""
@@ -114,12 +142,18 @@ def _internal(item, exc: BaseException) -> Report:
     ref = uuid.uuid4().hex[:8]
     r = Report(path=item.display, unreadable=True, mtime=getattr(item, "mtime", 0.0) or 0.0)
     r.meta["error_ref"] = ref
-    r.findings.append(make("NB005", f"{item.display}：处理时发生内部错误（参考编号 {ref}："
-                                    f"{type(exc).__name__}），其余文件不受影响，请将此文件与编号反馈给维护人员"))
+    r.findings.append(
+        make(
+            "NB005",
+            f"{item.display}：处理时发生内部错误（参考编号 {ref}："
+            f"{type(exc).__name__}），其余文件不受影响，请将此文件与编号反馈给维护人员",
+        )
+    )
     return r
 
 
 # ---- the reader -------------------------------------------------------------------------
+
 
 def _read_workbook(item) -> Report:
     report = Report(path=item.display, mtime=getattr(item, "mtime", 0.0) or 0.0)
@@ -132,7 +166,9 @@ def _read_workbook(item) -> Report:
     except OSError as e:
         raise Unreadable(f"无法打开文件（{e.strerror or type(e).__name__}）") from None
     if len(data) > MAX_FILE_BYTES:
-        raise Unreadable(f"文件大小 {len(data) / 2**20:.0f} MB，超过 {MAX_FILE_BYTES // 2**20} MB 的上限，已拒绝读取")
+        raise Unreadable(
+            f"文件大小 {len(data) / 2**20:.0f} MB，超过 {MAX_FILE_BYTES // 2**20} MB 的上限，已拒绝读取"
+        )
     kind = _sniff(data, getattr(item, "suffix", "") or "")
     pkg = open_package(data) if kind == "zip" else None
     if pkg is not None and getattr(item, "output_check", False) and "nianbao_output" in pkg.custom:
@@ -173,19 +209,24 @@ def _read_workbook(item) -> Report:
         report.source = "labels"
         if spec is None:
             names = "、".join(t.name for t in specs()[-1].tables)
-            raise Unreadable(f"未在工作簿中找到政府信息公开年报统计表（{names}）的表头，"
-                             "请使用统一下发的模板填报", book.findings)
+            raise Unreadable(
+                f"未在工作簿中找到政府信息公开年报统计表（{names}）的表头，请使用统一下发的模板填报",
+                book.findings,
+            )
     for t in spec.tables:
         if located.get(t.key) is None:
             located[t.key] = locate_table(book, t)
     if not any(loc.found_any for loc in located.values()):
         names = "、".join(t.name for t in spec.tables)
-        raise Unreadable(f"未在工作簿中找到政府信息公开年报统计表（{names}）的表头，请使用统一下发的模板填报",
-                         book.findings)
+        raise Unreadable(
+            f"未在工作簿中找到政府信息公开年报统计表（{names}）的表头，请使用统一下发的模板填报",
+            book.findings,
+        )
 
     report.form = spec.version
-    report.meta.update({"form_id": spec.form_id,
-                        "spec_digest": meta.get("nianbao_spec_digest", meta.get("spec_digest", ""))})
+    report.meta.update(
+        {"form_id": spec.form_id, "spec_digest": meta.get("nianbao_spec_digest", meta.get("spec_digest", ""))}
+    )
     cells: dict[str, Pos] = {}
     missing_keys: list[str] = []
     for t in spec.tables:

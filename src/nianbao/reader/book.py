@@ -1,6 +1,7 @@
 """The workbook as lazily loaded grids, with the package guards applied per sheet, formula
 evaluation and the label index used by the fallback locator.
 """
+
 from __future__ import annotations
 
 import io
@@ -31,6 +32,7 @@ from .package import (
 )
 
 # ---- the workbook as grids --------------------------------------------------------------
+
 
 @dataclass
 class Grid:
@@ -88,7 +90,7 @@ class Book:
         try:
             self.cal = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
             meta = self.cal.sheets_metadata
-        except BaseException as e:  # noqa: BLE001 - calamine errors; pyo3 panics are BaseException
+        except BaseException as e:
             _reraise_interrupts(e)
             name = type(e).__name__
             if "Password" in name or "password" in str(e).lower() or "encrypt" in str(e).lower():
@@ -134,9 +136,11 @@ class Book:
             sheet = cal.get_sheet_by_name(name)
             rows = sheet.to_python(skip_empty_area=False, nrows=MAX_ROWS)
             merged = [(a[0], a[1], b[0], b[1]) for a, b in (sheet.merged_cell_ranges or [])]
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:
             _reraise_interrupts(e)
-            self.findings.append(make("NB006", f"工作表“{name}”无法读取（技术信息：{type(e).__name__}），已跳过", sheet=name))
+            self.findings.append(
+                make("NB006", f"工作表“{name}”无法读取（技术信息：{type(e).__name__}），已跳过", sheet=name)
+            )
             return None
         if rows and len(rows[0]) > MAX_COLS:  # .xls: no package to trim beforehand
             rows = [r[:MAX_COLS] for r in rows]
@@ -147,19 +151,28 @@ class Book:
         dropped when needed), or None to skip the sheet."""
         max_row, max_col, all_refs = scan_extent(xml, (s, e))
         if not all_refs and (xml.count(b"<c", s, e) > MAX_COLS or xml.count(b"<row", s, e) > MAX_ROWS):
-            self.findings.append(make("NB006", f"工作表“{name}”的单元格缺少位置信息且数量异常，已跳过该工作表",
-                                      sheet=name))
+            self.findings.append(
+                make("NB006", f"工作表“{name}”的单元格缺少位置信息且数量异常，已跳过该工作表", sheet=name)
+            )
             return None
         if max_row <= MAX_ROWS and max_col <= MAX_COLS:
             return self.cal
         trimmed, far = trim_sheet(self.pkg.read(part))  # the whole part: it is written back
         if far:
-            self.findings.append(make(
-                "NB006", f"工作表“{name}”在第 {MAX_ROWS} 行或 {col_letter(MAX_COLS - 1)} 列以外还有内容"
-                         f"（最远到 {far}），这些内容已忽略", sheet=name, cell=far))
+            self.findings.append(
+                make(
+                    "NB006",
+                    f"工作表“{name}”在第 {MAX_ROWS} 行或 {col_letter(MAX_COLS - 1)} 列以外还有内容"
+                    f"（最远到 {far}），这些内容已忽略",
+                    sheet=name,
+                    cell=far,
+                )
+            )
         max_row2, max_col2, _ = scan_extent(trimmed)
         if max_row2 > MAX_ROWS or max_col2 > MAX_COLS:
-            self.findings.append(make("NB006", f"工作表“{name}”的使用范围异常巨大，已跳过该工作表", sheet=name))
+            self.findings.append(
+                make("NB006", f"工作表“{name}”的使用范围异常巨大，已跳过该工作表", sheet=name)
+            )
             return None
         return self._rebuilt(part, trimmed)
 
@@ -192,8 +205,12 @@ class Book:
     def formulas(self, name: str) -> dict:
         if name not in self._formulas:
             part = self.pkg.sheet_parts.get(name) if self.pkg else None
-            self._formulas[name] = scan_formulas(self._sheet_xml(part) if part else b"", self._regions.get(part),
-                                                 self._prefixed.get(part), self._starts.get(part))
+            self._formulas[name] = scan_formulas(
+                self._sheet_xml(part) if part else b"",
+                self._regions.get(part),
+                self._prefixed.get(part),
+                self._starts.get(part),
+            )
         return self._formulas[name]
 
     def errors(self, name: str) -> dict:
@@ -220,8 +237,9 @@ class Book:
             raise FormulaUnsupported(ref)
         return sheet, [(r, c) for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)]
 
-    def cell_number(self, sheet: str, r: int, c: int, depth: int, stack: frozenset,
-                    in_range: bool) -> Decimal:
+    def cell_number(
+        self, sheet: str, r: int, c: int, depth: int, stack: frozenset, in_range: bool
+    ) -> Decimal:
         if depth > MAX_FORMULA_DEPTH or (sheet, r, c) in stack:
             raise FormulaUnsupported("depth")
         f = self.formulas(sheet).get((r, c)) if self.pkg else None

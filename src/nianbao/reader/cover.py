@@ -1,5 +1,5 @@
-"""The cover fields (填报单位, 报告年度, 填报人, 联系电话, 填报日期) and the unit named in a file name.
-"""
+"""The cover fields (填报单位, 报告年度, 填报人, 联系电话, 填报日期) and the unit named in a file name."""
+
 from __future__ import annotations
 
 import re
@@ -12,6 +12,7 @@ from ..spec import Spec
 from .book import Book, Grid, same_label
 
 # ---- cover ------------------------------------------------------------------------------
+
 
 def _text(v) -> str:
     if v is None:
@@ -54,7 +55,9 @@ def read_cover(book: Book, spec: Spec) -> dict[str, object]:
         return out
     order = {n: i for i, n in enumerate(book.names)}
     for f in missing:
-        hits = sorted(book.find(f["label"]), key=lambda p: (p[0] != lay.cover_sheet, order.get(p[0], 99), p[1], p[2]))
+        hits = sorted(
+            book.find(f["label"]), key=lambda p: (p[0] != lay.cover_sheet, order.get(p[0], 99), p[1], p[2])
+        )
         for s, r, c in hits:
             v = _cover_value(book.grid(s), r, c, tuple(x["label"] for x in spec.cover))
             if v not in ("", None):
@@ -112,7 +115,8 @@ def parse_date(v) -> str:
 
 _NAME_NOISE = re.compile(
     r"(_审核|审核|副本|\(\d+\)|（\d+）|(?:19|20)\d\d\s*年?度?|政府信息公开工作年度报告|政府信息公开年度报告|政府信息公开年报"
-    r"|政府信息公开|年度报告|年报|统计表|数据表|填报表|报表|模板|定稿|终稿|最终版|修改版|[vV]\d+)")
+    r"|政府信息公开|年度报告|年报|统计表|数据表|填报表|报表|模板|定稿|终稿|最终版|修改版|[vV]\d+)"
+)
 
 
 def unit_from_filename(name: str) -> str:

@@ -2,6 +2,7 @@
 process on a cell at XFD1048576, and allocates every cell up to the farthest one. Cells right of
 MAX_COLS or below MAX_ROWS are dropped (and reported) before the sheet is parsed.
 """
+
 from __future__ import annotations
 
 import re
@@ -59,8 +60,12 @@ def scan_extent(xml: bytes, region: tuple[int, int] | None = None) -> tuple[int,
     s, e = region or _sheet_data(xml)
     if s == e:
         return 0, 0, True
-    odd = (_ODD_TAG.search(xml, s, e) is not None or xml.find(b":c ", s, e) >= 0
-           or xml.find(b"r='", s, e) >= 0 or xml.find(b" r =", s, e) >= 0)
+    odd = (
+        _ODD_TAG.search(xml, s, e) is not None
+        or xml.find(b":c ", s, e) >= 0
+        or xml.find(b"r='", s, e) >= 0
+        or xml.find(b" r =", s, e) >= 0
+    )
     refs = _REF_ATTR.findall(xml, s, e) if odd else _REF_FAST.findall(xml, s, e)
     max_row = max_col = 0
     letters: set[bytes] = set()

@@ -1,6 +1,7 @@
 """Formula cells and error cells of a sheet part, and a small evaluator for the formulas a
 returned report may hold (+ - * / ( ) SUM over cells and numbers).
 """
+
 from __future__ import annotations
 
 import html
@@ -46,7 +47,7 @@ def _formula_starts(xml: bytes, s: int, e: int, prefixed: bool):
         return
     i = xml.find(b"<f", s, e)
     while i >= 0:
-        if xml[i + 2:i + 3] in (b" ", b">", b"/"):
+        if xml[i + 2 : i + 3] in (b" ", b">", b"/"):
             yield i
         i = xml.find(b"<f", i + 2, e)
 
@@ -55,8 +56,13 @@ class Formulas:
     """The formula cells of one sheet part; formula text is extracted only when asked for
     (templates carry long status formulas nobody needs to read)."""
 
-    def __init__(self, xml: bytes, region: tuple[int, int] | None = None, prefixed: bool | None = None,
-                 starts: list[int] | None = None):
+    def __init__(
+        self,
+        xml: bytes,
+        region: tuple[int, int] | None = None,
+        prefixed: bool | None = None,
+        starts: list[int] | None = None,
+    ):
         self.xml = xml
         self.at: dict[tuple[int, int], int] = {}  # position -> offset of its <f
         self.shared: dict[tuple[int, int], str] = {}  # child position -> si
@@ -80,7 +86,7 @@ class Formulas:
                 continue
             if xml.startswith(b'<c r="', j):  # the usual spelling: the reference comes first
                 q = xml.find(b'"', j + 6, p)
-                raw = xml[j + 6:q] if q > 0 else b">"
+                raw = xml[j + 6 : q] if q > 0 else b">"
                 ref = raw.decode("utf-8", "replace") if b">" not in raw and b"&" not in raw else None
             else:
                 ref = None
@@ -93,7 +99,7 @@ class Formulas:
             if pos is None:
                 continue
             self.at[pos] = p
-            head = xml[p:xml.find(b">", p) + 1]
+            head = xml[p : xml.find(b">", p) + 1]
             if b"shared" in head:
                 fa = _attrs(head)
                 if fa.get("t") == "shared" and "si" in fa:
@@ -131,8 +137,12 @@ class Formulas:
         return v
 
 
-def scan_formulas(xml: bytes, region: tuple[int, int] | None = None, prefixed: bool | None = None,
-                  starts: list[int] | None = None) -> Formulas:
+def scan_formulas(
+    xml: bytes,
+    region: tuple[int, int] | None = None,
+    prefixed: bool | None = None,
+    starts: list[int] | None = None,
+) -> Formulas:
     """Formula cells of a sheet part: ``.get((row, col))`` gives the text without '='
     (shared formulas translated to each cell). When the caller already knows them: ``prefixed``,
     whether the region holds namespace-prefixed cells (``:c ``); ``starts``, the offsets of the
@@ -158,17 +168,21 @@ def scan_errors(xml: bytes, region: tuple[int, int] | None = None) -> dict[tuple
 
 _SHEET_PREFIX = r"(?:(?:'(?:[^']|'')+'|[^\s'!:(),+\-*/^&=<>;\"{}]+)!)?"
 _CELLREF = r"\$?[A-Za-z]{1,3}\$?\d+"
-_TOKEN = re.compile(rf"""\s*(?:
+_TOKEN = re.compile(
+    rf"""\s*(?:
     (?P<ref>{_SHEET_PREFIX}{_CELLREF}(?::{_CELLREF})?)(?![\w(])
   | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<func>[A-Za-z_][A-Za-z0-9_.]*)\s*\(
   | (?P<op>[-+*/(),;])
-)""", re.VERBOSE)
+)""",
+    re.VERBOSE,
+)
 _SHIFT = re.compile(r"('(?:[^']|'')*'|\"[^\"]*\")|(\$?)([A-Za-z]{1,3})(\$?)(\d+)(?![\w(])")
 
 
 def shift_formula(text: str, dr: int, dc: int) -> str:
     """Move the relative references of a shared formula by (dr, dc)."""
+
     def sub(m: re.Match) -> str:
         if m.group(1):
             return m.group(1)
@@ -178,6 +192,7 @@ def shift_formula(text: str, dr: int, dc: int) -> str:
         if c < 0 or r < 1:
             return "#REF!"
         return f"{cabs}{col_letter(c)}{rabs}{r}"
+
     return _SHIFT.sub(sub, text)
 
 
@@ -196,7 +211,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
         if not m or m.end() == i:
             if text[i:].strip() == "":
                 break
-            raise FormulaUnsupported(text[i:i + 10])
+            raise FormulaUnsupported(text[i : i + 10])
         kind = m.lastgroup
         out.append((kind, m.group(kind)))
         i = m.end()
@@ -278,7 +293,9 @@ class _Eval:
                     self.take()
                     sheet, cells = self.book.ref_cells(self.sheet, v)
                     for r, c in cells:
-                        n = self.book.cell_number(sheet, r, c, self.depth + 1, self.stack, in_range=len(cells) > 1)
+                        n = self.book.cell_number(
+                            sheet, r, c, self.depth + 1, self.stack, in_range=len(cells) > 1
+                        )
                         total += n
                 else:
                     total += self.expr()
@@ -293,5 +310,3 @@ class _Eval:
                 raise FormulaUnsupported("(")
             return v
         raise FormulaUnsupported(str(val))
-
-

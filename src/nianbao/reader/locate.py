@@ -1,6 +1,7 @@
 """Finding the tables: our template through the layout of its spec (confirmed against the
 labels), anything else by its labels; and choosing the form.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -23,7 +24,9 @@ class Located:
     missing: list[str] = field(default_factory=list)  # Chinese messages (NB003)
     missing_keys: list[str] = field(default_factory=list)
     found_any: bool = False
-    layout: dict[str, Pos] | None = None  # the template's cells, when placed by the layout (shared: read only)
+    layout: dict[str, Pos] | None = (
+        None  # the template's cells, when placed by the layout (shared: read only)
+    )
 
 
 def _row_name(table: Table, node) -> str:
@@ -45,8 +48,11 @@ def _layout_parts(tl: TableLayout) -> tuple[tuple[tuple[int, int, str], ...], di
     once per layout (layouts live as long as the process)."""
     hit = _LAYOUT_CACHE.get(id(tl))
     if hit is None or hit[0] is not tl:
-        leaves = tuple((b.row, b.col, b.text) for b in tl.boxes
-                       if b.role in ("rowhead", "colhead") and b.key and _is_leaf_box(tl.table, b))
+        leaves = tuple(
+            (b.row, b.col, b.text)
+            for b in tl.boxes
+            if b.role in ("rowhead", "colhead") and b.key and _is_leaf_box(tl.table, b)
+        )
         cells = {key: (tl.sheet, box.row, box.col) for key, box in tl.values.items()}
         hit = _LAYOUT_CACHE[id(tl)] = (tl, leaves, cells)
     return hit[1], hit[2]
@@ -182,8 +188,9 @@ def _match_columns(book: Book, g: Grid, sec: Section, rows: range, min_col: int)
 
 
 def _numeric(v) -> bool:
-    return not isinstance(v, bool) and isinstance(v, (int, float)) or (
-        isinstance(v, str) and parse_number(v)[0] is not None)
+    return (not isinstance(v, bool) and isinstance(v, (int, float))) or (
+        isinstance(v, str) and parse_number(v)[0] is not None
+    )
 
 
 def _locate_headed(book: Book, table: Table) -> Located:
@@ -237,6 +244,7 @@ def _locate_headed(book: Book, table: Table) -> Located:
 
 
 # ---- choosing the form ------------------------------------------------------------------
+
 
 def _meta_sheet_values(book: Book) -> dict[str, str]:
     names = {s.workbook.get("meta_sheet") for s in specs()}

@@ -1,6 +1,7 @@
 """The package guards: what the file really is, the zip directory (sizes, zip-bomb ratios,
 encryption), DTD declarations, and the sheet list, read before python-calamine sees anything.
 """
+
 from __future__ import annotations
 
 import html
@@ -36,6 +37,7 @@ class Unreadable(Exception):
 
 # ---- sniffing and package guards ---------------------------------------------------------
 
+
 def _sniff(data: bytes, suffix: str) -> str:
     """'zip' | 'ole', or raise Unreadable with what the file really is."""
     if not data:
@@ -43,7 +45,7 @@ def _sniff(data: bytes, suffix: str) -> str:
     if data[:4] == b"PK\x03\x04" or data[:4] == b"PK\x05\x06":
         return "zip"
     if data[:8] == OLE_MAGIC:
-        if _ENCRYPTED_MARK in data[:1024 * 1024] or _ENCRYPTED_MARK in data[-1024 * 1024:]:
+        if _ENCRYPTED_MARK in data[: 1024 * 1024] or _ENCRYPTED_MARK in data[-1024 * 1024 :]:
             raise Unreadable("文件设有打开密码（已加密），无法读取；请取消密码后重新报送")
         return "ole"
     head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
@@ -52,7 +54,9 @@ def _sniff(data: bytes, suffix: str) -> str:
     if head.startswith((b"<!doctype html", b"<html", b"<table", b"<meta")) or b"<html" in head[:512]:
         raise Unreadable("这是网页（HTML）文件，不是 Excel 工作簿；请在 Excel 中另存为 .xlsx 后重新报送")
     if head.startswith(b"<?xml"):
-        raise Unreadable("这是 XML 文件（可能是“XML 电子表格”格式），不是 Excel 工作簿；请另存为 .xlsx 后重新报送")
+        raise Unreadable(
+            "这是 XML 文件（可能是“XML 电子表格”格式），不是 Excel 工作簿；请另存为 .xlsx 后重新报送"
+        )
     if b"\x00" not in data[:4096]:
         raise Unreadable(f"这是文本文件，不是 Excel 工作簿（扩展名被改成了 {suffix}）")
     raise Unreadable("不是有效的 Excel 文件（文件已损坏或不是表格）")
@@ -74,13 +78,23 @@ def _check_prolog(name: str, data: bytes) -> None:
     m = _ROOT_START.search(data)
     prolog = data[: m.start()] if m else data
     if any(d in prolog for d in _DTD):
-        raise Unreadable(f"文件中的 {name} 含有 XML 实体声明（DOCTYPE/ENTITY），可能是恶意构造的文件，已拒绝读取")
+        raise Unreadable(
+            f"文件中的 {name} 含有 XML 实体声明（DOCTYPE/ENTITY），可能是恶意构造的文件，已拒绝读取"
+        )
 
 
 class _Entry:
     """A central-directory record: the fields of zipfile.ZipInfo the reader uses."""
 
-    __slots__ = ("CRC", "compress_size", "compress_type", "file_size", "filename", "flag_bits", "header_offset")
+    __slots__ = (
+        "CRC",
+        "compress_size",
+        "compress_type",
+        "file_size",
+        "filename",
+        "flag_bits",
+        "header_offset",
+    )
 
     def is_dir(self) -> bool:
         return self.filename.endswith("/")
@@ -94,10 +108,14 @@ def _directory(data: bytes) -> list[_Entry] | None:
     read straight from the buffer as zipfile would read it; None for anything else, which
     zipfile then reads (or rejects) itself."""
     n = len(data)
-    if n < 22 or data[n - 22:n - 18] != b"PK\x05\x06" or data[n - 2:] != b"\0\0" \
-            or data[n - 42:n - 38] == b"PK\x06\x07":
+    if (
+        n < 22
+        or data[n - 22 : n - 18] != b"PK\x05\x06"
+        or data[n - 2 :] != b"\0\0"
+        or data[n - 42 : n - 38] == b"PK\x06\x07"
+    ):
         return None
-    size_cd, offset_cd = struct.unpack("<2L", data[n - 10:n - 2])
+    size_cd, offset_cd = struct.unpack("<2L", data[n - 10 : n - 2])
     p, end = offset_cd, offset_cd + size_cd
     if end != n - 22:  # data in front of the archive, or a directory of the wrong size
         return None
@@ -107,19 +125,23 @@ def _directory(data: bytes) -> list[_Entry] | None:
             rec = _CENTRAL.unpack_from(data, p)
             fn, ex, cm = rec[12], rec[13], rec[14]
             q = p + 46
-            if rec[0] != b"PK\x01\x02" or rec[3] > 63 or q + fn + ex + cm > end \
-                    or 0xFFFFFFFF in (rec[10], rec[11], rec[18]):
+            if (
+                rec[0] != b"PK\x01\x02"
+                or rec[3] > 63
+                or q + fn + ex + cm > end
+                or 0xFFFFFFFF in (rec[10], rec[11], rec[18])
+            ):
                 return None
-            extra = data[q + fn:q + fn + ex]
+            extra = data[q + fn : q + fn + ex]
             while len(extra) >= 4:  # as ZipInfo._decodeExtra: a corrupt field is an error
                 ln = int.from_bytes(extra[2:4], "little")
                 if ln + 4 > len(extra):
                     return None
-                extra = extra[ln + 4:]
-            raw = data[q:q + fn]
+                extra = extra[ln + 4 :]
+            raw = data[q : q + fn]
             name = raw.decode("ascii" if raw.isascii() else "utf-8" if rec[5] & 0x800 else "cp437")
             if "\0" in name:
-                name = name[:name.index("\0")]
+                name = name[: name.index("\0")]
             e = _Entry()
             e.filename, e.flag_bits, e.compress_type, e.CRC = name, rec[5], rec[6], rec[9]
             e.compress_size, e.file_size, e.header_offset = rec[10], rec[11], rec[18]
@@ -150,9 +172,19 @@ class Package:
         info = self.infos[name]
         try:
             blob = self._inflate(info)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
-                NotImplementedError, RuntimeError, struct.error) as e:
-            raise Unreadable(f"文件已损坏：其中的 {name} 无法解压（技术信息：{type(e).__name__}），请重新报送") from None
+        except (
+            zipfile.BadZipFile,
+            zlib.error,
+            EOFError,
+            OSError,
+            ValueError,
+            NotImplementedError,
+            RuntimeError,
+            struct.error,
+        ) as e:
+            raise Unreadable(
+                f"文件已损坏：其中的 {name} 无法解压（技术信息：{type(e).__name__}），请重新报送"
+            ) from None
         if len(blob) > info.file_size:
             raise Unreadable(f"文件已损坏：其中的 {name} 的实际大小与记录不符，已拒绝读取")
         _check_prolog(name, blob)
@@ -163,13 +195,15 @@ class Package:
         """Inflate a member straight from the buffer (a third of zipfile's cost), never past
         its declared size, with the CRC checked; zipfile handles anything unusual."""
         data, off = self.data, info.header_offset
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or \
-                data[off:off + 4] != b"PK\x03\x04":
+        if (
+            info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+            or data[off : off + 4] != b"PK\x03\x04"
+        ):
             with self.zipfile().open(info.filename) as f:
                 return f.read(info.file_size + 1)
-        n, m = struct.unpack("<HH", data[off + 26:off + 30])
+        n, m = struct.unpack("<HH", data[off + 26 : off + 30])
         start = off + 30 + n + m
-        raw = data[start:start + info.compress_size]
+        raw = data[start : start + info.compress_size]
         if info.compress_type == zipfile.ZIP_DEFLATED:
             out = zlib.decompressobj(-15).decompress(raw, info.file_size + 1)
         else:
@@ -182,10 +216,12 @@ class Package:
         """The first ``size`` bytes of a part, inflating no more than that."""
         info = self.infos[name]
         data, off = self.data, info.header_offset
-        if info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) and \
-                data[off:off + 4] == b"PK\x03\x04":
-            n, m = struct.unpack("<HH", data[off + 26:off + 30])
-            raw = data[off + 30 + n + m:off + 30 + n + m + info.compress_size]
+        if (
+            info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+            and data[off : off + 4] == b"PK\x03\x04"
+        ):
+            n, m = struct.unpack("<HH", data[off + 26 : off + 30])
+            raw = data[off + 30 + n + m : off + 30 + n + m + info.compress_size]
             if info.compress_type == zipfile.ZIP_STORED:
                 return raw[:size]
             return zlib.decompressobj(-15).decompress(raw, size)
@@ -200,12 +236,16 @@ class Package:
         would mean inflating the whole part (表三's long list of input prompts) for nothing else."""
         info = self.infos[name]
         data, off = self.data, info.header_offset
-        if name in self.cache or info.compress_type != zipfile.ZIP_DEFLATED or data[off:off + 4] != b"PK\x03\x04":
+        if (
+            name in self.cache
+            or info.compress_type != zipfile.ZIP_DEFLATED
+            or data[off : off + 4] != b"PK\x03\x04"
+        ):
             return self.read(name)
-        n, m = struct.unpack("<HH", data[off + 26:off + 30])
+        n, m = struct.unpack("<HH", data[off + 26 : off + 30])
         start = off + 30 + n + m
         d = zlib.decompressobj(-15)
-        pending = data[start:start + info.compress_size]
+        pending = data[start : start + info.compress_size]
         parts: list[bytes] = []
         size, tail, keep = 0, b"", len(end) - 1
         try:
@@ -217,7 +257,7 @@ class Package:
                 window = tail + chunk if tail else chunk
                 at = window.find(end)
                 if at >= 0:
-                    parts.append(chunk[:at - len(tail) + len(end)])
+                    parts.append(chunk[: at - len(tail) + len(end)])
                     out = b"".join(parts)
                     _check_prolog(name, out)
                     self.checked.add(name)
@@ -234,8 +274,12 @@ class Package:
         (python-calamine would fail on it with a vague message, or never look at it)."""
         sheets = set(self.sheet_parts.values())  # checked by read() when (if) they are read
         for name, info in self.infos.items():
-            if name in self.cache or name in self.checked or name in sheets \
-                    or not name.endswith((".xml", ".rels", ".vml")):
+            if (
+                name in self.cache
+                or name in self.checked
+                or name in sheets
+                or not name.endswith((".xml", ".rels", ".vml"))
+            ):
                 continue
             raw = self._raw(info)
             key = (name, info.CRC, info.file_size)
@@ -243,8 +287,16 @@ class Package:
                 continue  # these very bytes passed in an earlier file
             try:
                 head = self.head(name)
-            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
-                    NotImplementedError, RuntimeError, struct.error):
+            except (
+                zipfile.BadZipFile,
+                zlib.error,
+                EOFError,
+                OSError,
+                ValueError,
+                NotImplementedError,
+                RuntimeError,
+                struct.error,
+            ):
                 continue  # a damaged part is reported when (if) it is read
             if _ROOT_START.search(head) is None and info.file_size > len(head):
                 self.read(name)  # the prolog runs on (comments, padding): read() checks all of it
@@ -258,11 +310,11 @@ class Package:
     def _raw(self, info) -> bytes | None:
         """The compressed bytes of a plain member, as stored (None for anything unusual)."""
         data, off = self.data, info.header_offset
-        if data[off:off + 4] != b"PK\x03\x04":
+        if data[off : off + 4] != b"PK\x03\x04":
             return None
-        n, m = struct.unpack("<HH", data[off + 26:off + 30])
+        n, m = struct.unpack("<HH", data[off + 26 : off + 30])
         start = off + 30 + n + m
-        return data[start:start + info.compress_size]
+        return data[start : start + info.compress_size]
 
     def zipfile(self) -> zipfile.ZipFile:
         if self.zf is None:
@@ -345,13 +397,20 @@ def open_package(data: bytes) -> Package:
         if i.flag_bits & 0x1:
             raise Unreadable("文件设有密码（已加密），无法读取；请取消密码后重新报送")
         if i.file_size > MAX_PART_BYTES:
-            raise Unreadable(f"文件中的 {i.filename} 解压后达 {i.file_size / 2**20:.0f} MB，超过 "
-                             f"{MAX_PART_BYTES // 2**20} MB 的上限（疑似压缩炸弹），已拒绝读取")
+            raise Unreadable(
+                f"文件中的 {i.filename} 解压后达 {i.file_size / 2**20:.0f} MB，超过 "
+                f"{MAX_PART_BYTES // 2**20} MB 的上限（疑似压缩炸弹），已拒绝读取"
+            )
         if i.file_size > 1024 * 1024 and i.file_size > MAX_PART_RATIO * max(i.compress_size, 1):
-            raise Unreadable(f"文件中的 {i.filename} 压缩比异常（{i.file_size // max(i.compress_size, 1)} 倍，"
-                             "疑似压缩炸弹），已拒绝读取")
+            raise Unreadable(
+                f"文件中的 {i.filename} 压缩比异常（{i.file_size // max(i.compress_size, 1)} 倍，"
+                "疑似压缩炸弹），已拒绝读取"
+            )
     if total > MAX_PACKAGE_BYTES:
-        raise Unreadable(f"文件解压后总大小 {total / 2**20:.0f} MB，超过 {MAX_PACKAGE_BYTES // 2**20} MB 的上限，已拒绝读取")
+        raise Unreadable(
+            f"文件解压后总大小 {total / 2**20:.0f} MB，"
+            f"超过 {MAX_PACKAGE_BYTES // 2**20} MB 的上限，已拒绝读取"
+        )
     pkg = Package(data=data, zf=zf, infos=infos, sheet_parts={})
     wb_part = "xl/workbook.xml"
     if wb_part not in infos and "_rels/.rels" in infos:

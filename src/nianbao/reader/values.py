@@ -3,6 +3,7 @@
 A table placed by our template's layout is read in one go (a plan worked out once per layout);
 anything unusual in it (a formula, text, a blank) is read cell by cell, with the same result.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal, DivisionByZero, InvalidOperation
@@ -62,7 +63,7 @@ class _Plan:
         self.keys = tuple(cells)
         self.poss = tuple((r, c) for _, r, c in cells.values())
         self.pos_set = frozenset(self.poss)
-        self.pos = dict(zip(self.poss, self.keys))  # shared by every read: never changed
+        self.pos = dict(zip(self.poss, self.keys, strict=False))  # shared by every read: never changed
         _SHARED_POS[id(self.pos)] = self.pos
         self.where = tuple((k, (s, _a1(r, c))) for k, (s, r, c) in cells.items())
         self.rows_used = tuple(sorted({r for r, _ in self.poss}))
@@ -102,8 +103,12 @@ def _read_values(book: Book, spec: Spec, report: Report, tables: list) -> dict[s
 def _read_planned(spec: Spec, report: Report, ctx: _Sheet, plan: _Plan) -> bool:
     """The whole table at once when no value cell holds a formula; False: read cell by cell."""
     rows = ctx.rows
-    if (ctx.at and not plan.pos_set.isdisjoint(ctx.at)) or not plan.keys or plan.rows_used[-1] >= len(rows) \
-            or min(len(rows[r]) for r in plan.rows_used) <= plan.max_c:
+    if (
+        (ctx.at and not plan.pos_set.isdisjoint(ctx.at))
+        or not plan.keys
+        or plan.rows_used[-1] >= len(rows)
+        or min(len(rows[r]) for r in plan.rows_used) <= plan.max_c
+    ):
         return False
     report.where.update(plan.where)
     if ctx.pos:
@@ -112,10 +117,10 @@ def _read_planned(spec: Spec, report: Report, ctx: _Sheet, plan: _Plan) -> bool:
         ctx.pos, ctx.shared = plan.pos, True
     raws = [rows[r][c] for r, c in plan.poss]
     if set(map(type, raws)) == _FLOAT and all(map(_SMALL.__contains__, raws)):  # C speed
-        report.values.update(zip(plan.keys, map(_SMALL.__getitem__, raws)))
+        report.values.update(zip(plan.keys, map(_SMALL.__getitem__, raws), strict=False))
         return True
     values = report.values
-    for key, (r, c), raw in zip(plan.keys, plan.poss, raws):
+    for key, (r, c), raw in zip(plan.keys, plan.poss, raws, strict=False):
         if type(raw) is float and raw in _SMALL:
             values[key] = _SMALL[raw]
         else:
@@ -141,9 +146,14 @@ def _read_cell(spec: Spec, report: Report, ctx: _Sheet, key: str, r: int, c: int
                 report.values[key] = None
                 report.invalid.add(key)
                 shown = "=" + shorten(formula, 60)
-                report.findings.append(make(
-                    "NB105", f"{_where(cell, sheet, ref)}的公式“{shown}”无法计算，请直接填写数字",
-                    actual=shown, **_labels(cell, sheet, ref)))
+                report.findings.append(
+                    make(
+                        "NB105",
+                        f"{_where(cell, sheet, ref)}的公式“{shown}”无法计算，请直接填写数字",
+                        actual=shown,
+                        **_labels(cell, sheet, ref),
+                    )
+                )
                 return
     _read_value(spec, report, ctx, key, r, c, ref, raw)
 
@@ -167,9 +177,14 @@ def _read_value(spec: Spec, report: Report, ctx: _Sheet, key: str, r: int, c: in
         cell = spec.cells[key]
         report.invalid.add(key)
         shown = shorten(_text(raw) if not isinstance(raw, bool) else ("TRUE" if raw else "FALSE"))
-        report.findings.append(make(
-            "NB102", f"{_where(cell, ctx.name, ref)}填写了“{shown}”，{problem}",
-            actual=shown, **_labels(cell, ctx.name, ref)))
+        report.findings.append(
+            make(
+                "NB102",
+                f"{_where(cell, ctx.name, ref)}填写了“{shown}”，{problem}",
+                actual=shown,
+                **_labels(cell, ctx.name, ref),
+            )
+        )
     elif value is None:
         report.blank.append(key)
 
@@ -179,8 +194,14 @@ def _where(cell, sheet: str, ref: str) -> str:
 
 
 def _labels(cell, sheet: str, ref: str) -> dict:
-    return {"table": cell.table.name, "row": cell.row_label, "column": cell.col_label,
-            "sheet": sheet, "cell": ref, "key": cell.key}
+    return {
+        "table": cell.table.name,
+        "row": cell.row_label,
+        "column": cell.col_label,
+        "sheet": sheet,
+        "cell": ref,
+        "key": cell.key,
+    }
 
 
 def _tidy(d: Decimal) -> Decimal:
@@ -188,8 +209,13 @@ def _tidy(d: Decimal) -> Decimal:
     return v if v is not None else d
 
 
-def _merged_value_cells(book: Book, spec: Spec, report: Report, cells: dict[str, Pos],
-                        by_sheet: dict[str, dict[tuple[int, int], str]] | None = None) -> None:
+def _merged_value_cells(
+    book: Book,
+    spec: Spec,
+    report: Report,
+    cells: dict[str, Pos],
+    by_sheet: dict[str, dict[tuple[int, int], str]] | None = None,
+) -> None:
     """NB107 for a value cell hidden under a merge or sharing one with another value cell.
     ``by_sheet``: each sheet's {(row, col): cell key}, when the caller has it (from _read_values)."""
     if by_sheet is None:
@@ -212,11 +238,19 @@ def _merged_value_cells(book: Book, spec: Spec, report: Report, cells: dict[str,
         for rng, inside in hits:
             for (r, c), key in inside:
                 cell = spec.cells[key]
-                report.findings.append(make(
-                    "NB107", f"{cell.table.name}“{cell.row_label} / {cell.col_label}”（{sheet}!{a1(r, c)}）"
-                             f"所在单元格被合并（{rng}），请取消合并，每个数值单独填写",
-                    table=cell.table.name, row=cell.row_label, column=cell.col_label,
-                    sheet=sheet, cell=a1(r, c), key=key))
+                report.findings.append(
+                    make(
+                        "NB107",
+                        f"{cell.table.name}“{cell.row_label} / {cell.col_label}”（{sheet}!{a1(r, c)}）"
+                        f"所在单元格被合并（{rng}），请取消合并，每个数值单独填写",
+                        table=cell.table.name,
+                        row=cell.row_label,
+                        column=cell.col_label,
+                        sheet=sheet,
+                        cell=a1(r, c),
+                        key=key,
+                    )
+                )
 
 
 _MERGE_MEMO: dict[tuple, list] = {}
@@ -225,15 +259,19 @@ _MERGE_MEMO: dict[tuple, list] = {}
 def _merge_hits(pos: dict[tuple[int, int], str], merged: list) -> list[tuple[str, list]]:
     """(range, sorted [((row, col), key)]) for every merge that hides a value cell."""
     out = []
-    rs, cs = zip(*pos)
+    rs, cs = zip(*pos, strict=False)
     r_lo, r_hi, c_lo, c_hi = min(rs), max(rs), min(cs), max(cs)
     for m in merged:
         if m[2] < r_lo or m[0] > r_hi or m[3] < c_lo or m[1] > c_hi:
             continue
         area = (m[2] - m[0] + 1) * (m[3] - m[1] + 1)
         if area <= len(pos):
-            inside = [((r, c), pos[(r, c)]) for r in range(m[0], m[2] + 1)
-                      for c in range(m[1], m[3] + 1) if (r, c) in pos]
+            inside = [
+                ((r, c), pos[(r, c)])
+                for r in range(m[0], m[2] + 1)
+                for c in range(m[1], m[3] + 1)
+                if (r, c) in pos
+            ]
         else:
             inside = [(p, k) for p, k in pos.items() if m[0] <= p[0] <= m[2] and m[1] <= p[1] <= m[3]]
         if not inside or (len(inside) == 1 and inside[0][0] == (m[0], m[1])):

@@ -8,6 +8,7 @@ Excel, WPS and LibreOffice all evaluate.
 Modules: base (styles, helpers, meta sheet), geometry (widths, heights), formulas (live checks,
 validation texts), writer (the workbook), command (``nianbao template``).
 """
+
 from .base import (
     COVER_NAME,
     META_KEYS,
@@ -28,7 +29,21 @@ from .geometry import column_widths, fits_one_page, row_heights, text_width
 from .writer import write_template
 
 __all__ = [
-    "COVER_NAME", "META_KEYS", "PASS", "PROP_PREFIX", "RuleFormula", "column_widths", "fits_one_page",
-    "invalid_count", "live_rules", "meta_rows", "row_heights", "status_text", "template_command",
-    "text_width", "validation_for", "write_meta_sheet", "write_template",
+    "COVER_NAME",
+    "META_KEYS",
+    "PASS",
+    "PROP_PREFIX",
+    "RuleFormula",
+    "column_widths",
+    "fits_one_page",
+    "invalid_count",
+    "live_rules",
+    "meta_rows",
+    "row_heights",
+    "status_text",
+    "template_command",
+    "text_width",
+    "validation_for",
+    "write_meta_sheet",
+    "write_template",
 ]

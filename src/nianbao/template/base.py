@@ -1,5 +1,6 @@
 """Styles, names and small helpers shared by the template writer and its formulas; the
 hidden meta sheet (also written into aggregates)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -43,8 +44,11 @@ def _ranges(boxes: list[Box]) -> list[str]:
         else:
             rows.append([(r, c)])
     singles = sorted((run[0] for run in rows if len(run) == 1), key=lambda rc: (rc[1], rc[0]))
-    out = [f"${col_letter(run[0][1])}${run[0][0] + 1}:${col_letter(run[-1][1])}${run[-1][0] + 1}"
-           for run in rows if len(run) > 1]
+    out = [
+        f"${col_letter(run[0][1])}${run[0][0] + 1}:${col_letter(run[-1][1])}${run[-1][0] + 1}"
+        for run in rows
+        if len(run) > 1
+    ]
     cols: list[list[tuple[int, int]]] = []  # vertical runs of the remaining single cells
     for r, c in singles:
         if cols and cols[-1][-1][1] == c and cols[-1][-1][0] == r - 1:
@@ -77,8 +81,14 @@ def _rects(boxes: list[Box]) -> list[tuple[int, int, int, int]]:
 
 def meta_rows(spec: Spec, unit: str | None, year: int | None, **extra: str) -> dict[str, str]:
     """The key/value rows of the hidden meta sheet (our template, our aggregates)."""
-    rows = {"form_id": spec.form_id, "form": spec.form, "version": spec.version,
-            "spec_digest": spec.digest, "unit": unit or "", "year": "" if year is None else str(year)}
+    rows = {
+        "form_id": spec.form_id,
+        "form": spec.form,
+        "version": spec.version,
+        "spec_digest": spec.digest,
+        "unit": unit or "",
+        "year": "" if year is None else str(year),
+    }
     rows.update(extra)
     rows.update(generator=f"nianbao {__version__}", created=datetime.now().isoformat(timespec="seconds"))
     return rows

@@ -1,4 +1,5 @@
 """``nianbao template``: one template, or one per unit of a roster."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,7 +30,9 @@ def template_command(output, form, year, unit, roster, out_dir, password, deadli
     if year is not None and not 2000 <= year <= 2100:
         return _error(f"报告年度应为 2000 至 2100 之间的四位年份，如 2025（收到的是 {year}）")
     if roster is None and output is None:
-        return _error("请用 -o 指定输出文件（如 -o 模板.xlsx），或用 --roster 和 --out-dir 按单位名单批量生成")
+        return _error(
+            "请用 -o 指定输出文件（如 -o 模板.xlsx），或用 --roster 和 --out-dir 按单位名单批量生成"
+        )
     if roster is not None and output is not None:
         return _error("-o 与 --roster 不能同时使用：按名单生成时请用 --out-dir 指定输出文件夹")
     if roster is not None and out_dir is None:
@@ -51,8 +54,12 @@ def template_command(output, form, year, unit, roster, out_dir, password, deadli
         for u in units:
             fname = safe_filename(u[NAME]) + ".xlsx"
             if fname.lower() in names:
-                return _error(escape(f"单位名单 {roster} 中“{names[fname.lower()]}”与“{u[NAME]}”"
-                                     f"的文件名相同（{fname}），请修改名称"))
+                return _error(
+                    escape(
+                        f"单位名单 {roster} 中“{names[fname.lower()]}”与“{u[NAME]}”"
+                        f"的文件名相同（{fname}），请修改名称"
+                    )
+                )
             names[fname.lower()] = u[NAME]
             jobs.append((Path(out_dir) / fname, u[NAME]))
     else:
@@ -66,8 +73,7 @@ def template_command(output, form, year, unit, roster, out_dir, password, deadli
             return _error(escape(f"输出文件已存在：{shown}（如需覆盖请加 --force）"))
     for path, who in jobs:
         try:
-            write_template(path, spec, unit=who, year=year, password=password, deadline=deadline,
-                           force=force)
+            write_template(path, spec, unit=who, year=year, password=password, deadline=deadline, force=force)
         except OutputError as e:
             return _error(escape(str(e)))
         except OSError as e:
@@ -76,8 +82,10 @@ def template_command(output, form, year, unit, roster, out_dir, password, deadli
             return _error(escape(f"生成 {path} 时出错：{e}"))
     extra = "".join(f"，{k}：{v}" for k, v in (("年度", year), ("单位", unit)) if v and roster is None)
     if roster is not None:
-        con.print(f"已按单位名单生成 {len(jobs)} 个模板（{spec.basis} 表式"
-                  f"{f'，年度：{year}' if year else ''}），保存在 {escape(str(out_dir))}：")
+        con.print(
+            f"已按单位名单生成 {len(jobs)} 个模板（{spec.basis} 表式"
+            f"{f'，年度：{year}' if year else ''}），保存在 {escape(str(out_dir))}："
+        )
         for path, _ in jobs[:50]:
             con.print(f"  {escape(path.name)}")
         if len(jobs) > 50:

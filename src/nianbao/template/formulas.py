@@ -1,5 +1,6 @@
 """The live checks of the template as spreadsheet formulas (the same rules as nianbao.checks),
 and the texts of the input validations."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -40,8 +41,11 @@ class RuleFormula:
 
 def live_rules(spec: Spec, tl: TableLayout, severity: str) -> list[RuleFormula]:
     """Rules of one table that a formula can check (no last-year terms)."""
-    return [RuleFormula(r, tl) for r in spec.rules
-            if r.table.key == tl.table.key and r.severity == severity and not r.uses_previous]
+    return [
+        RuleFormula(r, tl)
+        for r in spec.rules
+        if r.table.key == tl.table.key and r.severity == severity and not r.uses_previous
+    ]
 
 
 def _invalid_condition(ref: str, kind: dict) -> str:
@@ -115,10 +119,12 @@ def status_text(relations: int, invalid: int) -> str:
 
 
 def _status_formula(n_ref: str, m_ref: str) -> str:
-    return (f'=IF(AND({n_ref}=0,{m_ref}=0),"{PASS}",'
-            f'IF({n_ref}>0,"有"&{n_ref}&"处勾稽关系不符","")'
-            f'&IF(AND({n_ref}>0,{m_ref}>0),"，","")'
-            f'&IF({m_ref}>0,"有"&{m_ref}&"格填写有误",""))')
+    return (
+        f'=IF(AND({n_ref}=0,{m_ref}=0),"{PASS}",'
+        f'IF({n_ref}>0,"有"&{n_ref}&"处勾稽关系不符","")'
+        f'&IF(AND({n_ref}>0,{m_ref}>0),"，","")'
+        f'&IF({m_ref}>0,"有"&{m_ref}&"格填写有误",""))'
+    )
 
 
 # ---------------------------------------------------------------- validation texts
@@ -128,8 +134,10 @@ def validation_for(kind: dict, ref: str) -> tuple[dict, str]:
     if kind.get("type") == "integer":
         if lo is not None:
             return {"validate": "integer", "criteria": ">=", "value": lo}, f"请填写不小于 {lo} 的整数"
-        return ({"validate": "integer", "criteria": "between", "minimum": -10**9, "maximum": 10**9},
-                "请填写整数，减少时填负数（如 -3）")
+        return (
+            {"validate": "integer", "criteria": "between", "minimum": -(10**9), "maximum": 10**9},
+            "请填写整数，减少时填负数（如 -3）",
+        )
     places = kind.get("places")
     if places is not None:
         cond = [f"ISNUMBER({ref})", f"ROUND({ref},{int(places)})={ref}"]
@@ -139,8 +147,7 @@ def validation_for(kind: dict, ref: str) -> tuple[dict, str]:
         return {"validate": "custom", "value": f"=AND({','.join(cond)})"}, hint
     if lo is not None:
         return {"validate": "decimal", "criteria": ">=", "value": lo}, f"请填写不小于 {lo} 的数字"
-    return ({"validate": "decimal", "criteria": "between", "minimum": -1e12, "maximum": 1e12},
-            "请填写数字")
+    return ({"validate": "decimal", "criteria": "between", "minimum": -1e12, "maximum": 1e12}, "请填写数字")
 
 
 def _cut(s: str, limit: int) -> str:

@@ -1,4 +1,5 @@
 """Column widths and row heights from the label texts, and whether a table fits a page."""
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """The template workbook itself: every sheet, box, validation, name and property."""
+
 from __future__ import annotations
 
 import math
@@ -44,8 +45,7 @@ from .geometry import column_widths, fits_one_page, row_heights, text_width
 
 # ---------------------------------------------------------------- writer
 class _Writer:
-    def __init__(self, wb, spec: Spec, layout: WorkbookLayout, unit, year, password, deadline,
-                 values, cover):
+    def __init__(self, wb, spec: Spec, layout: WorkbookLayout, unit, year, password, deadline, values, cover):
         self.wb, self.spec, self.layout = wb, spec, layout
         self.unit, self.year, self.password, self.deadline = unit, year, password, deadline
         self.values: dict = dict(values or {})
@@ -61,8 +61,13 @@ class _Writer:
                 "title": {"font_name": TITLE_FONT, "font_size": 16, "align": "center", "text_wrap": False},
                 "label": {"border": 1, "align": "center", "bg_color": LABEL_FILL},
                 "label_left": {"border": 1, "align": "left", "bg_color": LABEL_FILL, "indent": 0},
-                "value": {"border": 1, "align": "center", "bg_color": VALUE_FILL, "locked": False,
-                          "font_size": 11},
+                "value": {
+                    "border": 1,
+                    "align": "center",
+                    "bg_color": VALUE_FILL,
+                    "locked": False,
+                    "font_size": 11,
+                },
                 "value_locked": {"border": 1, "align": "left", "font_size": 11, "bold": True},
                 "status": {"border": 1, "align": "left", "bold": True, "font_size": 11},
                 "text": {},
@@ -93,11 +98,26 @@ class _Writer:
             ws.write_number(row, col, int(d) if d == d.to_integral_value() else float(d), fmt)
 
     def protect(self, ws) -> None:
-        ws.protect(self.password or "", {"format_columns": True, "format_rows": True,
-                                          "select_locked_cells": True, "select_unlocked_cells": True})
+        ws.protect(
+            self.password or "",
+            {
+                "format_columns": True,
+                "format_rows": True,
+                "select_locked_cells": True,
+                "select_unlocked_cells": True,
+            },
+        )
 
-    def print_setup(self, ws, first_row: int, first_col: int, last_row: int, last_col: int,
-                    landscape: bool = True, pages_tall: int = 0) -> None:
+    def print_setup(
+        self,
+        ws,
+        first_row: int,
+        first_col: int,
+        last_row: int,
+        last_col: int,
+        landscape: bool = True,
+        pages_tall: int = 0,
+    ) -> None:
         if landscape:
             ws.set_landscape()
         ws.set_paper(9)  # A4
@@ -153,16 +173,25 @@ class _Writer:
             value = prefilled if prefilled is not None else self.cover.get(key)
             if key == "year" and isinstance(value, str) and value.strip().isdigit():
                 value = int(value.strip())
-            fmt = self.fmt("value_locked") if prefilled is not None else self.fmt(
-                "value", align="left", num_format="@" if key != "year" else "General")
+            fmt = (
+                self.fmt("value_locked")
+                if prefilled is not None
+                else self.fmt("value", align="left", num_format="@" if key != "year" else "General")
+            )
             self.box(ws, val, value, fmt)
             ws.set_row(lab.row, 24)
             if prefilled is None:
                 msg = f"请填写{label}"
                 opts = {"validate": "any"}
                 if key == "year":
-                    opts = {"validate": "integer", "criteria": "between", "minimum": 2000, "maximum": 2100,
-                            "error_title": "填写有误", "error_message": "报告年度请填写四位年份，如 2025"}
+                    opts = {
+                        "validate": "integer",
+                        "criteria": "between",
+                        "minimum": 2000,
+                        "maximum": 2100,
+                        "error_title": "填写有误",
+                        "error_message": "报告年度请填写四位年份，如 2025",
+                    }
                 self.wb_validation(ws, val, {**opts, "input_title": label, "input_message": msg})
             self.wb.define_name(COVER_NAME.format(key), f"={_quote(ws.name)}!{_abs(val)}")
         # overview of the tables' live checks
@@ -193,10 +222,18 @@ class _Writer:
 
     def _status_cf(self, ws, row: int, col: int) -> None:
         ref = f"{col_letter(col)}{row + 1}"
-        ws.conditional_format(ref, {"type": "cell", "criteria": "==", "value": _str_lit(PASS),
-                                    "format": self.dxf(GREEN)})
-        ws.conditional_format(ref, {"type": "cell", "criteria": "!=", "value": _str_lit(PASS),
-                                    "format": self.dxf({"font_color": "#C00000", "bold": True})})
+        ws.conditional_format(
+            ref, {"type": "cell", "criteria": "==", "value": _str_lit(PASS), "format": self.dxf(GREEN)}
+        )
+        ws.conditional_format(
+            ref,
+            {
+                "type": "cell",
+                "criteria": "!=",
+                "value": _str_lit(PASS),
+                "format": self.dxf({"font_color": "#C00000", "bold": True}),
+            },
+        )
 
     def write_table(self, tl: TableLayout, ws) -> None:
         spec, values = self.spec, self.values
@@ -223,10 +260,12 @@ class _Writer:
             kind = spec.kinds[cell.kind]
             opts, hint = validation_for(kind, b.ref)
             where = _cut(f"{cell.row_label} / {cell.col_label}", 150)
-            opts.update(input_title=_cut(str(kind.get("label", "填写")), 32),
-                        input_message=_cut(f"{where}\n{hint}；没有发生的请填 0。", 255),
-                        error_title="填写有误",
-                        error_message=_cut(f"{hint}。不能填写文字（如“无”“—”）或留空格；没有发生的请填 0。", 255))
+            opts.update(
+                input_title=_cut(str(kind.get("label", "填写")), 32),
+                input_message=_cut(f"{where}\n{hint}；没有发生的请填 0。", 255),
+                error_title="填写有误",
+                error_message=_cut(f"{hint}。不能填写文字（如“无”“—”）或留空格；没有发生的请填 0。", 255),
+            )
             self.wb_validation(ws, b, opts)
             self.wb.define_name(cell.key, f"={_quote(tl.sheet)}!{_abs(b)}")
         # invalid input turns red: one rule per rectangle of same-kind cells (relative reference)
@@ -235,10 +274,18 @@ class _Writer:
             by_kind.setdefault(cell.kind, []).append(tl.values[cell.key])
         for kind_name, boxes in by_kind.items():
             for r0, c0_, r1, c1 in _rects(boxes):
-                ws.conditional_format(r0, c0_, r1, c1, {
-                    "type": "formula", "format": self.dxf(RED),
-                    "criteria": "=" + _invalid_condition(f"{col_letter(c0_)}{r0 + 1}",
-                                                         spec.kinds[kind_name])})
+                ws.conditional_format(
+                    r0,
+                    c0_,
+                    r1,
+                    c1,
+                    {
+                        "type": "formula",
+                        "format": self.dxf(RED),
+                        "criteria": "="
+                        + _invalid_condition(f"{col_letter(c0_)}{r0 + 1}", spec.kinds[kind_name]),
+                    },
+                )
         self._live_checks(tl, ws)
         self.protect(ws)
         total = sum(heights.get(r, 15.0) for r in range(tl.title.row, tl.last_row + 1))
@@ -260,9 +307,13 @@ class _Writer:
                 b = tl.values[target]
                 conds = [rf.condition for rf in rfs]
                 crit = conds[0] if len(conds) == 1 else f"OR({','.join(conds)})"
-                ws.conditional_format(b.row, b.col, b.row, b.col,
-                                      {"type": "formula", "criteria": "=" + crit,
-                                       "format": self.dxf(style)})
+                ws.conditional_format(
+                    b.row,
+                    b.col,
+                    b.row,
+                    b.col,
+                    {"type": "formula", "criteria": "=" + crit, "format": self.dxf(style)},
+                )
         # hidden helper cells right of the table: failing relations, invalid cells
         hc = tl.title.col + tl.width + 1
         hr = tl.status.row
@@ -270,8 +321,9 @@ class _Writer:
         m_cached = invalid_count(self.spec, tl, self.values)
         n_formula = "=" + ("+".join(f"({rf.condition})*1" for rf in errors) or "0")
         ws.write_formula(hr, hc, n_formula, self.fmt("helper"), n_cached)
-        ws.write_formula(hr, hc + 1, "=" + _invalid_count_formula(self.spec, tl), self.fmt("helper"),
-                         m_cached)
+        ws.write_formula(
+            hr, hc + 1, "=" + _invalid_count_formula(self.spec, tl), self.fmt("helper"), m_cached
+        )
         ws.set_column(hc, hc + 1, None, None, {"hidden": True})
         cached = status_text(n_cached, m_cached)
         n_ref, m_ref = f"${col_letter(hc)}${hr + 1}", f"${col_letter(hc + 1)}${hr + 1}"
@@ -291,8 +343,9 @@ class _Writer:
             ws.set_row(r, max(1, math.ceil(text_width(line) / 76)) * 16 + 4)
             r += 1
         r += 1
-        ws.write_string(r, 0, "填报时须满足的关系（“必须满足”的不符时总计格变红；“提示”类请核实）：",
-                        self.fmt("heading"))
+        ws.write_string(
+            r, 0, "填报时须满足的关系（“必须满足”的不符时总计格变红；“提示”类请核实）：", self.fmt("heading")
+        )
         seen = set()
         for rule in self.spec.rules:
             if (rule.code, rule.name) in seen:
@@ -315,10 +368,16 @@ class _Writer:
     def write_properties(self) -> None:
         s = self.spec
         pre, post = self.title_text()
-        self.wb.set_properties({"title": pre + (str(self.year) if self.year else "") + post,
-                                "subject": f"{s.name}（{s.basis}）", "author": "nianbao",
-                                "company": self.unit or "", "keywords": s.form_id,
-                                "comments": f"由 nianbao {__version__} 生成"})
+        self.wb.set_properties(
+            {
+                "title": pre + (str(self.year) if self.year else "") + post,
+                "subject": f"{s.name}（{s.basis}）",
+                "author": "nianbao",
+                "company": self.unit or "",
+                "keywords": s.form_id,
+                "comments": f"由 nianbao {__version__} 生成",
+            }
+        )
         m = self.meta()
         for k in ("form_id", "form", "version", "spec_digest", "unit", "year"):
             if k == "year" and self.year is not None:
@@ -327,10 +386,18 @@ class _Writer:
                 self.wb.set_custom_property(PROP_PREFIX + k, m[k], "text")
 
 
-def write_template(path: Path | str, spec: Spec, *, unit: str | None = None, year: int | None = None,
-                   password: str | None = None, deadline: str | None = None,
-                   values: Mapping[str, object] | None = None, cover: Mapping[str, str] | None = None,
-                   force: bool = True) -> None:
+def write_template(
+    path: Path | str,
+    spec: Spec,
+    *,
+    unit: str | None = None,
+    year: int | None = None,
+    password: str | None = None,
+    deadline: str | None = None,
+    values: Mapping[str, object] | None = None,
+    cover: Mapping[str, str] | None = None,
+    force: bool = True,
+) -> None:
     """Write the template workbook for ``spec`` to ``path`` (atomically).
 
     ``unit``/``year`` are pre-filled and locked; ``values`` (cell key -> number, text or None)
@@ -343,8 +410,9 @@ def write_template(path: Path | str, spec: Spec, *, unit: str | None = None, yea
     if unknown:
         raise KeyError(f"unknown cell keys: {sorted(unknown)[:5]}")
     with atomic_path(path, force=force) as tmp:
-        wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
-                                            "strings_to_numbers": False})
+        wb = xlsxwriter.Workbook(
+            str(tmp), {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+        )
         try:
             _Writer(wb, spec, layout, unit, year, password, deadline, values, cover).build()
         finally:

@@ -2,6 +2,7 @@
 
 :func:`aggregate_batch` runs in the job's child process (see :mod:`nianbao.web.jobs`).
 """
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,18 @@ from ..fileio import OutputError
 from .storage import read_json, sanitize_filename
 
 # status code -> CSS class of its tag on the board
-TONE = {"passed": "ok", "warnings": "warn", "missing": "bad", "unreadable": "bad", "failed": "bad",
-        "empty": "bad", "wrong_form": "other", "wrong_year": "other", "duplicate": "other",
-        "not_in_roster": "other"}
+TONE = {
+    "passed": "ok",
+    "warnings": "warn",
+    "missing": "bad",
+    "unreadable": "bad",
+    "failed": "bad",
+    "empty": "bad",
+    "wrong_form": "other",
+    "wrong_year": "other",
+    "duplicate": "other",
+    "not_in_roster": "other",
+}
 
 
 class JobError(Exception):
@@ -47,13 +57,19 @@ def aggregate_batch(uploads: Path, folder: Path, m: dict) -> dict:
         try:
             previous = load_previous(folder / m["previous"], roster)
         except FileNotFoundError:
-            raise JobError(f"上年汇总表“{Path(m['previous']).name}”中没有可用的数据，"
-                           "请上传本工具去年生成的汇总表。") from None
+            raise JobError(
+                f"上年汇总表“{Path(m['previous']).name}”中没有可用的数据，请上传本工具去年生成的汇总表。"
+            ) from None
     batch = read_json(uploads.parent / "manifest.json") or {}
     os.chdir(uploads)  # so that every file shows as its uploaded name
     names = [Path(f["name"]) for f in batch.get("files", []) if (uploads / f["name"]).is_file()]
-    res = aggregate(names, roster=roster, previous=previous, year=m.get("year"),
-                    progress_factory=lambda n: ProgressFile(folder, "正在读取、审核并汇总", n, 0, 0.9))
+    res = aggregate(
+        names,
+        roster=roster,
+        previous=previous,
+        year=m.get("year"),
+        progress_factory=lambda n: ProgressFile(folder, "正在读取、审核并汇总", n, 0, 0.9),
+    )
     try:
         name = sanitize_filename(f"汇总-{res.year}年度.xlsx" if res.year else "汇总.xlsx")
         try:
@@ -63,10 +79,15 @@ def aggregate_batch(uploads: Path, folder: Path, m: dict) -> dict:
         doc = json.loads(to_json(res))
     finally:
         res.close()
-    return {"units": doc["units"], "summary": doc["summary"], "form": doc["form"],
-            "year": doc["year"], "output": name,
-            "county_findings": [f for f in doc["findings"] if f.get("unit") == COUNTY],
-            "skipped": doc.get("skipped", [])}
+    return {
+        "units": doc["units"],
+        "summary": doc["summary"],
+        "form": doc["form"],
+        "year": doc["year"],
+        "output": name,
+        "county_findings": [f for f in doc["findings"] if f.get("unit") == COUNTY],
+        "skipped": doc.get("skipped", []),
+    }
 
 
 def board_rows(a: dict) -> list[dict]:

@@ -4,6 +4,7 @@ Pages: 首页, 下载模板, 审核 (upload → batch page with progress → res
 报送情况 board → workbook). Uploads are checked against size/count limits, stored under the data
 folder and processed by :mod:`nianbao.web.jobs` in the background.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -106,16 +107,19 @@ class Guard:
             got = req.cookies.get(COOKIE, "")
             if not hmac.compare_digest(got.encode(), self.cookie_value.encode()):
                 if req.method in ("GET", "HEAD") and not scope["path"].startswith("/api/"):
-                    target = scope["path"] + (("?" + scope["query_string"].decode("latin-1"))
-                                              if scope.get("query_string") else "")
+                    target = scope["path"] + (
+                        ("?" + scope["query_string"].decode("latin-1")) if scope.get("query_string") else ""
+                    )
                     resp = RedirectResponse("/login?next=" + quote(target), status_code=303)
                 else:
                     resp = _plain(401, "需要先输入访问口令。")
                 return await resp(scope, receive, send)
         length = req.headers.get("content-length")
         if length and length.isdigit() and int(length) > self.max_body:
-            return await _plain(413, f"上传内容共 {_mb(int(length))} MB，超过每次 {_mb(self.shown_limit)} MB 的上限。"
-                                     "请分批上传。")(scope, receive, send)
+            return await _plain(
+                413,
+                f"上传内容共 {_mb(int(length))} MB，超过每次 {_mb(self.shown_limit)} MB 的上限。请分批上传。",
+            )(scope, receive, send)
         seen = 0
 
         async def limited():
@@ -142,17 +146,28 @@ def _cookie_for(token: str) -> str:
 
 
 def _plain(status: int, message: str) -> Response:
-    html = ("<!doctype html><html lang='zh-CN'><meta charset='utf-8'><title>无法完成</title>"
-            "<link rel='stylesheet' href='/static/style.css'><main class='page'><div class='card'>"
-            f"<h1>无法完成</h1><p class='alert error' role='alert'>{_esc(message)}</p>"
-            "<p><a href='/'>返回首页</a></p></div></main></html>")
-    return Response(html, status_code=status, media_type="text/html; charset=utf-8",
-                    headers={"X-Nianbao-Message": quote(message)})
+    html = (
+        "<!doctype html><html lang='zh-CN'><meta charset='utf-8'><title>无法完成</title>"
+        "<link rel='stylesheet' href='/static/style.css'><main class='page'><div class='card'>"
+        f"<h1>无法完成</h1><p class='alert error' role='alert'>{_esc(message)}</p>"
+        "<p><a href='/'>返回首页</a></p></div></main></html>"
+    )
+    return Response(
+        html,
+        status_code=status,
+        media_type="text/html; charset=utf-8",
+        headers={"X-Nianbao-Message": quote(message)},
+    )
 
 
 def _esc(s: str) -> str:
-    return (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;").replace("'", "&#39;"))
+    return (
+        s.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&#39;")
+    )
 
 
 # ---- helpers -----------------------------------------------------------------------------------
@@ -169,8 +184,10 @@ def _wants_json(req: Request) -> bool:
 def _forms() -> list[dict]:
     from ..spec import all_specs
 
-    return [{"version": s.version, "label": f"{s.version} 版（{s.basis}）"}
-            for s in sorted(all_specs(), key=lambda s: s.version, reverse=True)]
+    return [
+        {"version": s.version, "label": f"{s.version} 版（{s.basis}）"}
+        for s in sorted(all_specs(), key=lambda s: s.version, reverse=True)
+    ]
 
 
 def _year(raw) -> int | None:
@@ -239,11 +256,14 @@ async def read_uploads(req: Request, limits: Limits, field: str = "files") -> tu
     try:
         form = await req.form(max_files=limits.files, max_fields=20)
     except BodyTooLarge:
-        raise UploadError(f"上传内容超过每次 {_mb(limits.total_bytes)} MB 的上限，请分批上传。", 413) from None
+        raise UploadError(
+            f"上传内容超过每次 {_mb(limits.total_bytes)} MB 的上限，请分批上传。", 413
+        ) from None
     except HTTPException as e:
         if "files" in str(e.detail).lower():
-            raise UploadError(f"一次最多上传 {limits.files} 个文件。请分批上传，或把文件打包成 .zip 再上传。",
-                              413) from None
+            raise UploadError(
+                f"一次最多上传 {limits.files} 个文件。请分批上传，或把文件打包成 .zip 再上传。", 413
+            ) from None
         raise UploadError("上传内容无法解析，请重新选择文件后再试。") from None
     files = [f for f in form.getlist(field) if isinstance(f, UploadFile) and f.filename]
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
@@ -253,14 +273,21 @@ async def read_uploads(req: Request, limits: Limits, field: str = "files") -> tu
         raise UploadError(f"文件 {names} 超过单个文件 {_mb(limits.file_bytes)} MB 的上限。", 413)
     total = sum(f.size or 0 for f in files)
     if total > limits.total_bytes:
-        raise UploadError(f"本次上传共 {_mb(total)} MB，超过每次 {_mb(limits.total_bytes)} MB 的上限，"
-                          "请分批上传。", 413)
+        raise UploadError(
+            f"本次上传共 {_mb(total)} MB，超过每次 {_mb(limits.total_bytes)} MB 的上限，请分批上传。", 413
+        )
     return fields, files
 
 
 # ---- the app -------------------------------------------------------------------------------------
-def create_app(data_dir: Path | str, *, token: str | None = None, host: str = "127.0.0.1",
-               limits: Limits | None = None, run_jobs: bool = True) -> Starlette:
+def create_app(
+    data_dir: Path | str,
+    *,
+    token: str | None = None,
+    host: str = "127.0.0.1",
+    limits: Limits | None = None,
+    run_jobs: bool = True,
+) -> Starlette:
     storage = Storage(data_dir)
     limits = limits or Limits()
     runner = Runner(storage)
@@ -295,11 +322,16 @@ def create_app(data_dir: Path | str, *, token: str | None = None, host: str = "1
         given = str(form.get("token", ""))
         if not token or not hmac.compare_digest(_cookie_for(given).encode(), _cookie_for(token).encode()):
             await asyncio.sleep(0.5)
-            return page(req, "login.html", status=401, next=nxt, public=True,
-                        login_error="访问口令不正确，请重新输入。")
+            return page(
+                req,
+                "login.html",
+                status=401,
+                next=nxt,
+                public=True,
+                login_error="访问口令不正确，请重新输入。",
+            )
         resp = RedirectResponse(nxt, status_code=303)
-        resp.set_cookie(COOKIE, _cookie_for(token), httponly=True, samesite="strict",
-                        max_age=30 * 24 * 3600)
+        resp.set_cookie(COOKIE, _cookie_for(token), httponly=True, samesite="strict", max_age=30 * 24 * 3600)
         return resp
 
     async def template_page(req: Request):
@@ -339,9 +371,10 @@ def create_app(data_dir: Path | str, *, token: str | None = None, host: str = "1
             src.write_bytes(await files[0].read())
             out = Path(tmp) / "templates.zip"
             try:
-                count, err = await _in_child(roster_zip, str(src), version, year, str(out),
-                                             limits.roster_units)
-            except Exception:  # noqa: BLE001 - a child that died on a hostile roster
+                count, err = await _in_child(
+                    roster_zip, str(src), version, year, str(out), limits.roster_units
+                )
+            except Exception:
                 count, err = 0, f"单位名单“{name}”无法读取（文件可能已损坏）。"
             if err:
                 return refuse(req, UploadError(err), "template.html", **ctx)
@@ -357,7 +390,9 @@ def create_app(data_dir: Path | str, *, token: str | None = None, host: str = "1
         try:
             fields, files = await read_uploads(req, limits)
             if not files:
-                raise UploadError("没有选择任何文件。请把填报表、.zip 压缩包或已公开的年报拖到框内，或点击“选择文件”。")
+                raise UploadError(
+                    "没有选择任何文件。请把填报表、.zip 压缩包或已公开的年报拖到框内，或点击“选择文件”。"
+                )
         except UploadError as e:
             return refuse(req, e, "check.html", nav="check", batches=storage.list_batches()[:20])
         blank = fields.get("blank") if fields.get("blank") in ("zero", "error") else "zero"
@@ -370,17 +405,31 @@ def create_app(data_dir: Path | str, *, token: str | None = None, host: str = "1
 
     async def batch_page(req: Request):
         m = batch_or_404(req.path_params["batch_id"])
-        results = sorted(m["results"], key=lambda r: (STATUS_ORDER.get(r["status"], 9),
-                                                      -r["errors"], -r["warnings"], r["path"]))
-        return page(req, "batch.html", nav="check", b=m, results=results,
-                    progress=storage.progress(m["id"]) if m["state"] not in (DONE, FAILED) else {},
-                    aggregates=storage.list_aggregates(m["id"]))
+        results = sorted(
+            m["results"],
+            key=lambda r: (STATUS_ORDER.get(r["status"], 9), -r["errors"], -r["warnings"], r["path"]),
+        )
+        return page(
+            req,
+            "batch.html",
+            nav="check",
+            b=m,
+            results=results,
+            progress=storage.progress(m["id"]) if m["state"] not in (DONE, FAILED) else {},
+            aggregates=storage.list_aggregates(m["id"]),
+        )
 
     async def batch_api(req: Request):
         m = batch_or_404(req.path_params["batch_id"])
-        return JSONResponse({"id": m["id"], "state": m["state"], "error": m.get("error"),
-                             "summary": m.get("summary") or {},
-                             "progress": storage.progress(m["id"])})
+        return JSONResponse(
+            {
+                "id": m["id"],
+                "state": m["state"],
+                "error": m.get("error"),
+                "summary": m.get("summary") or {},
+                "progress": storage.progress(m["id"]),
+            }
+        )
 
     async def annotated(req: Request):
         m = batch_or_404(req.path_params["batch_id"])
@@ -422,35 +471,60 @@ def create_app(data_dir: Path | str, *, token: str | None = None, host: str = "1
         w.writerow(CSV_HEADER)
         for r in m["results"]:
             for f in r["findings"]:
-                w.writerow([neutralise(x) for x in (
-                    r["path"], r.get("unit") or "", f["code"], "错误" if f["severity"] == "error" else "警告",
-                    f["table"], f["row"], f["column"], f["sheet"], f["cell"], f["expected"] or "",
-                    f["actual"] or "", f["message"])])
-        return Response("\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",
-                        headers=_attachment(f"审核结果-{m['id']}.csv"))
+                w.writerow(
+                    [
+                        neutralise(x)
+                        for x in (
+                            r["path"],
+                            r.get("unit") or "",
+                            f["code"],
+                            "错误" if f["severity"] == "error" else "警告",
+                            f["table"],
+                            f["row"],
+                            f["column"],
+                            f["sheet"],
+                            f["cell"],
+                            f["expected"] or "",
+                            f["actual"] or "",
+                            f["message"],
+                        )
+                    ]
+                )
+        return Response(
+            "\ufeff" + buf.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers=_attachment(f"审核结果-{m['id']}.csv"),
+        )
 
     async def delete_batch(req: Request):
         import shutil
 
         m = batch_or_404(req.path_params["batch_id"])
-        if m["state"] not in (DONE, FAILED) or any(runner.busy(m["id"], a["id"])
-                                                   for a in storage.list_aggregates(m["id"])):
+        if m["state"] not in (DONE, FAILED) or any(
+            runner.busy(m["id"], a["id"]) for a in storage.list_aggregates(m["id"])
+        ):
             return page(req, "error.html", status=409, message="这个批次正在处理中，处理完成后才能删除。")
         await run_in_threadpool(shutil.rmtree, storage.batch_dir(m["id"]), True)
         return RedirectResponse("/check", status_code=303)
 
     async def aggregate_page(req: Request):
         batches = [b for b in storage.list_batches() if b["state"] == DONE]
-        return page(req, "aggregate.html", nav="aggregate", batches=batches,
-                    selected=req.query_params.get("batch", ""))
+        return page(
+            req,
+            "aggregate.html",
+            nav="aggregate",
+            batches=batches,
+            selected=req.query_params.get("batch", ""),
+        )
 
     async def create_aggregate(req: Request):
         batches = [b for b in storage.list_batches() if b["state"] == DONE]
         ctx = {"nav": "aggregate", "batches": batches}
         try:
             fields, files = await read_uploads(req, limits, "roster")
-            prev = [f for f in (await req.form()).getlist("previous")
-                    if isinstance(f, UploadFile) and f.filename]
+            prev = [
+                f for f in (await req.form()).getlist("previous") if isinstance(f, UploadFile) and f.filename
+            ]
             batch_id = fields.get("batch", "")
             ctx["selected"] = batch_id
             m = storage.manifest(batch_id)
@@ -487,14 +561,28 @@ def create_app(data_dir: Path | str, *, token: str | None = None, host: str = "1
         from .aggregating import board_rows, status_tiles
 
         m, a = aggregate_or_404(req)
-        return page(req, "board.html", nav="aggregate", b=m, a=a, rows=board_rows(a), tiles=status_tiles(a),
-                    progress=storage.progress(m["id"], a["id"]) if a["state"] not in (DONE, FAILED) else {})
+        return page(
+            req,
+            "board.html",
+            nav="aggregate",
+            b=m,
+            a=a,
+            rows=board_rows(a),
+            tiles=status_tiles(a),
+            progress=storage.progress(m["id"], a["id"]) if a["state"] not in (DONE, FAILED) else {},
+        )
 
     async def aggregate_api(req: Request):
         m, a = aggregate_or_404(req)
-        return JSONResponse({"id": a["id"], "state": a["state"], "error": a.get("error"),
-                             "summary": a.get("summary") or {},
-                             "progress": storage.progress(m["id"], a["id"])})
+        return JSONResponse(
+            {
+                "id": a["id"],
+                "state": a["state"],
+                "error": a.get("error"),
+                "summary": a.get("summary") or {},
+                "progress": storage.progress(m["id"], a["id"]),
+            }
+        )
 
     async def aggregate_download(req: Request):
         m, a = aggregate_or_404(req)
@@ -554,12 +642,19 @@ def create_app(data_dir: Path | str, *, token: str | None = None, host: str = "1
         yield
         runner.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan,
-                    exception_handlers={HTTPException: not_found, BodyTooLarge: too_large,
-                                        Exception: server_error})
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: not_found, BodyTooLarge: too_large, Exception: server_error},
+    )
     app.state.storage, app.state.runner, app.state.limits = storage, runner, limits
-    app.add_middleware(Guard, token=token, loopback_only=is_loopback(host),
-                       max_body=limits.total_bytes + 4 * MB, shown_limit=limits.total_bytes)
+    app.add_middleware(
+        Guard,
+        token=token,
+        loopback_only=is_loopback(host),
+        max_body=limits.total_bytes + 4 * MB,
+        shown_limit=limits.total_bytes,
+    )
     return app
 
 

@@ -6,6 +6,7 @@ hostile file that makes a native library abort, or a batch that needs much memor
 take the server down; the page polls the job's ``progress.json`` meanwhile. The child writes
 the results into the job's ``manifest.json``; a job left unfinished by a restart is run again.
 """
+
 from __future__ import annotations
 
 import os
@@ -49,8 +50,15 @@ class ProgressFile:
     def _write(self) -> None:
         self._last = time.monotonic()
         frac = self.done / self.total if self.total else 1.0
-        write_json(self.path, {"phase": self.phase, "done": self.done, "total": self.total,
-                               "percent": round(100 * (self.start + self.share * frac))})
+        write_json(
+            self.path,
+            {
+                "phase": self.phase,
+                "done": self.done,
+                "total": self.total,
+                "percent": round(100 * (self.start + self.share * frac)),
+            },
+        )
 
 
 def _result(i: int, r, annotated: str | None, note: str) -> dict:
@@ -90,7 +98,7 @@ def annotate_all(folder: Path, todo: list, bar: ProgressFile) -> dict[int, tuple
             try:
                 i, rel, msg = fut.result()
                 out[i] = (rel, msg)
-            except Exception:  # noqa: BLE001 - a broken pool or one bad copy never stops the batch
+            except Exception:
                 out[futs[fut]] = (None, "生成批注副本时程序异常退出，未生成")
             bar.advance()
     return out
@@ -107,11 +115,18 @@ def run_batch(folder: Path) -> None:
     os.chdir(folder / "uploads")  # so that every path shown is the uploaded name
     names = [Path(f["name"]) for f in m["files"] if (folder / "uploads" / f["name"]).is_file()]
     reports, skipped = collect_reports(
-        names, m.get("blank", "zero"), None,
-        progress_factory=lambda n: ProgressFile(folder, "正在读取并审核", n, 0, CHECK_SHARE))
-    todo = [(i, r) for i, r in enumerate(reports)
-            if not r.unreadable and r.meta.get("input") is not None
-            and str(r.meta["input"].suffix).lower() in ANNOTATABLE]
+        names,
+        m.get("blank", "zero"),
+        None,
+        progress_factory=lambda n: ProgressFile(folder, "正在读取并审核", n, 0, CHECK_SHARE),
+    )
+    todo = [
+        (i, r)
+        for i, r in enumerate(reports)
+        if not r.unreadable
+        and r.meta.get("input") is not None
+        and str(r.meta["input"].suffix).lower() in ANNOTATABLE
+    ]
     bar = ProgressFile(folder, "正在生成批注副本", len(todo), CHECK_SHARE, 1 - CHECK_SHARE)
     annotated = annotate_all(folder, todo, bar)
     bar.close()
@@ -171,14 +186,16 @@ class Runner:
     def _run(self, key: tuple[str, str | None]) -> None:
         batch_id, agg_id = key
         try:
-            folder = (self.storage.aggregate_dir(batch_id, agg_id) if agg_id
-                      else self.storage.batch_dir(batch_id))
+            folder = (
+                self.storage.aggregate_dir(batch_id, agg_id) if agg_id else self.storage.batch_dir(batch_id)
+            )
             if folder is None or self._closed:
                 return
             kind = "aggregate" if agg_id else "batch"
             cmd = [sys.executable, "-m", "nianbao.web", kind, str(folder)]
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE)
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
             with self._lock:
                 self._procs.add(proc)
             try:
@@ -197,11 +214,17 @@ class Runner:
             if proc.returncode == 0 and state in (DONE, FAILED):
                 return
             ref = uuid.uuid4().hex[:8]
-            sys.stderr.write(f"[nianbao] 后台任务 {folder} 异常（退出码 {proc.returncode}，任务编号 {ref}）：\n"
-                             + err.decode("utf-8", "replace")[-4000:] + "\n")
+            sys.stderr.write(
+                f"[nianbao] 后台任务 {folder} 异常（退出码 {proc.returncode}，任务编号 {ref}）：\n"
+                + err.decode("utf-8", "replace")[-4000:]
+                + "\n"
+            )
             if state != FAILED:
-                _fail(folder, f"处理过程意外中断（参考编号 {ref}）。其他批次不受影响；"
-                              "可以把文件分成几批重新上传，以找出有问题的文件。")
+                _fail(
+                    folder,
+                    f"处理过程意外中断（参考编号 {ref}）。其他批次不受影响；"
+                    "可以把文件分成几批重新上传，以找出有问题的文件。",
+                )
         finally:
             with self._lock:
                 self._pending.discard(key)
@@ -226,12 +249,14 @@ def main(argv: list[str]) -> int:
     except JobError as e:
         _fail(folder, str(e))
         return 0
-    except Exception as exc:  # noqa: BLE001 - recorded for the page, traceback for the log
+    except Exception as exc:
         import traceback
 
         ref = uuid.uuid4().hex[:8]
         sys.stderr.write(f"参考编号 {ref}\n")
         traceback.print_exc()
-        _fail(folder, f"处理时发生内部错误（参考编号 {ref}：{type(exc).__name__}）。"
-                      "请把文件与编号反馈给维护人员。")
+        _fail(
+            folder,
+            f"处理时发生内部错误（参考编号 {ref}：{type(exc).__name__}）。请把文件与编号反馈给维护人员。",
+        )
         return 1

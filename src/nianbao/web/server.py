@@ -1,4 +1,5 @@
 """Start the web app with uvicorn: refuse unsafe binds, report a busy port in Chinese."""
+
 from __future__ import annotations
 
 import socket
@@ -24,8 +25,10 @@ def check_bind(host: str, token: str | None) -> str | None:
     from .app import is_loopback
 
     if not is_loopback(host) and not token:
-        return (f"绑定到 {host} 会让其他电脑也能访问本服务，必须同时用 --token 设置访问口令"
-                "（或设置环境变量 NIANBAO_TOKEN）。只在本机使用时请去掉 --host。")
+        return (
+            f"绑定到 {host} 会让其他电脑也能访问本服务，必须同时用 --token 设置访问口令"
+            "（或设置环境变量 NIANBAO_TOKEN）。只在本机使用时请去掉 --host。"
+        )
     if token is not None and len(token) < MIN_TOKEN:
         return f"访问口令太短：至少需要 {MIN_TOKEN} 个字符。"
     return None
@@ -48,8 +51,13 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(host: str = "127.0.0.1", port: int = 8765, data: Path | None = None,
-          token: str | None = None, open_browser: bool = False) -> int:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    data: Path | None = None,
+    token: str | None = None,
+    open_browser: bool = False,
+) -> int:
     """Run until Ctrl+C. Returns the exit code (2 for a usage or start-up problem)."""
     why = check_bind(host, token)
     if why:
@@ -67,20 +75,28 @@ def serve(host: str = "127.0.0.1", port: int = 8765, data: Path | None = None,
     try:
         sock = bind_socket(host, port)
     except OSError as e:
-        return _err(f"无法在 {host}:{port} 上启动：{e.strerror or e}。端口可能已被占用，请用 --port 换一个端口。")
+        return _err(
+            f"无法在 {host}:{port} 上启动：{e.strerror or e}。端口可能已被占用，请用 --port 换一个端口。"
+        )
 
     import uvicorn
 
     from .app import create_app
 
     app = create_app(data, token=token, host=host)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
-                                           lifespan="on", timeout_graceful_shutdown=3))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3)
+    )
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
-    print(f"nianbao 网页已启动：{url}\n数据文件夹：{data}\n"
-          + ("已启用访问口令。\n" if token else "") + "按 Ctrl+C 停止。", flush=True)
+    print(
+        f"nianbao 网页已启动：{url}\n数据文件夹：{data}\n"
+        + ("已启用访问口令。\n" if token else "")
+        + "按 Ctrl+C 停止。",
+        flush=True,
+    )
     if open_browser:
+
         def opener():
             for _ in range(100):
                 if server.started:

@@ -10,6 +10,7 @@ Layout::
 
 Everything is written atomically, so a reload or a restart never sees half a manifest.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,14 @@ from ..fileio import write_bytes_atomic
 
 ID_RE = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
 _BAD_CHARS = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
-_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
-             *(f"LPT{i}" for i in range(1, 10))}
+_RESERVED = {
+    "CON",
+    "PRN",
+    "AUX",
+    "NUL",
+    *(f"COM{i}" for i in range(1, 10)),
+    *(f"LPT{i}" for i in range(1, 10)),
+}
 MAX_NAME_BYTES = 180  # ext4 allows 255 bytes; a Chinese character takes 3
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
@@ -126,10 +133,20 @@ class Storage:
                     out.write(chunk)
                     size += len(chunk)
             stored.append({"name": name, "original": str(raw_name)[:300], "size": size})
-        write_json(d / "manifest.json", {
-            "id": batch_id, "created": time.strftime("%Y-%m-%d %H:%M:%S"), "state": QUEUED,
-            "blank": blank, "files": stored, "results": [], "skipped": [], "summary": {},
-            "error": None})
+        write_json(
+            d / "manifest.json",
+            {
+                "id": batch_id,
+                "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "state": QUEUED,
+                "blank": blank,
+                "files": stored,
+                "results": [],
+                "skipped": [],
+                "summary": {},
+                "error": None,
+            },
+        )
         return batch_id
 
     def manifest(self, batch_id: str) -> dict | None:
@@ -182,16 +199,31 @@ class Storage:
         a = d / "aggregates" / agg_id
         return a if (a / "manifest.json").is_file() else None
 
-    def create_aggregate(self, batch_id: str, roster: tuple[str, object] | None,
-                         previous: tuple[str, object] | None, year: int | None = None) -> str:
+    def create_aggregate(
+        self,
+        batch_id: str,
+        roster: tuple[str, object] | None,
+        previous: tuple[str, object] | None,
+        year: int | None = None,
+    ) -> str:
         d = self.batch_dir(batch_id)
         assert d is not None
         agg_id = new_id()
         a = d / "aggregates" / agg_id
         a.mkdir(parents=True)
-        doc = {"id": agg_id, "batch": batch_id, "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-               "state": QUEUED, "roster": None, "previous": None, "year": year, "units": [],
-               "summary": {}, "output": None, "error": None}
+        doc = {
+            "id": agg_id,
+            "batch": batch_id,
+            "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "state": QUEUED,
+            "roster": None,
+            "previous": None,
+            "year": year,
+            "units": [],
+            "summary": {},
+            "output": None,
+            "error": None,
+        }
         for key, upload in (("roster", roster), ("previous", previous)):
             if upload is None:
                 continue
