@@ -558,7 +558,7 @@ def _crashing_work(args):
     return _real_work(args)
 
 
-_real_work = pipeline._work
+_real_work = pipeline.read_chunk
 
 
 def test_stream_survives_a_dying_worker(tmp_path, monkeypatch):
@@ -569,7 +569,7 @@ def test_stream_survives_a_dying_worker(tmp_path, monkeypatch):
         shutil.copy(src / "a.xlsx", src / f"a{i:02}.xlsx")
     shutil.copy(src / "a.xlsx", src / "crash.xlsx")
     items = collect([src]).items
-    monkeypatch.setattr(pipeline, "_work", _crashing_work)
+    monkeypatch.setattr(pipeline, "read_chunk", _crashing_work)
     got = {i: r for i, _, r in stream_reports(iter(items), jobs=2)}
     assert sorted(got) == list(range(len(items)))
     crash = next(i for i, it in enumerate(items) if it.name == "crash.xlsx")

@@ -16,11 +16,11 @@ from nianbao.layout import workbook_layout
 from nianbao.model import Report
 from nianbao.reader import MAX_COLS, MAX_ROWS, read_report, scan_extent
 from nianbao.reader.book import Book
-from nianbao.reader.extent import _sheet_data, plain_formula_starts
+from nianbao.reader.extent import plain_formula_starts, sheet_data_span
 from nianbao.reader.formulas import _formula_starts
-from nianbao.reader.locate import Located, _from_layout, _spec_from_meta
+from nianbao.reader.locate import Located, from_layout, spec_from_meta
 from nianbao.reader.package import _directory, open_package
-from nianbao.reader.values import _read_values
+from nianbao.reader.values import read_values
 from nianbao.spec import get_spec
 from nianbao.template import write_template
 
@@ -60,7 +60,7 @@ VARIANTS = {
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_precheck_agrees_with_the_full_scan(name):
     xml = _sheet(VARIANTS[name])
-    s, e = _sheet_data(xml)
+    s, e = sheet_data_span(xml)
     max_row, max_col, all_refs = scan_extent(xml, (s, e))
     starts = plain_formula_starts(xml, s, e)
     if max_row > MAX_ROWS or max_col > MAX_COLS or not all_refs:
@@ -119,11 +119,11 @@ def _values_both_ways(path: Path):
     item = collect([path]).items[0]
     data = item.read_bytes()
     book = Book(item, data, open_package(data))
-    spec = _spec_from_meta(book.pkg.custom)
-    tables = [_from_layout(tl) for tl in workbook_layout(spec).tables]
+    spec = spec_from_meta(book.pkg.custom)
+    tables = [from_layout(tl) for tl in workbook_layout(spec).tables]
     fast, slow = Report(path="fast"), Report(path="slow")
-    by_fast = _read_values(book, spec, fast, tables)
-    by_slow = _read_values(book, spec, slow, [Located(cells=dict(t.cells), found_any=True) for t in tables])
+    by_fast = read_values(book, spec, fast, tables)
+    by_slow = read_values(book, spec, slow, [Located(cells=dict(t.cells), found_any=True) for t in tables])
     return fast, slow, by_fast, by_slow
 
 

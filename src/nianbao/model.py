@@ -67,9 +67,9 @@ class Report:
             "findings": [f.to_dict() for f in self.findings],
         }
         if with_values:
-            d["values"] = {k: (None if v is None else _json_num(v)) for k, v in self.values.items()}
+            d["values"] = {k: (None if v is None else json_num(v)) for k, v in self.values.items()}
         return d
 
 
-def _json_num(v: Decimal):
+def json_num(v: Decimal):
     return int(v) if v == v.to_integral_value() else float(v)

@@ -82,7 +82,7 @@ def _compact(report: Report) -> Report:
 _SHAPES = {True: _slim, "slim": _slim, "compact": _compact}
 
 
-def _work(args) -> list[Report]:
+def read_chunk(args) -> list[Report]:
     items, blank, previous, shape = (*args, False)[:4]
     out = [read_and_check(i, blank, previous) for i in items]
     shrink = _SHAPES.get(shape)
@@ -110,11 +110,11 @@ def _chunks(items: list, jobs: int) -> list[list]:
     return out
 
 
-def _alone(item, blank, previous) -> Report:
+def read_isolated(item, blank, previous) -> Report:
     """Run one item in its own process, so that a crash is pinned on this file."""
     try:
         with ProcessPoolExecutor(max_workers=1) as ex:
-            return ex.submit(_work, ([item], blank, previous)).result()[0]
+            return ex.submit(read_chunk, ([item], blank, previous)).result()[0]
     except BrokenProcessPool:
         return unreadable(item.display, "读取时程序异常退出（文件可能已损坏或含有异常巨大的区域），已跳过")
 
@@ -142,7 +142,7 @@ def process(
     results: dict[int, list[Report]] = {}
     broken: list[int] = []
     with ProcessPoolExecutor(max_workers=jobs) as ex:
-        futs = {ex.submit(_work, (c, blank, previous, slim)): n for n, c in enumerate(chunks)}
+        futs = {ex.submit(read_chunk, (c, blank, previous, slim)): n for n, c in enumerate(chunks)}
         for fut in as_completed(futs):
             n = futs[fut]
             try:
@@ -154,7 +154,7 @@ def process(
             if progress:
                 progress(len(chunks[n]))
     for n in broken:
-        results[n] = [_alone(i, blank, previous) for i in chunks[n]]
+        results[n] = [read_isolated(i, blank, previous) for i in chunks[n]]
     for n in range(len(chunks)):
         yield from results[n]
 

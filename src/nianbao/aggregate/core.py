@@ -15,7 +15,6 @@ from ..model import Report
 from ..spec import Spec, form_for_year, get_spec
 from .previous import Previous, previous_findings
 from .status import (
-    _RANK,
     COUNTY,
     DUPLICATE,
     EMPTY,
@@ -25,6 +24,7 @@ from .status import (
     NOT_IN_ROSTER,
     PASSED,
     STATUS_ORDER,
+    STATUS_RANK,
     STATUS_ZH,
     UNCATEGORISED,
     UNREADABLE,
@@ -34,7 +34,7 @@ from .status import (
     date_key,
 )
 from .stream import stream_reports
-from .units import _DETAILS, Entry, Roster, Rows, Spool, Units
+from .units import DETAILS, Entry, Roster, Rows, Spool, Units
 
 
 # ---------------------------------------------------------------- the aggregate
@@ -85,10 +85,10 @@ class Result:
 
     def counts(self) -> dict[str, int]:
         c = Counter(self.units.status)
-        return {s: c.get(_RANK[s], 0) for s in STATUS_ORDER}
+        return {s: c.get(STATUS_RANK[s], 0) for s in STATUS_ORDER}
 
     def has_problems(self) -> bool:
-        ok = {_RANK[PASSED], _RANK[WARNINGS]}
+        ok = {STATUS_RANK[PASSED], STATUS_RANK[WARNINGS]}
         return any(s not in ok for s in self.units.status) or self.county.errors > 0
 
     def close(self) -> None:
@@ -115,7 +115,7 @@ def _identify(item, report: Report, roster: Roster | None) -> tuple[str, int | N
 def _settle(u: Units, year: int | None, include_failed: bool) -> None:
     """Give every row its final status, choose the form and year that win, sort the rows."""
     ros = u.ros
-    base = {_RANK[s] for s in (PASSED, WARNINGS, FAILED)}  # rows read and checked
+    base = {STATUS_RANK[s] for s in (PASSED, WARNINGS, FAILED)}  # rows read and checked
     usable = Counter(
         u.fy[i]
         for i in range(len(u))
@@ -139,11 +139,11 @@ def _settle(u: Units, year: int | None, include_failed: bool) -> None:
             continue
         f, y = u.fys[u.fy[i]]
         if ros is not None and u.roster[i] == NO_ROSTER:
-            u.status[i] = _RANK[NOT_IN_ROSTER]
+            u.status[i] = STATUS_RANK[NOT_IN_ROSTER]
         elif f != form:
-            u.status[i] = _RANK[WRONG_FORM]
+            u.status[i] = STATUS_RANK[WRONG_FORM]
         elif year is not None and y is not None and y != year:
-            u.status[i] = _RANK[WRONG_YEAR]
+            u.status[i] = STATUS_RANK[WRONG_YEAR]
     # Sorting by unit brings a unit's files together (duplicates are neighbours); the sort
     # keys are the names already held (no key object is built per row).
     order = sorted(range(len(u)), key=lambda i: u.norms.get(i) or u.names[i])
@@ -166,13 +166,13 @@ def _duplicates(u: Units, rows: list[int]) -> None:
 
     def newest(i: int):
         d = u.details(i)
-        mtime = d[_DETAILS.index("mtime")]
-        day = date_key(d[_DETAILS.index("date")]) or (date.fromtimestamp(mtime) if mtime > 0 else date.min)
+        mtime = d[DETAILS.index("mtime")]
+        day = date_key(d[DETAILS.index("date")]) or (date.fromtimestamp(mtime) if mtime > 0 else date.min)
         return day, mtime, i
 
     rows = sorted(rows, key=newest, reverse=True)
     for i in rows[1:]:
-        u.status[i] = _RANK[DUPLICATE]
+        u.status[i] = STATUS_RANK[DUPLICATE]
         u.winner[i] = rows[0]
 
 
@@ -366,7 +366,7 @@ class _EarlyRows:
         summed = status in (PASSED, WARNINGS) or (status == FAILED and self.include_failed)
         category = self.ros.category(ridx) if ridx is not None and self.ros else ""
         if self.book.row(name, category, STATUS_ZH[status], summed, file, form, vals):
-            self.written.append(_RANK[status])
+            self.written.append(STATUS_RANK[status])
         else:
             self.ok = False
 
@@ -374,6 +374,6 @@ class _EarlyRows:
         """After _settle: was every row written with its final status, under the winning form?"""
         if not self.ok or self.held or self.book.spec is None or self.book.spec.version != u.form:
             return False
-        out = {_RANK[UNREADABLE], _RANK[EMPTY]}
+        out = {STATUS_RANK[UNREADABLE], STATUS_RANK[EMPTY]}
         final = bytearray(u.status[i] for i in range(len(u)) if u.offsets[i] >= 0 and u.status[i] not in out)
         return final == self.written

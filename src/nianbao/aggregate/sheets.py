@@ -75,7 +75,7 @@ MAX_UNZIPPED = 256 * 1024 * 1024  # refuse to inflate an absurd "last year's agg
 
 # ---------------------------------------------------------------- geometry of 汇总
 @cache
-def _stack(spec: Spec) -> tuple[tuple[TableLayout, int], ...]:
+def table_stack(spec: Spec) -> tuple[tuple[TableLayout, int], ...]:
     """Each table's layout with the row offset that places it on the 汇总 sheet."""
     out, row = [], HEAD_ROWS
     for tl in workbook_layout(spec).tables:
@@ -87,7 +87,9 @@ def _stack(spec: Spec) -> tuple[tuple[TableLayout, int], ...]:
 
 def county_where(spec: Spec) -> dict[str, tuple[str, str]]:
     """cell key -> (sheet, A1) of the county sums on the 汇总 sheet."""
-    return {k: (SUMMARY, a1(b.row + off, b.col)) for tl, off in _stack(spec) for k, b in tl.values.items()}
+    return {
+        k: (SUMMARY, a1(b.row + off, b.col)) for tl, off in table_stack(spec) for k, b in tl.values.items()
+    }
 
 
 def _num(v):
@@ -102,7 +104,7 @@ EXCEL_MAX = 9.99999999999999e307  # the largest number a cell can hold
 SAFE_INT = 2**53  # whole numbers a cell holds exactly
 
 
-def _number(ws, r: int, c: int, v, fmt=None) -> None:
+def write_number(ws, r: int, c: int, v, fmt=None) -> None:
     """A number cell; a value no spreadsheet can hold (1e400 typed by someone) is shown as text."""
     n = _num(v)
     try:
@@ -115,7 +117,7 @@ def _number(ws, r: int, c: int, v, fmt=None) -> None:
         ws.write_string(r, c, fmt_number(v)[:32767], fmt)
 
 
-class _Formats:
+class Formats:
     def __init__(self, wb):
         self.wb, self._c = wb, {}
 
@@ -128,7 +130,7 @@ class _Formats:
         return self._c[key]
 
 
-def _streaming_sheet(wb, name: str):
+def streaming_sheet(wb, name: str):
     """A worksheet in constant-memory mode (rows flushed to disk as they are written).
 
     xlsxwriter sets the mode per workbook; the 汇总 sheet needs random access for its merged
@@ -143,7 +145,7 @@ def _streaming_sheet(wb, name: str):
         wb.constant_memory = False
 
 
-def _text(ws, r: int, c: int, value, fmt=None) -> None:
+def write_text(ws, r: int, c: int, value, fmt=None) -> None:
     s = "" if value is None else str(value)
     if s:
         ws.write_string(r, c, s[:32767], fmt)
@@ -151,7 +153,7 @@ def _text(ws, r: int, c: int, value, fmt=None) -> None:
         ws.write_blank(r, c, None, fmt)
 
 
-def _print_setup(ws) -> None:
+def print_setup(ws) -> None:
     ws.set_landscape()
     ws.set_paper(9)  # A4
     ws.fit_to_pages(1, 0)

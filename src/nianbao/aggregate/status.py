@@ -40,7 +40,7 @@ COUNTY = "（汇总）"  # the unit name of the county sums
 UNCATEGORISED = "（未分类）"
 
 _SPACE = re.compile(r"[\s\u200b-\u200d\u2060\ufeff]+")
-_ALIAS_SEP = re.compile(r"[、,，;；]")
+ALIAS_SEP = re.compile(r"[、,，;；]")
 
 
 def norm_name(name) -> str:
@@ -54,7 +54,7 @@ def prev_cells() -> frozenset[str]:
 
 
 NO_ROSTER = -1  # the roster row of a unit not on the roster
-_RANK = {s: i for i, s in enumerate(STATUS_ORDER)}  # a row's status is stored as its rank
+STATUS_RANK = {s: i for i, s in enumerate(STATUS_ORDER)}  # a row's status is stored as its rank
 
 
 def date_key(text) -> date | None:

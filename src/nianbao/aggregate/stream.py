@@ -32,10 +32,10 @@ def stream_reports(
     from ..pipeline import (
         CHUNK,
         PARALLEL_MIN,
-        _alone,
-        _work,
         internal_error,
         read_and_check,
+        read_chunk,
+        read_isolated,
     )
 
     jobs = jobs or os.cpu_count() or 1
@@ -64,7 +64,7 @@ def stream_reports(
                     chunk = list(islice(it, CHUNK))
                     if not chunk:
                         break
-                    pending[ex.submit(_work, ([x for _, x in chunk], blank, None, shape))] = chunk
+                    pending[ex.submit(read_chunk, ([x for _, x in chunk], blank, None, shape))] = chunk
                 if not pending:
                     break
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -87,7 +87,7 @@ def stream_reports(
             return
         for chunk in redo:
             for i, x in chunk:
-                yield i, x, _alone(x, blank, None)
+                yield i, x, read_isolated(x, blank, None)
                 if progress:
                     progress(1)
         redo = []

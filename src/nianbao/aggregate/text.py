@@ -5,15 +5,15 @@ from __future__ import annotations
 from itertools import islice
 from pathlib import Path
 
-from ..model import _json_num
+from ..model import json_num
 from .core import Result
 from .status import (
-    _RANK,
     COUNTY,
     DUPLICATE,
     MISSING,
     NOT_IN_ROSTER,
     PASSED,
+    STATUS_RANK,
     STATUS_ZH,
     WARNINGS,
 )
@@ -22,7 +22,7 @@ from .status import (
 # ---------------------------------------------------------------- JSON
 def to_json(res: Result) -> str:
     def nums(d: dict) -> dict:
-        return {k: _json_num(v) for k, v in d.items()}
+        return {k: json_num(v) for k, v in d.items()}
 
     findings = [{"unit": COUNTY, "file": None, **f.to_dict()} for f in res.county.findings]
     for e in res.entries:
@@ -90,7 +90,7 @@ def print_text(res: Result, output: Path | None, console=None, limit: int = 200)
     for f in res.county.findings:
         sev = "[red]错误[/]" if f.is_error else "[yellow]警告[/]"
         con.print(f"{COUNTY} {sev} [{f.code}] {escape(f.message)}")
-    if len(res.units) == sum(1 for s in res.units.status if s == _RANK[MISSING]):
+    if len(res.units) == sum(1 for s in res.units.status if s == STATUS_RANK[MISSING]):
         con.print("[yellow]没有找到任何填报表（.xlsx、.xlsm、.xls 或 .zip）[/]")
     con.print(summary_line(res))
     if output is not None:

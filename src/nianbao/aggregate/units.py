@@ -11,8 +11,7 @@ from collections.abc import Iterator, Sequence
 
 from ..findings import Finding
 from .status import (
-    _ALIAS_SEP,
-    _RANK,
+    ALIAS_SEP,
     DUPLICATE,
     EMPTY,
     FAILED,
@@ -21,6 +20,7 @@ from .status import (
     NOT_IN_ROSTER,
     PASSED,
     STATUS_ORDER,
+    STATUS_RANK,
     STATUS_ZH,
     UNREADABLE,
     WARNINGS,
@@ -41,7 +41,7 @@ class Roster:
         self.units = units
         self.index: dict[str, int] = {}
         for i, u in enumerate(units):
-            for n in [u[NAME], *_ALIAS_SEP.split(unicodedata.normalize("NFKC", u.get(ALIAS, "")))]:
+            for n in [u[NAME], *ALIAS_SEP.split(unicodedata.normalize("NFKC", u.get(ALIAS, "")))]:
                 k = norm_name(n)
                 if k:
                     self.index.setdefault(k, i)
@@ -75,7 +75,7 @@ class Roster:
 
 # ---------------------------------------------------------------- per-unit summary
 # What a row keeps on disk (the spool) rather than in memory, in this order:
-_DETAILS = (
+DETAILS = (
     "file",
     "reported",
     "filler",
@@ -161,7 +161,7 @@ class Units:
             self.fy.extend([0] * grow)
             self.offsets.extend([-1] * grow)
         self.names[i] = b"" if roster is not None else name.encode("utf-8", "surrogatepass")
-        self.status[i] = _RANK[status]
+        self.status[i] = STATUS_RANK[status]
         self.roster[i] = NO_ROSTER if roster is None else roster
         code = self._fy_index.get((form, year))
         if code is None:  # each distinct (form, year) is held once
@@ -208,7 +208,7 @@ class Units:
 
 
 def _detail(k: str) -> property:
-    i = _DETAILS.index(k)
+    i = DETAILS.index(k)
     return property(lambda self: self._details()[i])
 
 
@@ -287,7 +287,7 @@ class Entry:
         """Why the row has its status (Chinese), '' for units summed without remark."""
         u, s = self._u, self.status
         if s == UNREADABLE:
-            return self._details()[_DETAILS.index("reason")]
+            return self._details()[DETAILS.index("reason")]
         if s == EMPTY:
             return "所有数值格均为空，不能当作全部为 0 的报告"
         if s == NOT_IN_ROSTER:

@@ -37,12 +37,12 @@ from .sheets import (
     STATUS_COLUMNS,
     STATUS_SHEET,
     SUMMARY,
-    _Formats,
-    _number,
-    _print_setup,
-    _stack,
-    _streaming_sheet,
-    _text,
+    Formats,
+    print_setup,
+    streaming_sheet,
+    table_stack,
+    write_number,
+    write_text,
 )
 from .status import (
     COUNTY,
@@ -61,13 +61,13 @@ class _Writer:
     need every file and are written by :meth:`finish`."""
 
     def __init__(self, wb, spec: Spec, out: Path, categories: bool):
-        self.wb, self.spec, self.out, self.f = wb, spec, out, _Formats(wb)
+        self.wb, self.spec, self.out, self.f = wb, spec, out, Formats(wb)
         self.res: Result | None = None
         self.summary = wb.add_worksheet(SUMMARY)
-        self.status = _streaming_sheet(wb, STATUS_SHEET)
-        self.detail = _streaming_sheet(wb, DETAIL)
-        self.issues = _streaming_sheet(wb, FINDINGS)
-        self.cats = _streaming_sheet(wb, CATEGORIES) if categories else None
+        self.status = streaming_sheet(wb, STATUS_SHEET)
+        self.detail = streaming_sheet(wb, DETAIL)
+        self.issues = streaming_sheet(wb, FINDINGS)
+        self.cats = streaming_sheet(wb, CATEGORIES) if categories else None
         self.meta_ws = wb.add_worksheet(spec.workbook["meta_sheet"])
         self.keys = self._key_header(self.detail, DETAIL_LEAD)
         self.detail_row_no = HEAD_ROWS  # next row of 明细 (below the key header)
@@ -119,7 +119,7 @@ class _Writer:
         from ..template import column_widths, row_heights, text_width
 
         spec, res, f = self.spec, self.res, self.f
-        stack = _stack(spec)
+        stack = table_stack(spec)
         width = max(tl.width for tl, _ in stack)
         widths: dict[int, float] = {}
         for tl, _ in stack:
@@ -181,7 +181,7 @@ class _Writer:
                 bb = replace(b, row=b.row + off)
                 if bb.merged:
                     ws.merge_range(bb.row, bb.col, bb.last_row, bb.last_col, "", fmt)
-                _number(ws, bb.row, bb.col, res.sums.get(key, Decimal(0)), fmt)
+                write_number(ws, bb.row, bb.col, res.sums.get(key, Decimal(0)), fmt)
                 self.wb.define_name(key, f"='{SUMMARY}'!${col_letter(bb.col)}${bb.row + 1}")
         last = max(tl.last_row + off for tl, off in stack)
         ws.set_landscape()
@@ -193,7 +193,7 @@ class _Writer:
     def _box(ws, b: Box, text: str, fmt) -> None:
         if b.merged:
             ws.merge_range(b.row, b.col, b.last_row, b.last_col, "", fmt)
-        _text(ws, b.row, b.col, text, fmt)
+        write_text(ws, b.row, b.col, text, fmt)
 
     # -- 报送情况
     def write_status(self, ws) -> None:
@@ -231,7 +231,7 @@ class _Writer:
                 if isinstance(v, int):
                     ws.write_number(r, c, v, num)
                 elif v is not None:
-                    _text(ws, r, c, v, cell)
+                    write_text(ws, r, c, v, cell)
             ws.write_string(
                 r, 2, e.status_zh, f(border=1, bold=True, align="center", bg_color=bg, font_color=fg)
             )
@@ -241,16 +241,16 @@ class _Writer:
                     ws.write_url(r, 9, "external:" + target, link, Path(e.annotated).name)
                     urls += 1
                 else:
-                    _text(ws, r, 9, target, cell)
+                    write_text(ws, r, 9, target, cell)
             else:
                 ws.write_blank(r, 9, None, cell)
             if extra and e.roster is not None:
                 unit = res.roster.units[e.roster]
                 for c, h in enumerate(extra, start=len(STATUS_COLUMNS)):
-                    _text(ws, r, c, unit.get(h, ""), cell)
+                    write_text(ws, r, c, unit.get(h, ""), cell)
         ws.freeze_panes(1, 1)
         ws.autofilter(0, 0, max(len(res.entries), 1), len(cols) - 1)
-        _print_setup(ws)
+        print_setup(ws)
 
     def _relative(self, path: str) -> str:
         try:
@@ -268,11 +268,11 @@ class _Writer:
         ws.set_column(1, n - 1, 11)
         ws.set_column(n, n + len(keys) - 1, 14)
         for i, name in enumerate(LABEL_ROWS):
-            _text(ws, i, n - 1, name, f(bold=True, align="right"))
+            write_text(ws, i, n - 1, name, f(bold=True, align="right"))
             for j, k in enumerate(keys):
                 cell = spec.cells[k]
                 text = (cell.table.name, cell.row_label, cell.col_label)[i]
-                _text(ws, i, n + j, text, lab)
+                write_text(ws, i, n + j, text, lab)
         ws.set_row(1, 45)
         ws.set_row(2, 30)
         head = f(bold=True, border=1, bg_color="#D9E1F2")
@@ -303,7 +303,7 @@ class _Writer:
             return
         ws, r, n = self.detail, self.detail_row_no, len(DETAIL_LEAD)
         for c, v in enumerate((name, category, status_zh, "是" if summed else "否", file)):
-            _text(ws, r, c, v)
+            write_text(ws, r, c, v)
         if form != self.spec.version:
             by_key = dict(zip(get_spec(form).cells, vals, strict=False))
             vals = tuple(map(by_key.get, self.keys))
@@ -312,7 +312,7 @@ class _Writer:
             if type(v) is int and -SAFE_INT < v < SAFE_INT:
                 write(r, c, v)
             elif v is not None:
-                _number(ws, r, c, v)
+                write_number(ws, r, c, v)
         self.detail_row_no = r + 1
 
     def write_categories(self, ws) -> None:
@@ -331,10 +331,10 @@ class _Writer:
         bold = self.f(bold=True)
         for r, (name, count, sums) in enumerate(rows, start=4):
             fmt = bold if name == "合计" else None
-            _text(ws, r, 0, name, fmt)
+            write_text(ws, r, 0, name, fmt)
             ws.write_number(r, 1, count, fmt)
             for j, k in enumerate(keys):
-                _number(ws, r, 2 + j, sums.get(k, Decimal(0)), fmt)
+                write_number(ws, r, 2 + j, sums.get(k, Decimal(0)), fmt)
 
     # -- 问题清单
     def write_findings(self, ws) -> None:
@@ -366,7 +366,7 @@ class _Writer:
                 x.message,
             ]
             for c, v in enumerate(row):
-                _text(ws, r, c, v)
+                write_text(ws, r, c, v)
             ws.write_string(r, 3, x.severity_zh, err if x.is_error else warn)
             r += 1
 
@@ -377,7 +377,7 @@ class _Writer:
                 put(e.name, e.file, x)
         ws.freeze_panes(1, 0)
         ws.autofilter(0, 0, max(r - 1, 1), len(FINDING_COLUMNS) - 1)
-        _print_setup(ws)
+        print_setup(ws)
 
     # -- machine-readable marks
     def meta(self) -> dict[str, str]:

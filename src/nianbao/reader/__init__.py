@@ -22,7 +22,7 @@ from ..findings import make
 from ..layout import workbook_layout
 from ..model import Report
 from .book import Book, Grid
-from .cover import _text, parse_date, parse_year, read_cover, unit_from_filename
+from .cover import cell_text, parse_date, parse_year, read_cover, unit_from_filename
 from .extent import scan_extent, trim_sheet
 from .formulas import (
     FormulaErrorValue,
@@ -35,12 +35,12 @@ from .formulas import (
 from .locate import (
     Located,
     Pos,
-    _confirm,
-    _from_layout,
-    _meta_sheet_values,
-    _spec_from_meta,
+    confirm_layout,
     detect_spec,
+    from_layout,
     locate_table,
+    meta_sheet_values,
+    spec_from_meta,
     specs,
 )
 from .package import (
@@ -55,10 +55,10 @@ from .package import (
     OLE_MAGIC,
     Package,
     Unreadable,
-    _sniff,
     open_package,
+    sniff,
 )
-from .values import _merged_value_cells, _read_values
+from .values import merged_value_cells, read_values
 
 __all__ = [
     "MAX_COLS",
@@ -169,7 +169,7 @@ def _read_workbook(item) -> Report:
         raise Unreadable(
             f"文件大小 {len(data) / 2**20:.0f} MB，超过 {MAX_FILE_BYTES // 2**20} MB 的上限，已拒绝读取"
         )
-    kind = _sniff(data, getattr(item, "suffix", "") or "")
+    kind = sniff(data, getattr(item, "suffix", "") or "")
     pkg = open_package(data) if kind == "zip" else None
     if pkg is not None and getattr(item, "output_check", False) and "nianbao_output" in pkg.custom:
         from ..inputs import SKIP_OUTPUT
@@ -187,11 +187,11 @@ def _read_workbook(item) -> Report:
     book = Book(item, data, pkg)
 
     meta = dict(pkg.custom) if pkg else {}
-    spec = _spec_from_meta(meta)
+    spec = spec_from_meta(meta)
     if spec is None:
-        sheet_meta = _meta_sheet_values(book)
+        sheet_meta = meta_sheet_values(book)
         meta.update(sheet_meta)
-        spec = _spec_from_meta(sheet_meta)
+        spec = spec_from_meta(sheet_meta)
     cover_spec = spec or specs()[-1]
     cover = read_cover(book, cover_spec)
     year = parse_year(cover.get("year"))
@@ -202,7 +202,7 @@ def _read_workbook(item) -> Report:
     if spec is not None:
         lay = workbook_layout(spec)
         for tl in lay.tables:
-            located[tl.table.key] = _from_layout(tl) if _confirm(book, tl) else None
+            located[tl.table.key] = from_layout(tl) if confirm_layout(book, tl) else None
         report.source = "template" if all(located.values()) else "labels"
     else:
         spec, _score = detect_spec(book, year)
@@ -239,17 +239,17 @@ def _read_workbook(item) -> Report:
         report.values[k] = None
         report.invalid.add(k)
     report.meta["missing"] = missing_keys
-    by_sheet = _read_values(book, spec, report, [located[t.key] for t in spec.tables])
-    _merged_value_cells(book, spec, report, cells, by_sheet)
+    by_sheet = read_values(book, spec, report, [located[t.key] for t in spec.tables])
+    merged_value_cells(book, spec, report, cells, by_sheet)
     report.findings[:0] = book.findings
     bad = report.invalid - set(missing_keys)
     report.empty = bool(cells) and not bad and len(report.blank) == len(cells)
 
-    stated_unit = _text(cover.get("unit")) or meta.get("nianbao_unit", meta.get("unit", ""))
+    stated_unit = cell_text(cover.get("unit")) or meta.get("nianbao_unit", meta.get("unit", ""))
     report.unit = stated_unit or unit_from_filename(getattr(item, "name", "") or item.display)
     report.year = year
-    report.filler = _text(cover.get("filler"))
-    report.phone = _text(cover.get("phone"))
+    report.filler = cell_text(cover.get("filler"))
+    report.phone = cell_text(cover.get("phone"))
     report.date = parse_date(cover.get("date"))
     lack = [spec.cover_label(k) for k, v in (("unit", stated_unit), ("year", year)) if not v]
     if lack:

@@ -13,12 +13,12 @@ from functools import cache
 from ..findings import Finding, make
 from ..layout import col_letter
 from ..normalize import label_keys, label_matches, parse_number
-from .extent import _sheet_data, plain_formula_starts, scan_extent, trim_sheet
+from .extent import plain_formula_starts, scan_extent, sheet_data_span, trim_sheet
 from .formulas import (
+    Evaluator,
     FormulaErrorValue,
     FormulaUnsupported,
-    _Eval,
-    _pos,
+    cell_pos,
     scan_errors,
     scan_formulas,
 )
@@ -124,7 +124,7 @@ class Book:
             return None
         if part is not None:
             xml = self._sheet_xml(part)
-            s, e = self._regions[part] = _sheet_data(xml)
+            s, e = self._regions[part] = sheet_data_span(xml)
             prefixed = self._prefixed[part] = xml.find(b":c ", s, e) >= 0
             starts = None if prefixed else plain_formula_starts(xml, s, e)
             self._starts[part] = starts
@@ -228,7 +228,7 @@ class Book:
         if self.grid(sheet) is None:
             raise FormulaUnsupported(sheet)
         a, _, b = ref.partition(":")
-        p, q = _pos(a), _pos(b or a)
+        p, q = cell_pos(a), cell_pos(b or a)
         if p is None or q is None:
             raise FormulaUnsupported(ref)
         r0, r1 = sorted((p[0], q[0]))
@@ -244,7 +244,7 @@ class Book:
             raise FormulaUnsupported("depth")
         f = self.formulas(sheet).get((r, c)) if self.pkg else None
         if f is not None:
-            return _Eval(self, sheet, depth, stack | {(sheet, r, c)}).run(f)
+            return Evaluator(self, sheet, depth, stack | {(sheet, r, c)}).run(f)
         err = self.errors(sheet).get((r, c))
         if err:
             raise FormulaErrorValue(err)
@@ -265,7 +265,7 @@ class Book:
         text = self.formulas(sheet).get((r, c))
         if not text:
             raise FormulaUnsupported("")
-        return _Eval(self, sheet, 0, frozenset({(sheet, r, c)})).run(text)
+        return Evaluator(self, sheet, 0, frozenset({(sheet, r, c)})).run(text)
 
     # label index for the fallback
     def index(self) -> dict[str, list[tuple[str, int, int]]]:

@@ -14,7 +14,7 @@ from .book import Book, Grid, same_label
 # ---- cover ------------------------------------------------------------------------------
 
 
-def _text(v) -> str:
+def cell_text(v) -> str:
     if v is None:
         return ""
     if isinstance(v, float) and v.is_integer():
@@ -110,7 +110,7 @@ def parse_date(v) -> str:
         return v.isoformat()
     if isinstance(v, (int, float)) and not isinstance(v, bool) and 20000 <= v <= 80000:
         return (date(1899, 12, 30) + timedelta(days=int(v))).isoformat()
-    return shorten(_text(v), 40)
+    return shorten(cell_text(v), 40)
 
 
 _NAME_NOISE = re.compile(

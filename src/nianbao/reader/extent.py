@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from ..layout import a1
-from .package import MAX_COLS, MAX_ROWS, _parse_attrs
+from .package import MAX_COLS, MAX_ROWS, parse_attrs
 
 # ---- the full scan, and the trimming of far-out cells ------------------------------------
 
@@ -22,14 +22,14 @@ _CELL_BLOCK = re.compile(rb"<((?:\w+:)?c)\b([^>]*?)(?:/>|>(.*?)</\1>)", re.DOTAL
 _HAS_CONTENT = re.compile(rb"<(?:\w+:)?(?:v|f|is)\b")
 
 
-def _col_number(letters: bytes | str) -> int:
+def col_number(letters: bytes | str) -> int:
     n = 0
     for ch in letters.upper() if isinstance(letters, str) else letters.decode("ascii").upper():
         n = n * 26 + ord(ch) - 64
     return n  # 1-based
 
 
-def _sheet_data(xml: bytes) -> tuple[int, int]:
+def sheet_data_span(xml: bytes) -> tuple[int, int]:
     """Byte range of the <sheetData> element(s): the only place cells live."""
     s = xml.find(b"sheetData")
     return (s, xml.rfind(b"sheetData")) if s >= 0 else (0, 0)
@@ -57,7 +57,7 @@ def plain_formula_starts(xml: bytes, s: int, e: int) -> list[int] | None:
 
 def scan_extent(xml: bytes, region: tuple[int, int] | None = None) -> tuple[int, int, bool]:
     """(max row, max column, every cell and row has an r attribute), 1-based."""
-    s, e = region or _sheet_data(xml)
+    s, e = region or sheet_data_span(xml)
     if s == e:
         return 0, 0, True
     odd = (
@@ -75,7 +75,7 @@ def scan_extent(xml: bytes, region: tuple[int, int] | None = None) -> tuple[int,
         if col:
             letters.add(col)
     if letters:
-        max_col = max(_col_number(c) for c in letters)
+        max_col = max(col_number(c) for c in letters)
     all_refs = not odd or all(_R_ATTR.search(m.group(1)) for m in _CELL_OR_ROW_TAG.finditer(xml, s, e))
     return max_row, max_col, all_refs
 
@@ -86,21 +86,21 @@ def trim_sheet(xml: bytes) -> tuple[bytes, str | None]:
     far: list[tuple[int, int]] = []
 
     def cell(m: re.Match) -> bytes:
-        a = _parse_attrs(m.group(2))
+        a = parse_attrs(m.group(2))
         ref = a.get("r", "")
         mm = re.match(r"([A-Za-z]{1,3})(\d+)$", ref)
-        if mm and (_col_number(mm.group(1)) > MAX_COLS or int(mm.group(2)) > MAX_ROWS):
+        if mm and (col_number(mm.group(1)) > MAX_COLS or int(mm.group(2)) > MAX_ROWS):
             if m.group(3) and _HAS_CONTENT.search(m.group(3)):
-                far.append((int(mm.group(2)), _col_number(mm.group(1))))
+                far.append((int(mm.group(2)), col_number(mm.group(1))))
             return b""
         return m.group(0)
 
     def row(m: re.Match) -> bytes:
-        r = _parse_attrs(m.group(2)).get("r", "")
+        r = parse_attrs(m.group(2)).get("r", "")
         if r.isdigit() and int(r) > MAX_ROWS:
             body = m.group(3) or b""
             if _HAS_CONTENT.search(body):
-                refs = [(int(x[1]), _col_number(x[0]) if x[0] else 1) for x in _REF_ATTR.findall(body)]
+                refs = [(int(x[1]), col_number(x[0]) if x[0] else 1) for x in _REF_ATTR.findall(body)]
                 far.append(max(refs) if refs else (int(r), 1))
             return b""
         if m.group(3) is None:

@@ -11,8 +11,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..layout import col_letter
-from .extent import _col_number, _sheet_data
-from .package import _attrs
+from .extent import col_number, sheet_data_span
+from .package import xml_attrs
 
 if TYPE_CHECKING:
     from .book import Book
@@ -25,7 +25,7 @@ _V_ELEM = re.compile(rb"<(?:\w+:)?v>(.*?)</(?:\w+:)?v>", re.DOTALL)
 _A1RE = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)$")
 
 
-def _pos(ref: str) -> tuple[int, int] | None:
+def cell_pos(ref: str) -> tuple[int, int] | None:
     """0-based (row, col) of an A1 reference ($ allowed), or None."""
     return _pos_cached(ref) if len(ref) <= 12 else _parse_pos(ref)
 
@@ -34,7 +34,7 @@ def _parse_pos(ref: str) -> tuple[int, int] | None:
     m = _A1RE.match(ref)
     if not m:
         return None
-    return int(m.group(2)) - 1, _col_number(m.group(1)) - 1
+    return int(m.group(2)) - 1, col_number(m.group(1)) - 1
 
 
 _pos_cached = lru_cache(maxsize=8192)(_parse_pos)
@@ -68,7 +68,7 @@ class Formulas:
         self.shared: dict[tuple[int, int], str] = {}  # child position -> si
         self.masters: dict[str, tuple[int, int]] = {}
         self._text: dict[tuple[int, int], str | None] = {}
-        s, e = region or _sheet_data(xml)
+        s, e = region or sheet_data_span(xml)
         if starts is None:
             if xml.find(b"<f", s, e) < 0 and xml.find(b":f", s, e) < 0:
                 return
@@ -94,14 +94,14 @@ class Formulas:
                 c_open = _C_OPEN.match(xml, j)
                 if c_open is None:
                     continue
-                ref = _attrs(c_open.group(1)).get("r", "")
-            pos = _pos(ref)
+                ref = xml_attrs(c_open.group(1)).get("r", "")
+            pos = cell_pos(ref)
             if pos is None:
                 continue
             self.at[pos] = p
             head = xml[p : xml.find(b">", p) + 1]
             if b"shared" in head:
-                fa = _attrs(head)
+                fa = xml_attrs(head)
                 if fa.get("t") == "shared" and "si" in fa:
                     self.shared[pos] = fa["si"]
                     if not head.endswith(b"/>"):
@@ -153,11 +153,11 @@ def scan_formulas(
 def scan_errors(xml: bytes, region: tuple[int, int] | None = None) -> dict[tuple[int, int], str]:
     """Cells holding an error value (#DIV/0! …), which calamine reports as blank."""
     out: dict[tuple[int, int], str] = {}
-    s, e = region or _sheet_data(xml)
+    s, e = region or sheet_data_span(xml)
     if xml.find(b'"e"', s, e) < 0 and (xml.find(b"'", s, e) < 0 or xml.find(b"'e'", s, e) < 0):
         return out
     for m in _E_CELL.finditer(xml, s, e):
-        pos = _pos(_attrs(m.group(1)).get("r", ""))
+        pos = cell_pos(xml_attrs(m.group(1)).get("r", ""))
         v = _V_ELEM.search(m.group(2))
         if pos is not None:
             out[pos] = html.unescape(v.group(1).decode("utf-8", "replace")) if v else "#VALUE!"
@@ -187,7 +187,7 @@ def shift_formula(text: str, dr: int, dc: int) -> str:
         if m.group(1):
             return m.group(1)
         cabs, col, rabs, row = m.group(2), m.group(3), m.group(4), m.group(5)
-        c = _col_number(col) - 1 + (0 if cabs else dc)
+        c = col_number(col) - 1 + (0 if cabs else dc)
         r = int(row) + (0 if rabs else dr)
         if c < 0 or r < 1:
             return "#REF!"
@@ -218,7 +218,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     return out
 
 
-class _Eval:
+class Evaluator:
     """Recursive-descent evaluation of + - * / ( ) SUM over cell references and numbers."""
 
     def __init__(self, book: Book, sheet: str, depth: int, stack: frozenset):

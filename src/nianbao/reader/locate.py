@@ -11,7 +11,7 @@ from ..layout import TableLayout
 from ..normalize import label_keys, parse_number
 from ..spec import Section, Spec, Table, all_specs, form_for_year
 from .book import Book, Grid, same_label
-from .cover import _text
+from .cover import cell_text
 
 # ---- locating the tables ----------------------------------------------------------------
 
@@ -58,7 +58,7 @@ def _layout_parts(tl: TableLayout) -> tuple[tuple[tuple[int, int, str], ...], di
     return hit[1], hit[2]
 
 
-def _confirm(book: Book, tl: TableLayout) -> bool:
+def confirm_layout(book: Book, tl: TableLayout) -> bool:
     g = book.grid(tl.sheet)
     if g is None:
         return False
@@ -83,7 +83,7 @@ def _is_leaf_box(table: Table, box) -> bool:
     return box.key in _leaf_keys(table)
 
 
-def _from_layout(tl: TableLayout) -> Located:
+def from_layout(tl: TableLayout) -> Located:
     cells = _layout_parts(tl)[1]
     return Located(cells=dict(cells), found_any=True, layout=cells)
 
@@ -246,7 +246,7 @@ def _locate_headed(book: Book, table: Table) -> Located:
 # ---- choosing the form ------------------------------------------------------------------
 
 
-def _meta_sheet_values(book: Book) -> dict[str, str]:
+def meta_sheet_values(book: Book) -> dict[str, str]:
     names = {s.workbook.get("meta_sheet") for s in specs()}
     for n in book.names:
         if n in names:
@@ -256,12 +256,12 @@ def _meta_sheet_values(book: Book) -> dict[str, str]:
             out = {}
             for row in g.rows[:200]:
                 if len(row) >= 2 and isinstance(row[0], str) and row[0].strip():
-                    out[row[0].strip()] = _text(row[1])
+                    out[row[0].strip()] = cell_text(row[1])
             return out
     return {}
 
 
-def _spec_from_meta(meta: dict[str, str]) -> Spec | None:
+def spec_from_meta(meta: dict[str, str]) -> Spec | None:
     vals = {k.removeprefix("nianbao_"): v for k, v in meta.items()}
     for s in specs():
         if vals.get("form_id") == s.form_id:

@@ -38,7 +38,7 @@ class Unreadable(Exception):
 # ---- sniffing and package guards ---------------------------------------------------------
 
 
-def _sniff(data: bytes, suffix: str) -> str:
+def sniff(data: bytes, suffix: str) -> str:
     """'zip' | 'ole', or raise Unreadable with what the file really is."""
     if not data:
         raise Unreadable("文件是空的（0 字节），请重新导出后再报送")
@@ -340,13 +340,13 @@ class Package:
 _ATTR = re.compile(rb"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 
 
-def _attrs(raw: bytes) -> dict[str, str]:
+def xml_attrs(raw: bytes) -> dict[str, str]:
     """Attributes of a tag by local name (the first of each name wins), entities resolved.
     The result may be shared between calls: read it, never change it."""
-    return _attrs_cached(raw) if len(raw) < 512 else _parse_attrs(raw)
+    return _attrs_cached(raw) if len(raw) < 512 else parse_attrs(raw)
 
 
-def _parse_attrs(raw: bytes) -> dict[str, str]:
+def parse_attrs(raw: bytes) -> dict[str, str]:
     out = {}
     for key, v1, v2 in _ATTR.findall(raw):
         key = key.rpartition(b":")[2].decode("ascii", "replace")
@@ -357,7 +357,7 @@ def _parse_attrs(raw: bytes) -> dict[str, str]:
 
 
 # the tags of a batch made from one template repeat from file to file
-_attrs_cached = lru_cache(maxsize=4096)(_parse_attrs)
+_attrs_cached = lru_cache(maxsize=4096)(parse_attrs)
 
 _SHEET_TAG = re.compile(rb"<(?:\w+:)?sheet\b([^>]*)/?>")
 _REL_TAG = re.compile(rb"<(?:\w+:)?Relationship\b([^>]*)/?>")
@@ -415,7 +415,7 @@ def open_package(data: bytes) -> Package:
     wb_part = "xl/workbook.xml"
     if wb_part not in infos and "_rels/.rels" in infos:
         for m in _REL_TAG.finditer(pkg.read("_rels/.rels")):
-            a = _attrs(m.group(1))
+            a = xml_attrs(m.group(1))
             if a.get("Type", "").endswith("/officeDocument") and a.get("Target"):
                 wb_part = _resolve("", a["Target"])
     if wb_part not in infos:
@@ -431,19 +431,19 @@ def open_package(data: bytes) -> Package:
     targets = {}
     if rels_part in infos:
         for m in _REL_TAG.finditer(pkg.read(rels_part)):
-            a = _attrs(m.group(1))
+            a = xml_attrs(m.group(1))
             if a.get("Id") and a.get("Target"):
                 targets[a["Id"]] = _resolve(wb_dir, a["Target"])
     wb_xml = pkg.read_until(wb_part, b"</sheets>")  # not the long definedNames after the sheet list
     end = wb_xml.rfind(b"sheets>")
     for m in _SHEET_TAG.finditer(wb_xml, 0, len(wb_xml) if end < 0 else end):
-        a = _attrs(m.group(1))
+        a = xml_attrs(m.group(1))
         part = targets.get(a.get("id", ""))
         if a.get("name") and part in infos:
             pkg.sheet_parts[a["name"]] = part
     if "docProps/custom.xml" in infos and infos["docProps/custom.xml"].file_size < 1024 * 1024:
         for m in _PROP.finditer(pkg.read("docProps/custom.xml")):
-            name = _attrs(m.group(1)).get("name", "")
+            name = xml_attrs(m.group(1)).get("name", "")
             t = _TAGTEXT.search(m.group(2))
             if name and t:
                 v = t.group(1).decode("utf-8", "replace")

@@ -15,7 +15,7 @@ from ..model import SMALL_DECIMALS, Report
 from ..normalize import parse_number, shorten
 from ..spec import Spec
 from .book import Book
-from .cover import _text
+from .cover import cell_text
 from .formulas import FormulaErrorValue, FormulaUnsupported
 from .locate import Pos
 
@@ -81,7 +81,7 @@ def _plan(cells: dict[str, Pos]) -> _Plan:
     return plan
 
 
-def _read_values(book: Book, spec: Spec, report: Report, tables: list) -> dict[str, dict]:
+def read_values(book: Book, spec: Spec, report: Report, tables: list) -> dict[str, dict]:
     """Fill report.values/where/blank/invalid from the located tables (in order); return each
     sheet's {(row, col): cell key}."""
     sheets: dict[str, _Sheet] = {}
@@ -176,7 +176,7 @@ def _read_value(spec: Spec, report: Report, ctx: _Sheet, key: str, r: int, c: in
     if problem:
         cell = spec.cells[key]
         report.invalid.add(key)
-        shown = shorten(_text(raw) if not isinstance(raw, bool) else ("TRUE" if raw else "FALSE"))
+        shown = shorten(cell_text(raw) if not isinstance(raw, bool) else ("TRUE" if raw else "FALSE"))
         report.findings.append(
             make(
                 "NB102",
@@ -209,7 +209,7 @@ def _tidy(d: Decimal) -> Decimal:
     return v if v is not None else d
 
 
-def _merged_value_cells(
+def merged_value_cells(
     book: Book,
     spec: Spec,
     report: Report,
@@ -217,7 +217,7 @@ def _merged_value_cells(
     by_sheet: dict[str, dict[tuple[int, int], str]] | None = None,
 ) -> None:
     """NB107 for a value cell hidden under a merge or sharing one with another value cell.
-    ``by_sheet``: each sheet's {(row, col): cell key}, when the caller has it (from _read_values)."""
+    ``by_sheet``: each sheet's {(row, col): cell key}, when the caller has it (from read_values)."""
     if by_sheet is None:
         by_sheet = {}
         for key, (s, r, c) in cells.items():

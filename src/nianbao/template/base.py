@@ -22,19 +22,19 @@ COVER_NAME = "nb_cover_{}"
 LINE_PT = 14.0  # height of one wrapped line of a 10-11 pt label
 
 
-def _abs(box: Box) -> str:
+def abs_ref(box: Box) -> str:
     return f"${col_letter(box.col)}${box.row + 1}"
 
 
-def _quote(sheet: str) -> str:
+def quote_sheet(sheet: str) -> str:
     return "'" + sheet.replace("'", "''") + "'"
 
 
-def _str_lit(s: str) -> str:
+def str_lit(s: str) -> str:
     return '"' + s.replace('"', '""') + '"'
 
 
-def _ranges(boxes: list[Box]) -> list[str]:
+def box_ranges(boxes: list[Box]) -> list[str]:
     """Compress top-left cells of ``boxes`` into as few absolute A1 ranges as is simple."""
     cells = sorted({(b.row, b.col) for b in boxes})
     rows: list[list[tuple[int, int]]] = []  # horizontal runs
@@ -61,7 +61,7 @@ def _ranges(boxes: list[Box]) -> list[str]:
     return out
 
 
-def _rects(boxes: list[Box]) -> list[tuple[int, int, int, int]]:
+def box_rects(boxes: list[Box]) -> list[tuple[int, int, int, int]]:
     """Cover the top-left cells of ``boxes`` with rectangles (r0, c0, r1, c1): horizontal runs,
     stacked when consecutive rows span the same columns."""
     runs: list[list[int]] = []  # [row, c0, c1]
@@ -103,7 +103,7 @@ def write_meta_sheet(ws, rows: dict[str, str]) -> None:
     ws.hide()
 
 
-def _num(v) -> Decimal | None:
+def as_decimal(v) -> Decimal | None:
     """Numeric value of a cell as a spreadsheet would sum it (text and blanks are None)."""
     if v is None or isinstance(v, (str, bool)):
         return None

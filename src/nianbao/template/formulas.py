@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from ..layout import Box, TableLayout
 from ..spec import Rule, Spec
-from .base import PASS, _num, _ranges
+from .base import PASS, as_decimal, box_ranges
 
 
 # ---------------------------------------------------------------- rule formulas
@@ -29,11 +29,11 @@ class RuleFormula:
 
     @staticmethod
     def _sum(boxes: list[Box]) -> str:
-        return f"SUM({','.join(_ranges(boxes))})" if boxes else "0"
+        return f"SUM({','.join(box_ranges(boxes))})" if boxes else "0"
 
     def fails(self, values: Mapping[str, object]) -> bool:
         def total(boxes):
-            return sum((_num(values.get(b.key)) or Decimal(0) for b in boxes), Decimal(0))
+            return sum((as_decimal(values.get(b.key)) or Decimal(0) for b in boxes), Decimal(0))
 
         d = round(total(self.pos) - total(self.neg), 6)
         return {"eq": d != 0, "le": d > 0, "ge": d < 0}[self.rule.op]
@@ -48,7 +48,7 @@ def live_rules(spec: Spec, tl: TableLayout, severity: str) -> list[RuleFormula]:
     ]
 
 
-def _invalid_condition(ref: str, kind: dict) -> str:
+def invalid_condition(ref: str, kind: dict) -> str:
     """Formula true when the cell at ``ref`` holds something other than a valid number."""
     checks = []
     if "min" in kind:
@@ -61,21 +61,21 @@ def _invalid_condition(ref: str, kind: dict) -> str:
     return f"IF(ISBLANK({ref}),FALSE,IF(ISNUMBER({ref}),{numeric},TRUE))"
 
 
-def _invalid_count_formula(spec: Spec, tl: TableLayout) -> str:
+def invalid_count_formula(spec: Spec, tl: TableLayout) -> str:
     """Formula counting value cells holding text, negatives, fractions or too many decimals."""
     parts: list[str] = []
     by_section: dict[str, list[Box]] = {}
     for cell in tl.table.cells:
         by_section.setdefault(cell.section.key, []).append(tl.values[cell.key])
     for boxes in by_section.values():
-        for rng in _ranges(boxes):
+        for rng in box_ranges(boxes):
             parts.append(f"COUNTA({rng})-COUNT({rng})")
     by_kind: dict[str, list[Box]] = {}
     for cell in tl.table.cells:
         by_kind.setdefault(cell.kind, []).append(tl.values[cell.key])
     for kind_name, boxes in by_kind.items():
         kind = spec.kinds[kind_name]
-        for rng in _ranges(boxes):
+        for rng in box_ranges(boxes):
             if "min" in kind:
                 parts.append(f'COUNTIF({rng},"<{kind["min"]}")')
             if kind.get("type") == "integer":
@@ -87,13 +87,13 @@ def _invalid_count_formula(spec: Spec, tl: TableLayout) -> str:
 
 
 def invalid_count(spec: Spec, tl: TableLayout, values: Mapping[str, object]) -> int:
-    """Python twin of :func:`_invalid_count_formula` (for cached formula results)."""
+    """Python twin of :func:`invalid_count_formula` (for cached formula results)."""
     n = 0
     for cell in tl.table.cells:
         v = values.get(cell.key)
         if v is None:
             continue
-        d = _num(v)
+        d = as_decimal(v)
         if d is None:
             n += 1
             continue
@@ -118,7 +118,7 @@ def status_text(relations: int, invalid: int) -> str:
     return "，".join(parts)
 
 
-def _status_formula(n_ref: str, m_ref: str) -> str:
+def status_formula(n_ref: str, m_ref: str) -> str:
     return (
         f'=IF(AND({n_ref}=0,{m_ref}=0),"{PASS}",'
         f'IF({n_ref}>0,"有"&{n_ref}&"处勾稽关系不符","")'
@@ -150,5 +150,5 @@ def validation_for(kind: dict, ref: str) -> tuple[dict, str]:
     return ({"validate": "decimal", "criteria": "between", "minimum": -1e12, "maximum": 1e12}, "请填写数字")
 
 
-def _cut(s: str, limit: int) -> str:
+def cut_text(s: str, limit: int) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"

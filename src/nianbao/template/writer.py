@@ -22,21 +22,21 @@ from .base import (
     TITLE_FONT,
     VALUE_FILL,
     YELLOW,
-    _abs,
-    _quote,
-    _rects,
-    _str_lit,
+    abs_ref,
+    box_rects,
     meta_rows,
+    quote_sheet,
+    str_lit,
     write_meta_sheet,
 )
 from .formulas import (
     RuleFormula,
-    _cut,
-    _invalid_condition,
-    _invalid_count_formula,
-    _status_formula,
+    cut_text,
+    invalid_condition,
     invalid_count,
+    invalid_count_formula,
     live_rules,
+    status_formula,
     status_text,
     validation_for,
 )
@@ -160,8 +160,8 @@ class _Writer:
         title_row = max(r_top - 2, 0)
         ws.merge_range(title_row, c0, title_row, c0 + 1, "", self.fmt("title"))
         if year_box is not None and "{year}" in self.spec.workbook["title"]:
-            ref = _abs(year_box)
-            formula = f'={_str_lit(pre)}&IF(ISBLANK({ref}),"    ",{ref})&{_str_lit(post)}'
+            ref = abs_ref(year_box)
+            formula = f'={str_lit(pre)}&IF(ISBLANK({ref}),"    ",{ref})&{str_lit(post)}'
             ws.write_formula(title_row, c0, formula, self.fmt("title"), pre + shown + post)
         else:
             ws.write_string(title_row, c0, pre + shown + post, self.fmt("title"))
@@ -193,7 +193,7 @@ class _Writer:
                         "error_message": "报告年度请填写四位年份，如 2025",
                     }
                 self.wb_validation(ws, val, {**opts, "input_title": label, "input_message": msg})
-            self.wb.define_name(COVER_NAME.format(key), f"={_quote(ws.name)}!{_abs(val)}")
+            self.wb.define_name(COVER_NAME.format(key), f"={quote_sheet(ws.name)}!{abs_ref(val)}")
         # overview of the tables' live checks
         r = max(b.last_row for b in boxes) + 2
         ws.merge_range(r, c0, r, c0 + 1, "各表自动校验结果（随填写即时更新）", self.fmt("heading"))
@@ -201,7 +201,7 @@ class _Writer:
             r += 1
             sheet, ref, cached = self.status_refs[tl.table.key]
             ws.write_string(r, c0, tl.table.name, self.fmt("label"))
-            ws.write_formula(r, c0 + 1, f"={_quote(sheet)}!{ref}", self.fmt("status"), cached)
+            ws.write_formula(r, c0 + 1, f"={quote_sheet(sheet)}!{ref}", self.fmt("status"), cached)
             self._status_cf(ws, r, c0 + 1)
             ws.set_row(r, 22)
         r += 2
@@ -223,14 +223,14 @@ class _Writer:
     def _status_cf(self, ws, row: int, col: int) -> None:
         ref = f"{col_letter(col)}{row + 1}"
         ws.conditional_format(
-            ref, {"type": "cell", "criteria": "==", "value": _str_lit(PASS), "format": self.dxf(GREEN)}
+            ref, {"type": "cell", "criteria": "==", "value": str_lit(PASS), "format": self.dxf(GREEN)}
         )
         ws.conditional_format(
             ref,
             {
                 "type": "cell",
                 "criteria": "!=",
-                "value": _str_lit(PASS),
+                "value": str_lit(PASS),
                 "format": self.dxf({"font_color": "#C00000", "bold": True}),
             },
         )
@@ -259,21 +259,21 @@ class _Writer:
             self.box(ws, b, values.get(cell.key), self.fmt("value"))
             kind = spec.kinds[cell.kind]
             opts, hint = validation_for(kind, b.ref)
-            where = _cut(f"{cell.row_label} / {cell.col_label}", 150)
+            where = cut_text(f"{cell.row_label} / {cell.col_label}", 150)
             opts.update(
-                input_title=_cut(str(kind.get("label", "填写")), 32),
-                input_message=_cut(f"{where}\n{hint}；没有发生的请填 0。", 255),
+                input_title=cut_text(str(kind.get("label", "填写")), 32),
+                input_message=cut_text(f"{where}\n{hint}；没有发生的请填 0。", 255),
                 error_title="填写有误",
-                error_message=_cut(f"{hint}。不能填写文字（如“无”“—”）或留空格；没有发生的请填 0。", 255),
+                error_message=cut_text(f"{hint}。不能填写文字（如“无”“—”）或留空格；没有发生的请填 0。", 255),
             )
             self.wb_validation(ws, b, opts)
-            self.wb.define_name(cell.key, f"={_quote(tl.sheet)}!{_abs(b)}")
+            self.wb.define_name(cell.key, f"={quote_sheet(tl.sheet)}!{abs_ref(b)}")
         # invalid input turns red: one rule per rectangle of same-kind cells (relative reference)
         by_kind: dict[str, list[Box]] = {}
         for cell in tl.table.cells:
             by_kind.setdefault(cell.kind, []).append(tl.values[cell.key])
         for kind_name, boxes in by_kind.items():
-            for r0, c0_, r1, c1 in _rects(boxes):
+            for r0, c0_, r1, c1 in box_rects(boxes):
                 ws.conditional_format(
                     r0,
                     c0_,
@@ -283,7 +283,7 @@ class _Writer:
                         "type": "formula",
                         "format": self.dxf(RED),
                         "criteria": "="
-                        + _invalid_condition(f"{col_letter(c0_)}{r0 + 1}", spec.kinds[kind_name]),
+                        + invalid_condition(f"{col_letter(c0_)}{r0 + 1}", spec.kinds[kind_name]),
                     },
                 )
         self._live_checks(tl, ws)
@@ -321,15 +321,13 @@ class _Writer:
         m_cached = invalid_count(self.spec, tl, self.values)
         n_formula = "=" + ("+".join(f"({rf.condition})*1" for rf in errors) or "0")
         ws.write_formula(hr, hc, n_formula, self.fmt("helper"), n_cached)
-        ws.write_formula(
-            hr, hc + 1, "=" + _invalid_count_formula(self.spec, tl), self.fmt("helper"), m_cached
-        )
+        ws.write_formula(hr, hc + 1, "=" + invalid_count_formula(self.spec, tl), self.fmt("helper"), m_cached)
         ws.set_column(hc, hc + 1, None, None, {"hidden": True})
         cached = status_text(n_cached, m_cached)
         n_ref, m_ref = f"${col_letter(hc)}${hr + 1}", f"${col_letter(hc + 1)}${hr + 1}"
-        self.box(ws, tl.status, _status_formula(n_ref, m_ref), self.fmt("status"), formula_value=cached)
+        self.box(ws, tl.status, status_formula(n_ref, m_ref), self.fmt("status"), formula_value=cached)
         self._status_cf(ws, tl.status.row, tl.status.col)
-        self.status_refs[tl.table.key] = (tl.sheet, _abs(tl.status), cached)
+        self.status_refs[tl.table.key] = (tl.sheet, abs_ref(tl.status), cached)
 
     def write_notes(self, ws) -> None:
         ws.set_column(0, 0, 84)
