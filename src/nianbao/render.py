@@ -54,32 +54,36 @@ def to_json(reports: list[Report], skipped: list, with_values: bool = False) -> 
     return dumps(doc)
 
 
-def to_csv(reports: list[Report]) -> str:
+def csv_text(rows) -> str:
+    """The findings CSV (UTF-8 with BOM, for Excel) of ``rows``: one list per finding, in the
+    order of CSV_HEADER; every cell is neutralised so that Excel never runs it as a formula."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(CSV_HEADER)
-    for r in reports:
-        for f in r.findings:
-            w.writerow(
-                [
-                    neutralise(x)
-                    for x in (
-                        r.path,
-                        r.unit,
-                        f.code,
-                        f.severity_zh,
-                        f.table,
-                        f.row,
-                        f.column,
-                        f.sheet,
-                        f.cell,
-                        f.expected or "",
-                        f.actual or "",
-                        f.message,
-                    )
-                ]
-            )
+    for row in rows:
+        w.writerow([neutralise(x) for x in row])
     return "\ufeff" + buf.getvalue()
+
+
+def to_csv(reports: list[Report]) -> str:
+    return csv_text(
+        (
+            r.path,
+            r.unit,
+            f.code,
+            f.severity_zh,
+            f.table,
+            f.row,
+            f.column,
+            f.sheet,
+            f.cell,
+            f.expected or "",
+            f.actual or "",
+            f.message,
+        )
+        for r in reports
+        for f in r.findings
+    )
 
 
 def write_stdout(text: str) -> None:

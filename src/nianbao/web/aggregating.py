@@ -44,7 +44,7 @@ def aggregate_batch(uploads: Path, folder: Path, m: dict) -> dict:
     from ..aggregate import COUNTY, Roster, aggregate, load_previous, to_json
     from ..aggregate.workbook import write_aggregate
     from ..roster import RosterError, read_roster
-    from .jobs import ProgressFile
+    from .progress import ProgressFile
 
     roster = None
     if m.get("roster"):

@@ -19,6 +19,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from .progress import ProgressFile
 from .storage import DONE, FAILED, RUNNING, Storage, read_json, write_json
 
 ANNOTATABLE = (".xlsx", ".xlsm", ".xls")
@@ -29,36 +30,6 @@ _MARKUP = re.compile(r"\[/?(?:bold |dim )?(?:red|yellow|green|bold|dim)?\]")
 def plain(msg: str) -> str:
     """A CLI message without its rich colour tags."""
     return _MARKUP.sub("", msg)
-
-
-class ProgressFile:
-    """Progress of one phase, written to progress.json at most a few times a second."""
-
-    def __init__(self, folder: Path, phase: str, total: int, start: float, share: float):
-        self.path, self.phase, self.total = folder / "progress.json", phase, total
-        self.start, self.share, self.done, self._last = start, share, 0, 0.0
-        self._write()
-
-    def advance(self, n: int = 1) -> None:
-        self.done += n
-        if time.monotonic() - self._last > 0.25 or self.done >= self.total:
-            self._write()
-
-    def close(self) -> None:
-        self._write()
-
-    def _write(self) -> None:
-        self._last = time.monotonic()
-        frac = self.done / self.total if self.total else 1.0
-        write_json(
-            self.path,
-            {
-                "phase": self.phase,
-                "done": self.done,
-                "total": self.total,
-                "percent": round(100 * (self.start + self.share * frac)),
-            },
-        )
 
 
 def _result(i: int, r, annotated: str | None, note: str) -> dict:

@@ -22,7 +22,7 @@ def _err(msg: str) -> int:
 
 def check_bind(host: str, token: str | None) -> str | None:
     """Why the server must not start with these options (Chinese), or None."""
-    from .app import is_loopback
+    from .common import is_loopback
 
     if not is_loopback(host) and not token:
         return (
