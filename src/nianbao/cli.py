@@ -344,7 +344,7 @@ def publish_cmd(
         False, "--force", help="数据有错误时仍然生成（首页标注“未通过审核，仅供核对”）"
     ),
 ) -> None:
-    from .publish import publish_command
+    from .publish.command import publish_command
 
     raise typer.Exit(
         publish_command(

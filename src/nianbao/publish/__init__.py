@@ -2,8 +2,8 @@
 
 ``build_document`` turns a report (values keyed by cell keys) into a neutral ``Doc``;
 ``render`` gives the bytes of the Word document or the web page, ``write_docx``/``write_html``
-write them atomically, ``read_back`` imports the bytes again and compares them with the data;
-``publish_command`` is the CLI step.
+write them atomically, ``read_back`` imports the bytes again and compares them with the data.
+The CLI step is :func:`nianbao.publish.command.publish_command`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from .text import heading_number, parse_text, sentences
 
 __all__ = [
     "build_document",
-    "publish_command",
     "publish_report",
     "read_back",
     "render",
@@ -130,7 +129,3 @@ def publish_report(
     if html is not None:
         write_html(doc, html)
     return doc
-
-
-# the CLI step, imported last because it uses the API above
-from .command import publish_command  # noqa: E402

@@ -8,14 +8,11 @@ import html
 import re
 from decimal import Decimal
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..layout import col_letter
 from .extent import col_number, sheet_data_span
 from .package import xml_attrs
-
-if TYPE_CHECKING:
-    from .book import Book
 
 _F_OPEN = re.compile(rb"<(?:\w+:)?f\b")
 _C_OPEN = re.compile(rb"<(?:\w+:)?c\b([^>]*)>")
@@ -218,10 +215,20 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     return out
 
 
+class CellSource(Protocol):
+    """What :class:`Evaluator` reads from a workbook (:class:`reader.book.Book` provides it)."""
+
+    def ref_cells(self, sheet: str, ref: str) -> tuple[str, list[tuple[int, int]]]: ...
+
+    def cell_number(
+        self, sheet: str, r: int, c: int, depth: int, stack: frozenset, in_range: bool
+    ) -> Decimal: ...
+
+
 class Evaluator:
     """Recursive-descent evaluation of + - * / ( ) SUM over cell references and numbers."""
 
-    def __init__(self, book: Book, sheet: str, depth: int, stack: frozenset):
+    def __init__(self, book: CellSource, sheet: str, depth: int, stack: frozenset):
         self.book, self.sheet, self.depth, self.stack = book, sheet, depth, stack
 
     def run(self, text: str) -> Decimal:
