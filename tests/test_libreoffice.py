@@ -50,7 +50,7 @@ def wrong_values(spec, seed: int = 0) -> dict:
 
 def failing(spec, values: dict, table_key: str) -> int:
     """Independent count (nianbao.checks) of failing error rules; text counts as 0 as in SUM."""
-    nums = {k: Decimal(0) if isinstance(v, str) else Decimal(str(v)) for k, v in values.items()}
+    nums = {k: Decimal(0) if v is None or isinstance(v, str) else Decimal(str(v)) for k, v in values.items()}
     report = Report(path="x", values=nums)
     return sum(
         1
@@ -62,13 +62,28 @@ def failing(spec, values: dict, table_key: str) -> int:
     )
 
 
+def partly_filled(spec, seed: int = 0) -> dict:
+    """A consistent report with three value cells of every table left empty."""
+    values = consistent_values(spec, seed)
+    for table in spec.tables:
+        for cell in table.cells[1:4]:
+            values[cell.key] = None
+    return values
+
+
 def test_status_cells_recalculate_in_libreoffice(tmp_path, monkeypatch):
     # cached results written by xlsxwriter must not be what we read back: make them stale
     monkeypatch.setattr(template.writer, "status_text", lambda *a: STALE)  # where the writer looks it up
     cases = {}
     for form in ("2021", "2019"):
         spec = get_spec(form)
-        for name, values in (("good", consistent_values(spec, 7)), ("bad", wrong_values(spec, 7))):
+        blank = dict.fromkeys(spec.cells)
+        for name, values in (
+            ("good", consistent_values(spec, 7)),
+            ("bad", wrong_values(spec, 7)),
+            ("blank", blank),
+            ("partly", partly_filled(spec, 7)),
+        ):
             path = tmp_path / f"{name}-{form}.xlsx"
             template.write_template(path, spec, values=values)
             cases[path.name] = (spec, values, name)
@@ -99,16 +114,22 @@ def test_status_cells_recalculate_in_libreoffice(tmp_path, monkeypatch):
             status = rows[tl.status.row][tl.status.col]
             n = failing(spec, values, tl.table.key)
             bad_cells = sum(isinstance(values[c.key], str) for c in tl.table.cells)
+            empty = sum(values[c.key] is None for c in tl.table.cells)
+            if name == "blank":  # an untouched table must never look approved
+                assert status == "未填写", (fname, tl.sheet, status)
+                continue
             if name == "good":
                 assert (n, bad_cells, status) == (0, 0, template.PASS), (fname, tl.sheet)
                 continue
-            expected = []
+            expected = [f"尚有{empty}格未填"] if empty else []
             if n:
                 expected.append(f"有{n}处勾稽关系不符")
             if bad_cells:
                 expected.append(f"有{bad_cells}格填写有误")
-            assert expected, (fname, tl.sheet)  # every table of the wrong report is wrong
+            assert expected, (fname, tl.sheet)  # every table of the wrong/partial report is flagged
             assert status == "，".join(expected), (fname, tl.sheet, status)
         cover = wb.get_sheet_by_name(spec.workbook["cover"]["sheet"]).to_python(skip_empty_area=False)
         shown = [row for row in cover if len(row) > 1 and row[0] in {t.name for t in spec.tables}]
         assert len(shown) == len(spec.tables) and all(r[1] != STALE for r in shown)
+        if cases[fname][2] == "blank":  # the 填报信息 overview of an untouched template
+            assert all(r[1] == "未填写" for r in shown), shown

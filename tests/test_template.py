@@ -255,12 +255,26 @@ def test_filled_values_and_cached_status(spec, tmp_path):
                 assert n >= 1
 
 
-def test_blank_template_reads_pass(spec, tmp_path):
+def test_blank_and_partly_filled_templates_do_not_read_pass(spec, tmp_path):
+    """An untouched table says 未填写 (not 通过); a partly filled one says how many cells are left."""
+    lay = workbook_layout(spec)
     path = tmp_path / "t.xlsx"
     write_template(path, spec)
     wb = openpyxl.load_workbook(path, data_only=True)
-    for tl in workbook_layout(spec).tables:
-        assert wb[tl.sheet].cell(tl.status.row + 1, tl.status.col + 1).value == PASS
+    for tl in lay.tables:
+        assert wb[tl.sheet].cell(tl.status.row + 1, tl.status.col + 1).value == "未填写"
+    values = consistent_values(spec, 2)
+    t = lay.tables[-1]
+    left = sorted(t.values)[:3]
+    for key in left:
+        values[key] = None
+    path = tmp_path / "partly.xlsx"
+    write_template(path, spec, values=values)
+    wb = openpyxl.load_workbook(path, data_only=True)
+    status = wb[t.sheet].cell(t.status.row + 1, t.status.col + 1).value
+    assert status.startswith("尚有3格未填"), status
+    formula = openpyxl.load_workbook(path)[t.sheet].cell(t.status.row + 1, t.status.col + 1).value
+    assert "未填写" in formula and "格未填" in formula and PASS in formula
 
 
 def test_text_value_counts_as_invalid(tmp_path):

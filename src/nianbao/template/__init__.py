@@ -14,12 +14,14 @@ from .base import (
     META_KEYS,
     PASS,
     PROP_PREFIX,
+    UNFILLED,
     meta_rows,
     write_meta_sheet,
 )
 from .command import template_command
 from .formulas import (
     RuleFormula,
+    blank_count,
     invalid_count,
     live_rules,
     status_text,
@@ -33,7 +35,9 @@ __all__ = [
     "META_KEYS",
     "PASS",
     "PROP_PREFIX",
+    "UNFILLED",
     "RuleFormula",
+    "blank_count",
     "column_widths",
     "fits_one_page",
     "invalid_count",

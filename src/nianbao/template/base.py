@@ -16,6 +16,7 @@ RED = {"bg_color": "#FFC7CE", "font_color": "#9C0006", "bold": True}
 YELLOW = {"bg_color": "#FFEB9C", "font_color": "#9C5700"}
 GREEN = {"font_color": "#006100", "bold": True}
 PASS = "通过"
+UNFILLED = "未填写"  # status of a table none of whose value cells is filled
 PROP_PREFIX = "nianbao_"  # custom document properties: nianbao_form_id, nianbao_version, ...
 META_KEYS = ("form_id", "form", "version", "spec_digest", "unit", "year", "generator", "created")
 COVER_NAME = "nb_cover_{}"

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from ..layout import Box, TableLayout
 from ..spec import Rule, Spec
-from .base import PASS, as_decimal, box_ranges
+from .base import PASS, UNFILLED, as_decimal, box_ranges
 
 
 # ---------------------------------------------------------------- rule formulas
@@ -107,24 +107,46 @@ def invalid_count(spec: Spec, tl: TableLayout, values: Mapping[str, object]) -> 
     return n
 
 
-def status_text(relations: int, invalid: int) -> str:
-    if relations == 0 and invalid == 0:
-        return PASS
+def blank_count_formula(tl: TableLayout) -> str:
+    """Formula counting the value cells of a table left empty (COUNTA takes at most 255 ranges)."""
+    ranges = box_ranges(list(tl.values.values()))
+    filled = "+".join(f"COUNTA({','.join(ranges[i : i + 200])})" for i in range(0, len(ranges), 200))
+    return f"{len(tl.values)}-({filled or '0'})"
+
+
+def blank_count(tl: TableLayout, values: Mapping[str, object]) -> int:
+    """Python twin of :func:`blank_count_formula`."""
+    return sum(values.get(key) in (None, "") for key in tl.values)
+
+
+def status_text(relations: int, invalid: int, blank: int = 0, cells: int = 0) -> str:
+    """The live status of one table: 未填写 untouched, else what is missing or wrong, else 通过."""
+    if cells and blank >= cells:
+        return UNFILLED
     parts = []
+    if blank:
+        parts.append(f"尚有{blank}格未填")
     if relations:
         parts.append(f"有{relations}处勾稽关系不符")
     if invalid:
         parts.append(f"有{invalid}格填写有误")
-    return "，".join(parts)
+    return "，".join(parts) or PASS
 
 
-def status_formula(n_ref: str, m_ref: str) -> str:
-    return (
-        f'=IF(AND({n_ref}=0,{m_ref}=0),"{PASS}",'
-        f'IF({n_ref}>0,"有"&{n_ref}&"处勾稽关系不符","")'
-        f'&IF(AND({n_ref}>0,{m_ref}>0),"，","")'
-        f'&IF({m_ref}>0,"有"&{m_ref}&"格填写有误",""))'
-    )
+def status_formula(n_ref: str, m_ref: str, b_ref: str, cells: int) -> str:
+    """Spreadsheet twin of :func:`status_text` over the helper cells (relations, invalid, blank)."""
+    parts = [
+        (b_ref, f'"尚有"&{b_ref}&"格未填"'),
+        (n_ref, f'"有"&{n_ref}&"处勾稽关系不符"'),
+        (m_ref, f'"有"&{m_ref}&"格填写有误"'),
+    ]
+    pieces = []
+    for i, (ref, text) in enumerate(parts):
+        before = "+".join(r for r, _ in parts[:i])
+        sep = f'&IF(AND({before}>0,{ref}>0),"，","")' if before else ""
+        pieces.append(f'{sep}&IF({ref}>0,{text},"")')
+    body = "".join(pieces)[1:]
+    return f'=IF({b_ref}>={cells},"{UNFILLED}",IF(AND({n_ref}=0,{m_ref}=0,{b_ref}=0),"{PASS}",{body}))'
 
 
 # ---------------------------------------------------------------- validation texts

@@ -20,6 +20,7 @@ from .base import (
     PROP_PREFIX,
     RED,
     TITLE_FONT,
+    UNFILLED,
     VALUE_FILL,
     YELLOW,
     abs_ref,
@@ -31,6 +32,8 @@ from .base import (
 )
 from .formulas import (
     RuleFormula,
+    blank_count,
+    blank_count_formula,
     cut_text,
     invalid_condition,
     invalid_count,
@@ -221,9 +224,15 @@ class _Writer:
         ws.data_validation(b.row, b.col, b.row, b.col, opts)
 
     def _status_cf(self, ws, row: int, col: int) -> None:
+        """通过 green; untouched or only incomplete amber; anything else red (first matching rule wins)."""
         ref = f"{col_letter(col)}{row + 1}"
+        amber = self.dxf({"font_color": "#9C5700", "bold": True})
         ws.conditional_format(
             ref, {"type": "cell", "criteria": "==", "value": str_lit(PASS), "format": self.dxf(GREEN)}
+        )
+        only_blank = f'OR({ref}={str_lit(UNFILLED)},AND(LEFT({ref},2)="尚有",ISERROR(FIND("，",{ref}))))'
+        ws.conditional_format(
+            ref, {"type": "formula", "criteria": "=" + only_blank, "format": amber, "stop_if_true": True}
         )
         ws.conditional_format(
             ref,
@@ -319,13 +328,16 @@ class _Writer:
         hr = tl.status.row
         n_cached = sum(rf.fails(self.values) for rf in errors)
         m_cached = invalid_count(self.spec, tl, self.values)
+        b_cached = blank_count(tl, self.values)
         n_formula = "=" + ("+".join(f"({rf.condition})*1" for rf in errors) or "0")
         ws.write_formula(hr, hc, n_formula, self.fmt("helper"), n_cached)
         ws.write_formula(hr, hc + 1, "=" + invalid_count_formula(self.spec, tl), self.fmt("helper"), m_cached)
-        ws.set_column(hc, hc + 1, None, None, {"hidden": True})
-        cached = status_text(n_cached, m_cached)
-        n_ref, m_ref = f"${col_letter(hc)}${hr + 1}", f"${col_letter(hc + 1)}${hr + 1}"
-        self.box(ws, tl.status, status_formula(n_ref, m_ref), self.fmt("status"), formula_value=cached)
+        ws.write_formula(hr, hc + 2, "=" + blank_count_formula(tl), self.fmt("helper"), b_cached)
+        ws.set_column(hc, hc + 2, None, None, {"hidden": True})
+        cached = status_text(n_cached, m_cached, b_cached, len(tl.values))
+        n_ref, m_ref, b_ref = (f"${col_letter(hc + i)}${hr + 1}" for i in range(3))
+        formula = status_formula(n_ref, m_ref, b_ref, len(tl.values))
+        self.box(ws, tl.status, formula, self.fmt("status"), formula_value=cached)
         self._status_cf(ws, tl.status.row, tl.status.col)
         self.status_refs[tl.table.key] = (tl.sheet, abs_ref(tl.status), cached)
 
