@@ -500,6 +500,77 @@ def import_cmd(
     raise typer.Exit(import_command(reports, output, out_dir, fmt, force))
 
 
+desk_app = typer.Typer(
+    help="报送台：按年度收取各单位报表（各单位用专属链接上传、改错、确认报送）。",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(desk_app, name="desk")
+_desk_data = typer.Option(
+    None, "--data", help="数据文件夹（与 nianbao serve --data 相同；默认：用户数据目录）"
+)
+
+
+@desk_app.command("create", help="按单位名单创建报送任务，输出每个单位的专属链接（JSON）。")
+def desk_create_cmd(
+    roster: Path = typer.Option(..., "--roster", help="单位名单（.xlsx/.xls/.ods/.csv，表头含“单位名称”）"),
+    year: int = typer.Option(..., "--year", help="报告年度，如 2025"),
+    data: Path | None = _desk_data,
+    form: str | None = typer.Option(
+        None, "--form", help="表式版本（默认：最新表式）", callback=lambda v: v and _form_option(v)
+    ),
+    deadline: str | None = typer.Option(None, "--deadline", help="报送截止日期，如 2026年1月15日"),
+    public_url: str | None = typer.Option(
+        None, "--public-url", help="各单位能访问的本机地址，如 http://192.168.1.10:8765（默认：本机内网地址）"
+    ),
+    name: str | None = typer.Option(
+        None, "--name", help="任务名称（默认：某年度政府信息公开工作年度报告报送）"
+    ),
+    issuer: str | None = typer.Option(None, "--unit", help="汇总单位（本级机关）名称，如 某县人民政府"),
+) -> None:
+    from .desk.command import desk_create_command
+
+    raise typer.Exit(desk_create_command(roster, year, data, form, deadline, public_url, name, issuer))
+
+
+@desk_app.command("list", help="列出全部报送任务及各状态的单位数。")
+def desk_list_cmd(data: Path | None = _desk_data) -> None:
+    from .desk.command import desk_list_command
+
+    raise typer.Exit(desk_list_command(data))
+
+
+@desk_app.command("export", help="把一个报送任务（含全部上传文件与记录）导出为一个文件。")
+def desk_export_cmd(
+    collection: str = typer.Argument(..., help="报送任务编号（见 nianbao desk list）"),
+    output: Path = typer.Option(..., "-o", "--output", help="导出文件，如 报送任务.zip"),
+    data: Path | None = _desk_data,
+) -> None:
+    from .desk.command import desk_export_command
+
+    raise typer.Exit(desk_export_command(collection, output, data))
+
+
+@desk_app.command("import", help="导入 nianbao desk export 导出的报送任务。")
+def desk_import_cmd(
+    path: Path = typer.Argument(..., help="导出的文件"),
+    data: Path | None = _desk_data,
+) -> None:
+    from .desk.command import desk_import_command
+
+    raise typer.Exit(desk_import_command(path, data))
+
+
+@desk_app.command("backup", help="在服务运行时做一份一致的备份（数据库与全部上传文件）。")
+def desk_backup_cmd(
+    target: Path = typer.Argument(..., help="备份到的文件夹"),
+    data: Path | None = _desk_data,
+) -> None:
+    from .desk.command import desk_backup_command
+
+    raise typer.Exit(desk_backup_command(target, data))
+
+
 def main() -> None:  # pragma: no cover - console entry
     try:
         app()
