@@ -301,18 +301,38 @@ def test_cli_create_prints_links_and_refuses_loopback(tmp_path):
     roster.write_text("单位名称\n甲局\n乙局\n", encoding="utf-8")
     r = CliRunner().invoke(
         app,
-        ["desk", "create", "--roster", str(roster), "--year", "2025", "--data", str(tmp_path / "d"),
-         "--public-url", "http://192.168.3.4:8765"],
-    )  # fmt: skip
+        [
+            "desk",
+            "create",
+            "--roster",
+            str(roster),
+            "--year",
+            "2025",
+            "--data",
+            str(tmp_path / "d"),
+            "--public-url",
+            "http://192.168.3.4:8765",
+        ],
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert [u["unit"] for u in doc["units"]] == ["甲局", "乙局"]
     assert all(u["link"].startswith("http://192.168.3.4:8765/u/") for u in doc["units"])
     r = CliRunner().invoke(
         app,
-        ["desk", "create", "--roster", str(roster), "--year", "2025", "--data", str(tmp_path / "d"),
-         "--public-url", "http://127.0.0.1:8765"],
-    )  # fmt: skip
+        [
+            "desk",
+            "create",
+            "--roster",
+            str(roster),
+            "--year",
+            "2025",
+            "--data",
+            str(tmp_path / "d"),
+            "--public-url",
+            "http://127.0.0.1:8765",
+        ],
+    )
     assert r.exit_code == 2 and "只有本机能打开" in r.output
     r = CliRunner().invoke(app, ["desk", "backup", str(tmp_path / "bk"), "--data", str(tmp_path / "d")])
     assert r.exit_code == 0 and (tmp_path / "bk" / "desk.sqlite3").is_file()

@@ -25,6 +25,11 @@ def norm_name(name: str) -> str:
     return "".join(unicodedata.normalize("NFKC", name or "").split())
 
 
+def item_id(finding: dict, index: int) -> str:
+    """A warning's stable id within its upload (what a 核实说明 is attached to)."""
+    return f"{finding.get('code')}:{finding.get('cell') or index}"
+
+
 def _state_of(result: dict) -> UnitState:
     return UnitState.ERRORS if result.get("status") != "passed" else UnitState.UPLOADED
 
@@ -343,11 +348,15 @@ class Desk:
 
     def warning_items(self, upload: dict) -> list[dict]:
         """The warnings of an upload that want a 核实说明, each with a stable item id."""
-        out = []
-        for i, f in enumerate(upload["result"].get("findings", [])):
-            if f.get("severity") == "warning":
-                out.append({"item": f"{f.get('code')}:{f.get('cell') or i}", "finding": f})
-        return out
+        return [
+            {
+                "item": item_id(f, i),
+                "finding": f,
+                "explanation": upload["explanations"].get(item_id(f, i), ""),
+            }
+            for i, f in enumerate(upload["result"].get("findings", []))
+            if f.get("severity") == "warning"
+        ]
 
     def explain(self, uid: str, item: str, text: str, address: str = "") -> None:
         u = self.unit(uid)

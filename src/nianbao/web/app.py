@@ -22,7 +22,7 @@ from starlette.templating import Jinja2Templates
 from .common import HERE, MB, BodyTooLarge, Limits, Web, is_loopback, mb, plain_page, wants_json, web_of
 from .guard import Guard
 from .jobs import Runner
-from .routes import aggregate, auth, check, template
+from .routes import aggregate, auth, check, desk, template, unit
 from .storage import Storage
 
 __all__ = ["Limits", "create_app", "is_loopback"]
@@ -74,7 +74,7 @@ def create_app(
         yield
         runner.close()
 
-    routes = [*check.ROUTES, *auth.ROUTES, *template.ROUTES, *aggregate.ROUTES]
+    routes = [*check.ROUTES, *auth.ROUTES, *template.ROUTES, *aggregate.ROUTES, *desk.ROUTES, *unit.ROUTES]
     routes.append(Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"))
     app = Starlette(
         routes=routes,

@@ -19,7 +19,7 @@ def cookie_for(token: str) -> str:
 
 
 class Guard:
-    OPEN_PATHS = ("/static/", "/login", "/favicon.ico")
+    OPEN_PATHS = ("/static/", "/login", "/favicon.ico", "/u/")  # /u/<token>: the link is the credential
 
     def __init__(self, app, *, token: str | None, loopback_only: bool, max_body: int, shown_limit: int):
         self.app, self.token, self.loopback_only, self.max_body = app, token, loopback_only, max_body
