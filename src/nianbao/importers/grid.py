@@ -232,9 +232,29 @@ def _is_marker(key: str, markers: set[str]) -> bool:
     return any(len(m) >= 6 and m in key and len(key) <= 2 * len(m) for m in markers)
 
 
+def _made_of(key: str, marks: set[str]) -> bool:
+    """Is ``key`` one or more markers written one after another (a header line of a PDF)?"""
+    ok = [True] + [False] * len(key)
+    for i in range(1, len(key) + 1):
+        ok[i] = any(ok[i - len(m)] and key.endswith(m, 0, i) for m in marks if len(m) <= i)
+    return ok[-1] and bool(key)
+
+
+def _first_marker(toks: list[Tok], lo: int, hi: int, marks: set[str], exact: bool = False) -> int | None:
+    return next(
+        (
+            i
+            for i in range(lo, hi)
+            if not toks[i].value
+            and (_made_of(toks[i].key, marks) if exact else _is_marker(toks[i].key, marks))
+        ),
+        None,
+    )
+
+
 def regions(doc: Doc, spec: Spec, heads: dict[int, int]) -> dict[str, tuple[int, int]]:
-    """Token range of each table: from its heading (or first marker label) to the next
-    heading or table."""
+    """Token range of each table: from its first marker label after its heading (the prose
+    between a heading and its table is no table row) to the next heading or table."""
     toks = doc.tokens
     body_keys = [label_keys(b)[0] if b else "" for b in spec.body]
     starts: dict[str, int] = {}
@@ -247,15 +267,18 @@ def regions(doc: Doc, spec: Spec, heads: dict[int, int]) -> dict[str, tuple[int,
         if t.key in starts:
             lo = starts[t.key] + 1
             continue
-        marks = _markers(t)
-        hit = next(
-            (i for i in range(lo, len(toks)) if not toks[i].value and _is_marker(toks[i].key, marks)), None
-        )
+        hit = _first_marker(toks, lo, len(toks), _markers(t))
         if hit is not None:
             starts[t.key] = hit
             lo = hit + 1
     bounds = sorted(set(starts.values()) | set(heads.values()) | {len(toks)})
-    return {k: (s, next(b for b in bounds if b > s)) for k, s in starts.items()}
+    out = {}
+    for k, s in starts.items():
+        end = next(b for b in bounds if b > s)
+        table = next(t for t in spec.tables if t.key == k)
+        first = _first_marker(toks, s + 1, end, _markers(table) - {label_keys(table.title)[0]}, exact=True)
+        out[k] = (first if first is not None else s, end)
+    return out
 
 
 # ------------------------------------------------------------------ extraction
@@ -384,95 +407,118 @@ def _read_unlabelled(report, spec, where, table: Table, sec: Section, leaf: Node
     return best
 
 
+def _missing_table(report: Report, table: Table, ex: Extraction) -> None:
+    ex.missing_tables += 1
+    report.findings.append(
+        make(
+            "NB003",
+            f"未找到{table.name}（{table.title}），该表数值未导入",
+            table=table.name,
+            sheet=table.sheet,
+        )
+    )
+    for c in table.cells:
+        report.values[c.key] = None
+        report.invalid.add(c.key)
+
+
+@dataclass
+class TableRead:
+    reads: dict[int, RowRead] = field(default_factory=dict)
+    groups: dict[str, Seg] = field(default_factory=dict)
+    unknowns: list[tuple[Seg, str]] = field(default_factory=list)
+
+
+def _read_segments(segs: list[Seg], hay: str) -> TableRead:
+    """Which row owns the values of each segment; rows without values; text we do not know."""
+    tr = TableRead()
+    for seg in segs:
+        owner, unknown = _owner(seg, hay)
+        has = any(t.text for t in seg.vals)
+        for h in seg.hits:
+            if h.entry.kind == LEAF and h is not owner:
+                # a row with no numbers of its own (blank cells dropped), unless the numbers
+                # that follow belong to text we do not know: then it cannot be read
+                tr.reads.setdefault(
+                    id(h.entry.node), RowRead(None, False, unknown if owner is None and has else "")
+                )
+        if owner is None:
+            if has:
+                tr.unknowns.append((seg, unknown))
+            continue
+        e = owner.entry
+        if e.kind == GROUP:
+            if has:
+                tr.groups.setdefault(e.node.key, seg)
+            continue
+        old = tr.reads.get(id(e.node))
+        if old is None or not old.owner or (has and not any(t.text for t in old.seg.vals)):
+            tr.reads[id(e.node)] = RowRead(seg, True)
+    return tr
+
+
+def _fill_table(report, spec, where, table: Table, segs, tr: TableRead, ex: Extraction) -> set[int]:
+    used: set[int] = set()
+    for sec in table.sections:
+        for leaf in sec.leaf_rows():
+            if not leaf.label:
+                used.add(id(_read_unlabelled(report, spec, where, table, sec, leaf, segs, ex)))
+                continue
+            cells = _leaf_cells(table, sec, leaf)
+            rr = tr.reads.get(id(leaf))
+            label = cells[0].row_label
+            if rr is None:
+                _missing_row(report, spec, where, cells, label, ex)
+            elif rr.blocked:
+                why = f"行之后是无法识别的内容“{shorten(rr.blocked, 30)}”，无法确定该行的数值"
+                _missing_row(
+                    report, spec, where, cells, label, ex, f"{table.name}“{label}”{why}，未导入（请核对原文）"
+                )
+            elif rr.seg is None and tr.unknowns:
+                # a label without numbers while numbers stand elsewhere without a row: the
+                # values were moved away from their labels (columns read one after another)
+                why = "行没有紧随其后的数值，而表中另有无法对应到行的数值，无法确定该行是否空白"
+                _missing_row(
+                    report, spec, where, cells, label, ex, f"{table.name}“{label}”{why}，未导入（请核对原文）"
+                )
+            else:
+                _fill_row(report, spec, where, cells, rr.seg, label, ex)
+    return used
+
+
+def _report_unknowns(report: Report, table: Table, tr: TableRead, used: set[int]) -> None:
+    for seg, unknown in tr.unknowns:
+        if id(seg) not in used:
+            vals = "、".join(shorten(t.text, 10) for t in seg.vals if t.text)
+            report.findings.append(
+                make(
+                    "NB006",
+                    f"{table.name}中有无法识别的行“{shorten(unknown, 30)}”，"
+                    f"其数值（{shorten(vals, 40)}）未导入",
+                    table=table.name,
+                    sheet=table.sheet,
+                )
+            )
+
+
 def extract(doc: Doc, spec: Spec, report: Report) -> Extraction:
     """Fill report.values/blank/invalid/where and reader findings for every cell of ``spec``."""
     ex = Extraction()
     where = _where(spec)
     report.where.update(where)
-    heads = find_headings(doc, spec)
-    regs = regions(doc, spec, heads)
+    regs = regions(doc, spec, find_headings(doc, spec))
     for table in spec.tables:
         if table.key not in regs:
-            ex.missing_tables += 1
-            report.findings.append(
-                make(
-                    "NB003",
-                    f"未找到{table.name}（{table.title}），该表数值未导入",
-                    table=table.name,
-                    sheet=table.sheet,
-                )
-            )
-            for c in table.cells:
-                report.values[c.key] = None
-                report.invalid.add(c.key)
+            _missing_table(report, table, ex)
             continue
         a, b = regs[table.key]
         segs, text = _segments(doc.tokens[a:b])
-        entries = _entries(spec, table)
-        hits, hay = _locate(text, entries)
+        hits, hay = _locate(text, _entries(spec, table))
         _attach(segs, hits)
-        reads: dict[int, RowRead] = {}
-        groups: dict[str, Seg] = {}
-        unknowns: list[tuple[Seg, str]] = []
-        for seg in segs:
-            owner, unknown = _owner(seg, hay)
-            has = any(t.text for t in seg.vals)
-            for h in seg.hits:
-                if h.entry.kind == LEAF and h is not owner:
-                    # a row with no numbers of its own (blank cells dropped), unless the numbers
-                    # that follow belong to text we do not know: then it cannot be read
-                    reads.setdefault(
-                        id(h.entry.node), RowRead(None, False, unknown if owner is None and has else "")
-                    )
-            if owner is None:
-                if has:
-                    unknowns.append((seg, unknown))
-                continue
-            e = owner.entry
-            if e.kind == GROUP:
-                if has:
-                    groups.setdefault(e.node.key, seg)
-                continue
-            old = reads.get(id(e.node))
-            if old is None or not old.owner or (has and not any(t.text for t in old.seg.vals)):
-                reads[id(e.node)] = RowRead(seg, True)
-        used: set[int] = set()
-        for sec in table.sections:
-            for leaf in sec.leaf_rows():
-                if not leaf.label:
-                    used.add(id(_read_unlabelled(report, spec, where, table, sec, leaf, segs, ex)))
-                    continue
-                cells = _leaf_cells(table, sec, leaf)
-                rr = reads.get(id(leaf))
-                label = cells[0].row_label
-                if rr is None:
-                    _missing_row(report, spec, where, cells, label, ex)
-                elif rr.blocked:
-                    _missing_row(
-                        report,
-                        spec,
-                        where,
-                        cells,
-                        label,
-                        ex,
-                        f"{table.name}“{label}”行之后是无法识别的内容“{shorten(rr.blocked, 30)}”，"
-                        "无法确定该行的数值，未导入（请核对原文）",
-                    )
-                else:
-                    _fill_row(report, spec, where, cells, rr.seg, label, ex)
-        for seg, unknown in unknowns:
-            if id(seg) not in used:
-                vals = "、".join(shorten(t.text, 10) for t in seg.vals if t.text)
-                report.findings.append(
-                    make(
-                        "NB006",
-                        f"{table.name}中有无法识别的行“{shorten(unknown, 30)}”，"
-                        f"其数值（{shorten(vals, 40)}）未导入",
-                        table=table.name,
-                        sheet=table.sheet,
-                    )
-                )
-        _merged_groups(report, table, groups, reads)
+        tr = _read_segments(segs, hay)
+        used = _fill_table(report, spec, where, table, segs, tr, ex)
+        _report_unknowns(report, table, tr, used)
+        _merged_groups(report, table, tr.groups, tr.reads)
     return ex
 
 

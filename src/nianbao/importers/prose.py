@@ -105,41 +105,82 @@ _TEXT = re.compile(
 )
 _PERIOD = re.compile(r"(?P<year>(?:19|20)\d{2})\s*年\s*1\s*月\s*1\s*日")
 _NOT_UNIT = ("本", "我", "全", "各", "该", "年度", "关于")
+# words that name no one: a title split over two lines leaves "政府" before 信息公开
+GENERIC_UNITS = frozenset(
+    {"政府", "人民政府", "本机关", "机关", "本单位", "单位", "我局", "本局", "本级", "我单位"}
+)
+_UNIT_CHARS = r"[\u4e00-\u9fff（）()]"
+_COMPILED_BY = re.compile(
+    r"本(?:年度)?(?:年度)?报告(?:是|系)?由(?P<unit>" + _UNIT_CHARS + r"{2,40}?)"
+    r"(?:根据|依据|按照|参照|负责|组织|编制|制作|编写)"
+)
+_SIGN_UNIT = re.compile(r"^(?P<unit>" + _UNIT_CHARS + r"{2,40}" + _SUFFIX + r")$")
+_DATE_LINE = re.compile(r"^(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日$")
 
 
 def _clean_unit(u: str) -> str:
     u = u.strip(" 《》“”\"'「」【】[]()（）")
     u = u.removeprefix("关于")
-    return "" if not u or u.startswith(_NOT_UNIT) else u
+    if not u or u.startswith(_NOT_UNIT) or u in GENERIC_UNITS:
+        return ""
+    return u
 
 
 def _from_title(text: str) -> tuple[str, int | None]:
     s = _nfkc(text).strip()
     if "报告" not in s and "年报" not in s:
         return "", None
+    unit, year = "", None
     for rx in (_TITLE_A, _TITLE_B):
         m = rx.search(s)
         if m:
-            return _clean_unit(m.group("unit")), int(m.group("year"))
-    return "", None
+            unit, year = unit or _clean_unit(m.group("unit")), year or int(m.group("year"))
+    return unit, year
+
+
+def _title(lines: list[str]) -> tuple[str, int | None]:
+    """Issuer and year from the title, on one line or on two (the issuer above the year)."""
+    unit, year = "", None
+    for i, line in enumerate(lines):
+        u, y = _from_title(line)
+        if y and not u and i > 0 and not re.search(r"(?:19|20)\d{2}", lines[i - 1]):
+            u = _from_title(lines[i - 1] + line)[0]
+        unit, year = unit or u, year or y
+        if unit and year:
+            break
+    return unit, year
+
+
+def _signature(lines: list[str]) -> str:
+    """The issuer signing at the end: a unit name next to a date line."""
+    tail = [_nfkc(x).strip() for x in lines[-12:] if x.strip()]
+    for i, line in enumerate(tail):
+        if not _DATE_LINE.match(line.replace(" ", "")):
+            continue
+        for j in (i - 1, i + 1):
+            m = _SIGN_UNIT.match(tail[j].replace(" ", "")) if 0 <= j < len(tail) else None
+            if m and _clean_unit(m.group("unit")):
+                return _clean_unit(m.group("unit"))
+    return ""
 
 
 def issuer_and_year(doc: Doc, heads: dict[int, int], file_stem: str = "") -> tuple[str, int | None]:
+    """From the title (one or two lines), the 本报告由…编制 sentence, the signature, a sentence
+    naming the issuer in the text, the file name; never a generic word such as 政府."""
     first = min((doc.tokens[i].line for i in heads.values()), default=len(doc.lines))
-    titles = [doc.title] + [x for x in doc.lines[: min(first, 8)] if x.strip()]
-    unit, year = "", None
-    for t in titles:
-        u, y = _from_title(t or "")
-        unit, year = unit or u, year or y
-        if unit and year:
-            return unit, year
-    text = "\n".join(doc.lines[:200])
-    m = _TEXT.search(_nfkc(text))
+    titles = [t for t in [doc.title, *doc.lines[: min(first, 8)]] if t and t.strip()]
+    unit, year = _title(titles)
+    text = _nfkc("\n".join(doc.lines[:200]))
+    if not unit:
+        m = _COMPILED_BY.search(re.sub(r"[ \t]+", "", _nfkc("\n".join(doc.lines))))
+        unit = _clean_unit(m.group("unit")) if m else ""
+    unit = unit or _signature(doc.lines)
+    m = _TEXT.search(text)
     if m:
         unit = unit or _clean_unit(m.group("unit"))
         year = year or int(m.group("year"))
     if year is None:
-        m = _PERIOD.search(_nfkc(text))
+        m = _PERIOD.search(text)
         year = int(m.group("year")) if m else None
     if not (unit and year) and file_stem:
         u, y = _from_title(file_stem + "报告")

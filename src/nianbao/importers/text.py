@@ -5,31 +5,66 @@
 3. one cell per line with ``|`` on a line of its own between cells;
 4. one cell per line, no separators, blank cells dropped;
 5. PDF text: labels wrapped or one character per line, numbers space-separated at line ends.
+
+Markdown as converters write it is read as shape 1: ``|---|`` separator rows are dropped, a
+``-`` cell of a pipe table is a blank cell, ``#`` heading marks and ``**`` emphasis go, and a
+cell holding several space-separated numbers (a PDF converter merging columns) is several cells.
 """
 
 from __future__ import annotations
 
 import re
 
-from .tokens import Doc, DocBuilder
+from .tokens import Doc, DocBuilder, is_number_word
 
 _PAGE_FOOTER = re.compile(
     r"^(?:[\-—–]\s*\d{1,4}\s*[\-—–]|第\s*\d{1,4}\s*页(?:\s*[,，/]?\s*共\s*\d{1,4}\s*页)?)$"
 )
 
 
+_MD_SEPARATOR = re.compile(r"^\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?$")
+_MD_HEADING = re.compile(r"^#{1,6}\s+")
+_MD_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
+_RULE_LINE = re.compile(r"^[\-=+:|\s]*[\-=]{3,}[\-=+:|\s]*$")  # borders of plain-text tables
+_MD_BLANK = {"-", "—", "–"}  # what Markdown converters write in an empty table cell
+
+
+def _markdown(lines: list[str]) -> tuple[list[str], bool]:
+    """Lines without Markdown marks; whether the text has Markdown pipe tables."""
+    tables = any(_MD_SEPARATOR.match(ln) and "|" in ln for ln in lines)
+    out = []
+    for ln in lines:
+        if tables and _MD_SEPARATOR.match(ln) and "|" in ln:
+            continue
+        ln = _MD_EMPHASIS.sub(r"\2", _MD_HEADING.sub("", ln))
+        out.append(ln)
+    return out, tables
+
+
 def _pipe_only(s: str) -> bool:
     return bool(s) and set(s) <= {"|", " "}
 
 
-def _cells(s: str) -> list[str]:
+def _cells(s: str, markdown: bool) -> list[str]:
     t = s.removesuffix("|")
-    return [c.strip() for c in t.split("|")]
+    if markdown:
+        t = t.removeprefix("|")
+    cells = []
+    for c in (c.strip() for c in t.split("|")):
+        words = c.split()
+        if markdown and c in _MD_BLANK:
+            cells.append("")
+        elif len(words) > 1 and all(is_number_word(w) for w in words):
+            cells.extend(words)  # columns merged by the converter
+        else:
+            cells.append(c)
+    return cells
 
 
 def text_doc(text: str) -> Doc:
     lines = [ln.strip() for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     lines = [ln.replace("\u3000", " ").replace("\xa0", " ").strip() for ln in lines]
+    lines, markdown = _markdown(lines)
     nonblank = [ln for ln in lines if ln]
     pipe_only = sum(1 for ln in nonblank if _pipe_only(ln))
     ends_pipe = sum(1 for ln in nonblank if ln.endswith("|") and not _pipe_only(ln))
@@ -37,7 +72,7 @@ def text_doc(text: str) -> Doc:
     b = DocBuilder()
     last_sep = False
     for s in nonblank:
-        if _PAGE_FOOTER.match(s):
+        if _PAGE_FOOTER.match(s) or _RULE_LINE.match(s):
             continue
         if _pipe_only(s):
             if separators:
@@ -49,7 +84,7 @@ def text_doc(text: str) -> Doc:
             continue
         last_sep = False
         if "|" in s:
-            cells = _cells(s)
+            cells = _cells(s, markdown)
             if sum(1 for c in cells if c) >= 2:
                 b.row(cells)
             else:

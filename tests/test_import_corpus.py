@@ -1,0 +1,48 @@
+"""The importer on the committed corpus (tests/corpus): reports written by ``nianbao publish``
+and run through real converters, and damaged shapes seen in published reports. Remade by
+``python tests/corpus/make_corpus.py``; the accuracy table in docs/import-accuracy.md by
+``python tests/corpus/measure.py``."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from nianbao.importers import read_report_file
+from nianbao.inputs import Input
+
+CORPUS = Path(__file__).resolve().parent / "corpus"
+TRUTH = json.loads((CORPUS / "truth.json").read_text(encoding="utf-8"))
+# shapes whose table cells cannot all be placed with certainty: nothing wrong, the rest named
+PARTIAL = {
+    "published/r2021-bureau.pdftotext.txt",
+    "published/r2021-gov.pdftotext.txt",
+    "published/r2019-bureau.pdftotext.txt",
+    "published/r2019-gov.pdftotext.txt",
+}
+
+
+@pytest.mark.parametrize("rel", sorted(TRUTH))
+def test_corpus_file(rel):
+    facts = TRUTH[rel]
+    r = read_report_file(Input.of(CORPUS / rel))
+    assert not r.unreadable, [f.message for f in r.findings]
+    assert r.form == facts["form"]
+    assert (r.unit, r.year) == (facts["unit"], facts["year"])
+    wrong = {
+        k: (str(r.values[k]), v)
+        for k, v in facts["values"].items()
+        if r.values.get(k) is not None and r.values[k] != Decimal(v)
+    }
+    assert not wrong
+    missing = [k for k in facts["values"] if r.values.get(k) is None]
+    if rel in PARTIAL:
+        assert set(missing) <= r.invalid  # every cell not read is named by a finding
+        assert any(f.code == "NB003" for f in r.findings)
+    else:
+        assert not missing
+        unexpected = [f.message for f in r.findings if f.code in ("NB002", "NB003", "NB006", "NB102")]
+        assert not unexpected
