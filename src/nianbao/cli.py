@@ -364,12 +364,36 @@ def serve_cmd(
     ),
     open_browser: bool = typer.Option(False, "--open", help="启动后自动打开浏览器"),
     token: str | None = typer.Option(
-        None, "--token", envvar="NIANBAO_TOKEN", help="访问口令（至少 8 个字符）；首次访问时需输入"
+        None,
+        "--token",
+        envvar="NIANBAO_TOKEN",
+        help="访问口令（至少 12 个字符）；推荐改用环境变量 NIANBAO_TOKEN，命令行参数会被其他用户看到",
+    ),
+    new_token: bool = typer.Option(False, "--new-token", help="生成一个足够强的访问口令，显示后退出"),
+    ssl_certfile: Path | None = typer.Option(
+        None, "--ssl-certfile", help="HTTPS 证书文件（PEM 格式，与 --ssl-keyfile 一起使用）"
+    ),
+    ssl_keyfile: Path | None = typer.Option(
+        None, "--ssl-keyfile", help="HTTPS 私钥文件（PEM 格式，不能有密码）"
     ),
 ) -> None:
+    from .web.server import new_token as make_token
     from .web.server import serve
 
-    raise typer.Exit(serve(host=host, port=port, data=data, token=token, open_browser=open_browser))
+    if new_token:
+        print(make_token())
+        raise typer.Exit(0)
+    raise typer.Exit(
+        serve(
+            host=host,
+            port=port,
+            data=data,
+            token=token,
+            open_browser=open_browser,
+            ssl_certfile=ssl_certfile,
+            ssl_keyfile=ssl_keyfile,
+        )
+    )
 
 
 _text_json_option = _choice(("text", "json"), "输出格式")

@@ -24,6 +24,7 @@ from .guard import Guard
 from .jobs import Runner
 from .routes import aggregate, auth, check, desk, template, unit
 from .storage import Storage
+from .throttle import Throttle
 
 __all__ = ["Limits", "create_app", "is_loopback"]
 
@@ -65,7 +66,10 @@ def create_app(
     runner = Runner(storage)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals.update(limits=limits, token_required=bool(token), data_dir=str(storage.root))
-    web = Web(storage=storage, runner=runner, limits=limits, templates=templates, token=token)
+    throttle = Throttle()
+    web = Web(
+        storage=storage, runner=runner, limits=limits, templates=templates, token=token, throttle=throttle
+    )
 
     @asynccontextmanager
     async def lifespan(app):
@@ -89,5 +93,6 @@ def create_app(
         loopback_only=is_loopback(host),
         max_body=limits.total_bytes + 4 * MB,
         shown_limit=limits.total_bytes,
+        throttle=throttle,
     )
     return app

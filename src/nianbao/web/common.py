@@ -64,10 +64,11 @@ class Web:
     limits: Limits
     templates: Jinja2Templates
     token: str | None = None
+    throttle: object = None  # throttle.Throttle: failed tokens per client address
     extra: dict = field(default_factory=dict)
 
     def page(self, req: Request, name: str, status: int = 200, **ctx) -> Response:
-        ctx = {"nav": ctx.pop("nav", ""), **ctx}
+        ctx = {"nav": ctx.pop("nav", ""), "csrf": req.scope.get("state", {}).get("csrf", ""), **ctx}
         return self.templates.TemplateResponse(req, name, ctx, status_code=status)
 
     def refuse(self, req: Request, err: UploadError, name: str, **ctx) -> Response:

@@ -111,6 +111,10 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    // widths come from data-percent: the Content-Security-Policy allows no inline styles
+    Array.prototype.forEach.call(document.querySelectorAll("[data-percent]"), function (el) {
+      el.style.width = (+el.dataset.percent || 0) + "%";
+    });
     Array.prototype.forEach.call(document.querySelectorAll("input[type=file][data-names]"), setupPick);
     Array.prototype.forEach.call(document.querySelectorAll("form[data-confirm]"), function (f) {
       f.addEventListener("submit", function (e) { if (!window.confirm(f.dataset.confirm)) e.preventDefault(); });
