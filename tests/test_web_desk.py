@@ -32,7 +32,7 @@ def workbook(tmp_path, unit, seed, change=None) -> bytes:
 @pytest.fixture
 def site(tmp_path):
     app = create_app(tmp_path / "data", token=TOKEN, host="0.0.0.0", run_jobs=False)
-    with TestClient(app, base_url=BASE) as client:
+    with TestClient(app, base_url=BASE, headers={"Origin": BASE}) as client:
         r = client.post("/login", data={"token": TOKEN}, follow_redirects=False)
         assert r.status_code == 303
         yield client
