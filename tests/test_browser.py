@@ -108,7 +108,7 @@ def workbooks(tmp_path_factory):
     folder = tmp_path_factory.mktemp("books")
     good = consistent_values(SPEC, 21)
     bad = dict(consistent_values(SPEC, 22))
-    rule = next(r for r in SPEC.rules if r.op == "eq" and r.severity == "error" and not r.uses_previous)
+    rule = next(r for r in SPEC.rules if r.op.name == "eq" and r.severity == "error" and not r.uses_previous)
     bad[rule.target] = bad[rule.target] + 1
     write_template(folder / "示例县教育局.xlsx", SPEC, unit="示例县教育局", year=2025, values=good)
     write_template(folder / "示例县民政局.xlsx", SPEC, unit="示例县民政局", year=2025, values=bad)

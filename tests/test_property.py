@@ -32,7 +32,9 @@ FILES = settings(max_examples=4, deadline=None, suppress_health_check=[HealthChe
 
 
 def current(spec: Spec, op: str | None = None):
-    return [r for r in spec.rules if not r.uses_previous and (op is None or (r.op == "eq") == (op == "eq"))]
+    return [
+        r for r in spec.rules if not r.uses_previous and (op is None or (r.op.name == "eq") == (op == "eq"))
+    ]
 
 
 def refs(spec: Spec) -> dict[str, tuple[str, str]]:
@@ -51,7 +53,7 @@ def side(vals, terms) -> Decimal:
 
 def holds(rule, vals) -> bool:
     lhs, rhs = side(vals, rule.lhs), side(vals, rule.rhs)
-    return {"eq": lhs == rhs, "ge": lhs >= rhs, "le": lhs <= rhs}[rule.op]
+    return {"eq": lhs == rhs, "ge": lhs >= rhs, "le": lhs <= rhs}[rule.op.name]
 
 
 def solve(spec: Spec, vals: dict[str, Decimal]) -> dict[str, Decimal] | None:
@@ -82,7 +84,7 @@ def solve(spec: Spec, vals: dict[str, Decimal]) -> dict[str, Decimal] | None:
             if holds(r, vals):
                 continue
             excess = abs(side(vals, r.lhs) - side(vals, r.rhs))
-            big = r.rhs if r.op == "ge" else r.lhs  # the side that is too large
+            big = r.rhs if r.op.name == "ge" else r.lhs  # the side that is too large
             for t in big:
                 if t.sign > 0 and not t.prev and t.cell not in targets and excess:
                     floor = low(spec, t.cell) or Decimal(0)

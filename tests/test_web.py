@@ -32,7 +32,7 @@ XLSX_MAGIC = b"PK\x03\x04"
 
 def broken_rule():
     """The first current-year equality error rule: raising its target by 1 breaks it."""
-    return next(r for r in SPEC.rules if r.op == "eq" and r.severity == "error" and not r.uses_previous)
+    return next(r for r in SPEC.rules if r.op.name == "eq" and r.severity == "error" and not r.uses_previous)
 
 
 def where(key: str) -> tuple[str, str]:

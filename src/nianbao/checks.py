@@ -7,6 +7,7 @@ from functools import cache
 
 from .findings import ERROR, WARNING, Finding, fmt_number, make
 from .model import SMALL_DECIMALS, SMALL_IDS, Report
+from .relations import balance
 from .spec import Rule, Spec
 
 BLANK_MODES = ("zero", "error")
@@ -158,7 +159,6 @@ def check_kinds(report: Report, spec: Spec) -> list[Finding]:
 
 
 _ZERO = Decimal(0)
-_OPS = {"eq": Decimal.__eq__, "le": Decimal.__le__, "ge": Decimal.__ge__}
 
 
 def _side(terms, report: Report, previous: Report | None) -> Decimal | None:
@@ -193,7 +193,7 @@ class _Compiled:
         self.rp = tuple(t.cell for t in rule.rhs if t.sign > 0)
         self.rm = tuple(t.cell for t in rule.rhs if t.sign < 0)
         self.cells = frozenset(t.cell for t in rule.lhs + rule.rhs)
-        self.op = _OPS[rule.op]
+        self.op = rule.op.holds
 
     def sides(self, vals: dict) -> tuple[Decimal, Decimal]:
         get = vals.get
@@ -226,7 +226,7 @@ def evaluate(rule: Rule, report: Report, previous: Report | None = None, compile
         lhs, rhs = _side(rule.lhs, report, previous), _side(rule.rhs, report, previous)
         if lhs is None or rhs is None:
             return None
-        return lhs, rhs, _OPS[rule.op](lhs, rhs)
+        return lhs, rhs, rule.op.holds(lhs, rhs)
     if report.invalid and not compiled.cells.isdisjoint(report.invalid):
         return None
     lhs, rhs = compiled.sides(report.values)
@@ -241,14 +241,7 @@ def check_rule(
         return None
     lhs, rhs, _ = res
     actual = report.value(rule.target)
-    if rule.op != "eq":
-        expected = rhs
-    elif any(t.cell == rule.target and not t.prev for t in rule.lhs):
-        sign = next(t.sign for t in rule.lhs if t.cell == rule.target)
-        expected = (rhs - (lhs - sign * actual)) * sign
-    else:
-        sign = next(t.sign for t in rule.rhs if t.cell == rule.target)
-        expected = (lhs - (rhs - sign * actual)) * sign
+    expected = balance(rule.linear().coeffs[rule.target], lhs, rhs, actual)
     lab = _labels(spec, rule.target)
     e, a = fmt_number(expected), fmt_number(actual)
     msg = rule.message.format(

@@ -36,25 +36,16 @@ def consistent_values(spec: Spec, seed: int = 0) -> dict[str, Decimal]:
     rng = random.Random(seed)
     vals = {k: _random_value(spec, k, rng) for k in spec.cells}
     rules = [r for r in spec.rules if not r.uses_previous]
-
-    def side(terms):
-        return sum((t.sign * vals[t.cell] for t in terms), Decimal(0))
-
     for _ in range(8):
         changed = False
         for r in rules:
-            lhs, rhs = side(r.lhs), side(r.rhs)
+            lin = r.linear()
             cur = vals[r.target]
-            in_lhs = any(t.cell == r.target for t in r.lhs)
-            if r.op == "eq":
-                want = (rhs - (lhs - cur)) if in_lhs else (lhs - (rhs - cur))
-            elif (r.op == "ge") == in_lhs:  # target must be at least the other side
-                want = max(cur, (rhs - (lhs - cur)) if in_lhs else (lhs - (rhs - cur)))
-            else:
-                want = min(cur, (rhs - (lhs - cur)) if in_lhs else (lhs - (rhs - cur)))
+            want = lin.solve(r.target, vals)
             low = _min_of(spec, r.target)
             if low is not None and want < low:
                 # raise a term on the other side instead of going negative
+                in_lhs = any(t.cell == r.target for t in r.lhs)
                 other = r.rhs if in_lhs else r.lhs
                 bump = next((t for t in other if t.sign > 0 and t.cell != r.target), None)
                 if bump is not None:

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from .relations import OPS, Linear, Op, linear_form
+
 SPEC_PREFIX = "gov-info-disclosure-"
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 CELL_REF_RE = re.compile(r"^(?:[a-z]{1,3}\d+|r\d*c\d*)$", re.I)
-OPS = {"eq", "le", "ge"}
 
 
 class SpecError(Exception):
@@ -162,7 +163,7 @@ class Rule:
     name: str
     severity: str
     table: Table
-    op: str
+    op: Op
     lhs: list[Term]
     rhs: list[Term]
     target: str
@@ -177,6 +178,21 @@ class Rule:
 
     def cells(self) -> list[str]:
         return [t.cell for t in self.lhs + self.rhs if not t.prev]
+
+    def linear(self, previous: dict | None = None) -> Linear:
+        """The rule as a linear form ``lhs - rhs <sense> constant`` over cell keys, last year's
+        terms apart (moved into the constant when last year's ``previous`` values are given)."""
+        if previous is not None:
+            return self._linear(previous)
+        lin = self.__dict__.get("_linear_form")
+        if lin is None:
+            lin = self.__dict__["_linear_form"] = self._linear(None)
+        return lin
+
+    def _linear(self, previous) -> Linear:
+        terms = [(t.cell, t.sign, t.prev) for t in self.lhs]
+        terms += [(t.cell, -t.sign, t.prev) for t in self.rhs]
+        return linear_form(terms, self.op, previous)
 
 
 @dataclass(eq=False)
@@ -392,8 +408,8 @@ def _expand_rule(rr: dict, idx: int, tables: list[Table], cells: dict[str, Cell]
             raise SpecError(path, where, f"缺少 {need}")
     if rr["severity"] not in ("error", "warning"):
         raise SpecError(path, where, "severity 只能是 error 或 warning")
-    op = rr.get("op", "eq")
-    if op not in OPS:
+    op = OPS.get(str(rr.get("op", "eq")))
+    if op is None:
         raise SpecError(path, where, f"op 只能是 {sorted(OPS)}")
     table = next((t for t in tables if t.key == rr["table"]), None)
     if table is None:

@@ -7,13 +7,15 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from ..layout import Box, TableLayout
+from ..relations import difference_formula
 from ..spec import Rule, Spec
 from .base import PASS, UNFILLED, as_decimal, box_ranges
 
 
 # ---------------------------------------------------------------- rule formulas
 class RuleFormula:
-    """Spreadsheet formula and Python evaluation of one rule's failure condition."""
+    """Spreadsheet formula and Python evaluation of one rule's failure condition (the meaning of
+    the rule's op is nianbao.relations')."""
 
     def __init__(self, rule: Rule, tl: TableLayout):
         self.rule = rule
@@ -23,20 +25,14 @@ class RuleFormula:
         for t in rule.rhs:
             (neg if t.sign > 0 else pos).append(tl.values[t.cell])
         self.pos, self.neg = pos, neg
-        diff = self._sum(pos) + (f"-{self._sum(neg)}" if neg else "")
-        cmp = {"eq": "<>0", "le": ">0", "ge": "<0"}[rule.op]
-        self.condition = f"ROUND({diff},6){cmp}"
-
-    @staticmethod
-    def _sum(boxes: list[Box]) -> str:
-        return f"SUM({','.join(box_ranges(boxes))})" if boxes else "0"
+        diff = difference_formula(box_ranges(pos) if pos else [], box_ranges(neg) if neg else [])
+        self.condition = rule.op.formula(diff)
 
     def fails(self, values: Mapping[str, object]) -> bool:
         def total(boxes):
             return sum((as_decimal(values.get(b.key)) or Decimal(0) for b in boxes), Decimal(0))
 
-        d = round(total(self.pos) - total(self.neg), 6)
-        return {"eq": d != 0, "le": d > 0, "ge": d < 0}[self.rule.op]
+        return not self.rule.op.holds(total(self.pos), total(self.neg))
 
 
 def live_rules(spec: Spec, tl: TableLayout, severity: str) -> list[RuleFormula]:
