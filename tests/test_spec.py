@@ -211,3 +211,18 @@ def test_parsed_spec_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("NIANBAO_CACHE_DIR", str(blocker / "cache"))
     assert _summary(load_spec(src)) == _summary(fresh)
     assert spec_mod.cache_dir() == blocker / "cache"
+
+
+def test_rules_expand_as_recorded(spec):
+    """Every spec expands to exactly the rules recorded from the loader before the yaml gained
+    its compact constructs (tests/data/record_rules.py writes the records)."""
+    import json
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent / "data"))
+    try:
+        from record_rules import expanded, record_path
+    finally:
+        sys.path.pop(0)
+    recorded = json.loads(record_path(spec).read_text(encoding="utf-8"))
+    assert expanded(spec) == recorded

@@ -40,6 +40,18 @@ def rounded(d: Decimal) -> Decimal:
     return d.quantize(_QUANTUM, rounding=ROUND_HALF_UP)
 
 
+def _eq(lhs: Decimal, rhs: Decimal) -> bool:
+    return lhs == rhs or not rounded(lhs - rhs)
+
+
+def _le(lhs: Decimal, rhs: Decimal) -> bool:
+    return lhs <= rhs or rounded(lhs - rhs) <= 0
+
+
+def _ge(lhs: Decimal, rhs: Decimal) -> bool:
+    return lhs >= rhs or rounded(lhs - rhs) >= 0
+
+
 @dataclass(frozen=True)
 class Op:
     """One relation op of the form specs (see the module docstring)."""
@@ -47,15 +59,11 @@ class Op:
     name: str  # as written in the yaml: eq, le, ge
     sense: str  # lhs - rhs <sense> 0: "==", "<=", ">="
     fails_when: str  # spreadsheet comparison of the rounded difference with 0 that means failure
-    test: Callable[[Decimal], bool] = field(repr=False)  # on the difference lhs - rhs
+    # holds(lhs, rhs): whether lhs <op> rhs holds to PLACES decimals. The exact comparison comes
+    # first: rounding keeps a difference's sign or makes it 0, so what holds exactly holds
+    # rounded (and most relations of a report hold: no rounding in the common case).
+    holds: Callable[[Decimal, Decimal], bool] = field(repr=False)
     word: str = ""  # Chinese, for the rule table
-
-    def holds(self, lhs: Decimal, rhs: Decimal) -> bool:
-        """Whether ``lhs <op> rhs`` holds, to ``PLACES`` decimals."""
-        d = lhs - rhs
-        # rounding keeps a difference's sign or makes it 0: a difference that passes exactly
-        # passes rounded (the common case, no rounding needed)
-        return self.test(d) or self.test(rounded(d))
 
     def formula(self, difference: str) -> str:
         """Spreadsheet condition, TRUE when the relation fails, over the text of lhs - rhs."""
@@ -74,9 +82,9 @@ class Op:
         return self.name
 
 
-EQ = Op("eq", "==", "<>0", lambda d: d == 0, "等于")
-LE = Op("le", "<=", ">0", lambda d: d <= 0, "不大于")
-GE = Op("ge", ">=", "<0", lambda d: d >= 0, "不小于")
+EQ = Op("eq", "==", "<>0", _eq, "等于")
+LE = Op("le", "<=", ">0", _le, "不大于")
+GE = Op("ge", ">=", "<0", _ge, "不小于")
 OPS: dict[str, Op] = {op.name: op for op in (EQ, LE, GE)}
 
 
