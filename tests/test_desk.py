@@ -343,3 +343,19 @@ def test_cli_create_prints_links_and_refuses_loopback(tmp_path):
     assert r.exit_code == 0 and exp.is_file()
     r = CliRunner().invoke(app, ["desk", "import", str(exp), "--data", str(tmp_path / "d2")])
     assert r.exit_code == 0 and doc["collection"] in r.output
+
+
+@pytest.mark.skipif(
+    __import__("shutil").which("zbarimg") is None, reason="zbar-tools (zbarimg) not installed"
+)
+def test_qr_code_decodes_to_the_link(desk, coll, tmp_path):
+    import subprocess
+
+    from nianbao.desk.outputs import qr, qr_svg
+
+    link = desk.link(coll, coll["units"][0])
+    assert b"<svg" in qr_svg(link)
+    png = tmp_path / "qr.png"
+    qr(link).save(str(png), scale=6, border=4)  # the code the page shows, as a picture zbar reads
+    out = subprocess.run(["zbarimg", "--raw", "-q", str(png)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == link

@@ -189,3 +189,14 @@ def test_create_refuses_loopback_public_url_in_chinese(site):
     )
     assert r.status_code == 400 and "只有本机能打开" in r.text
     assert not re.search(r"Traceback|Exception", r.text)
+
+
+def test_qr_codes_and_printable_links_page(site):
+    cid, links = create(site)
+    uid = site.get(f"/api/collections/{cid}").json()["units"][0]["id"]
+    r = site.get(f"/desk/{cid}/units/{uid}/qr.svg")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+    assert b"<svg" in r.content and b"<script" not in r.content
+    page = site.get(f"/desk/{cid}/links")
+    assert page.status_code == 200 and page.text.count("qr.svg") == 3
+    assert all("http://10.0.0.5:8765" + path in page.text for path in links.values())

@@ -63,6 +63,20 @@ def links_workbook(desk: Desk, cid: str) -> bytes:
     return buf.getvalue()
 
 
+def qr(text: str):
+    """The QR code of ``text`` (segno), medium error correction: survives a smudged printout."""
+    import segno
+
+    return segno.make(text, error="m")
+
+
+def qr_svg(text: str) -> bytes:
+    """A QR code of ``text`` as a standalone SVG (scannable by a phone from a printed page)."""
+    buf = io.BytesIO()
+    qr(text).save(buf, kind="svg", scale=4, border=2, xmldecl=False, svgns=True)
+    return buf.getvalue()
+
+
 def chase_csv(desk: Desk, cid: str) -> str:
     """催报名单 as CSV for Excel (UTF-8 with BOM)."""
     import csv

@@ -232,6 +232,31 @@ async def desk_upload_file(req: Request) -> Response:
         return refusal(req, e)
 
 
+async def desk_qr(req: Request) -> Response:
+    from ...desk.outputs import qr_svg
+
+    desk = desk_of(req)
+    try:
+        u = desk.unit_in(req.path_params["cid"], req.path_params["uid"])
+        c = desk.collection(u["collection_id"])
+    except DeskError as e:
+        return refusal(req, e)
+    return Response(
+        qr_svg(desk.link(c, u)), media_type="image/svg+xml", headers={"Cache-Control": "no-store"}
+    )
+
+
+async def desk_links_page(req: Request) -> Response:
+    """Every unit's link with its QR code, one block per unit, for printing and handing out."""
+    desk = desk_of(req)
+    try:
+        c = desk.collection(req.path_params["cid"])
+    except DeskError as e:
+        return refusal(req, e)
+    units = [{**u, "link": desk.link(c, u)} for u in c["units"]]
+    return web_of(req).page(req, "desk_links.html", nav="desk", c=c, units=units)
+
+
 async def api_collection(req: Request) -> Response:
     try:
         return JSONResponse(desk_of(req).board(req.path_params["cid"]))
@@ -249,6 +274,8 @@ ROUTES = [
     Route("/desk/create", desk_create, methods=["POST"]),
     Route("/desk/{cid}", desk_board),
     Route("/desk/{cid}/units/{uid}", desk_unit),
+    Route("/desk/{cid}/units/{uid}/qr.svg", desk_qr),
+    Route("/desk/{cid}/links", desk_links_page),
     Route("/desk/{cid}/units/{uid}/{action}", desk_unit_action, methods=["POST"]),
     Route("/desk/{cid}/do/{action}", desk_action, methods=["POST"]),
     Route("/desk/{cid}/download/{what}", desk_download),
