@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import docx
+import openpyxl
 import pytest
 from docx.oxml.ns import qn
 from docx.shared import Mm
@@ -704,3 +705,82 @@ def test_publish_an_aggregate_workbook(tmp_path):
         docx.Document(str(out)).paragraphs[0].text.replace("\n", "")
         == f"某某县{YEAR}年政府信息公开工作年度报告"
     )
+
+
+# ---------------------------------------------------------------- the county's own report
+def _county(tmp_path: Path, units: dict, *extra: str, roster: list[str] | None = None) -> Path:
+    """`nianbao aggregate` of the given units (name -> values, None: a file with an error)."""
+    spec = get_spec("2021")
+    folder = tmp_path / "收回"
+    folder.mkdir(exist_ok=True)
+    for name, vals in units.items():
+        if vals is None:
+            vals = dict(consistent_values(spec, 40))
+            vals["nb_t3_new_total"] += 1
+        make_workbook(folder / f"{name}.xlsx", spec, vals, unit=name)
+    args = ["aggregate", str(folder), "-o", str(tmp_path / "汇总.xlsx"), "--year", str(YEAR), *extra]
+    if roster:
+        (tmp_path / "名单.csv").write_text("单位名称\n" + "\n".join(roster) + "\n", "utf-8-sig")
+        args += ["--roster", str(tmp_path / "名单.csv")]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code in (0, 1) and (tmp_path / "汇总.xlsx").exists(), res.output
+    return tmp_path / "汇总.xlsx"
+
+
+def test_aggregate_unit_is_the_author_of_the_county_report(tmp_path):
+    spec = get_spec("2021")
+    units = {"甲局": consistent_values(spec, 31), "乙局": consistent_values(spec, 32)}
+    agg = _county(tmp_path, units, "--unit", "某县人民政府")
+    meta = openpyxl.load_workbook(agg)[spec.workbook["meta_sheet"]]
+    assert {r[0]: r[1] for r in meta.iter_rows(values_only=True)}["unit"] == "某县人民政府"
+    code, msg, out, html = publish(tmp_path, agg)  # no --unit: the aggregate says whose it is
+    assert code == 0, msg
+    title = f"某县人民政府{YEAR}年政府信息公开工作年度报告"
+    assert docx.Document(str(out)).paragraphs[0].text.replace("\n", "") == title
+    assert f"<h1>{title}</h1>" in html.read_text("utf-8")
+    assert "仅供核对" not in body_text(out)  # both units counted: nothing partial about it
+
+
+def test_text_skeleton_is_a_text_to_start_from(tmp_path):
+    spec = get_spec("2021")
+    skeleton = tmp_path / "正文.md"
+    res = CliRunner().invoke(app, ["publish", "--text-skeleton", str(skeleton)])
+    assert res.exit_code == 0, res.output
+    text = skeleton.read_text("utf-8")
+    assert [line[2:] for line in text.splitlines() if line.startswith("# ")] == spec.body
+    res = CliRunner().invoke(app, ["publish", "--text-skeleton", str(skeleton)])
+    assert res.exit_code == 2 and "已存在" in res.output  # never overwrites a text being written
+    wb = make_workbook(tmp_path / "表.xlsx", spec, consistent_values(spec, seed=4))
+    # published untouched, the skeleton reads like no text: the parts keep their placeholders
+    code, msg, out, _ = publish(tmp_path, wb, "--text", str(skeleton))
+    assert code == 0, msg
+    body = body_text(out)
+    assert body.count("【待填写】") == 3 and "自动生成" not in body and "3 个部分没有正文" in msg
+    # the clerk types below a placeholder line: the text replaces it
+    skeleton.write_text(text.replace("监督保障等。\n", "监督保障等。\n本县推进政务公开。\n", 1), "utf-8")
+    code, msg, out, _ = publish(tmp_path, wb, "--text", str(skeleton), name="年报2")
+    assert code == 0, msg
+    body = body_text(out)
+    assert "本县推进政务公开。" in body and "概述本年度" not in body and body.count("【待填写】") == 2
+
+
+def test_partial_aggregate_is_not_published_silently(tmp_path):
+    """3 of 8 units counted (2 未报送, 2 有错误, 1 无法读取): refused, or marked with --force."""
+    spec = get_spec("2021")
+    units = {f"单位{i}": consistent_values(spec, 50 + i) for i in range(3)}
+    units.update({"错一": None, "错二": None})
+    folder = tmp_path / "收回"
+    folder.mkdir()
+    (folder / "坏了.xlsx").write_bytes(b"PK\x03\x04 broken")
+    roster = [*units, "坏了", "未报一", "未报二"]
+    agg = _county(tmp_path, units, "--unit", "某县人民政府", roster=roster)
+    code, msg, out, html = publish(tmp_path, agg)
+    flat = msg.replace("\n", "")
+    assert code == 1 and not out.exists() and not html.exists()
+    assert "仅汇总了 3/8 个单位" in flat, flat
+    assert "未报送 2" in flat and "有错误 2" in flat and "无法读取 1" in flat and "--force" in flat
+    code, msg, out, html = publish(tmp_path, agg, "--force")
+    assert code == 0, msg
+    first = docx.Document(str(out)).paragraphs[1].text  # right below the title
+    assert "计入 3/8 个单位" in first and "仅供核对" in first
+    assert 'class="notice"' in html.read_text("utf-8") and "计入 3/8 个单位" in html.read_text("utf-8")

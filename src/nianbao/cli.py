@@ -325,10 +325,10 @@ def rules_cmd() -> None:
     help="由审核通过的填报表或汇总表生成年度报告：Word 文档（官方表格、公文格式），可同时生成网页。",
 )
 def publish_cmd(
-    workbook: Path = typer.Argument(
-        ..., help="审核通过的填报表或 nianbao aggregate 生成的汇总表", show_default=False
+    workbook: Path | None = typer.Argument(
+        None, help="审核通过的填报表或 nianbao aggregate 生成的汇总表", show_default=False
     ),
-    output: Path = typer.Option(..., "-o", "--output", help="输出的 Word 文档，如 年报.docx"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="输出的 Word 文档，如 年报.docx"),
     html: Path | None = typer.Option(
         None, "--html", help="同时生成网页，如 年报.html（单个文件，可直接上网发布）"
     ),
@@ -341,14 +341,27 @@ def publish_cmd(
     unit: str | None = typer.Option(None, "--unit", help="报告标题中的单位名称（默认取填报单位）"),
     year: int | None = typer.Option(None, "--year", help="报告年度（默认取表中的报告年度）"),
     force: bool = typer.Option(
-        False, "--force", help="数据有错误时仍然生成（首页标注“未通过审核，仅供核对”）"
+        False,
+        "--force",
+        help="数据有错误或汇总表未包括全部单位时仍然生成（首页标注“仅供核对，不得公开发布”）",
+    ),
+    text_skeleton: Path | None = typer.Option(
+        None, "--text-skeleton", help="只生成正文框架文件（如 正文.md，含六个标题和待填写处），供编写 --text"
     ),
 ) -> None:
     from .publish.command import publish_command
 
     raise typer.Exit(
         publish_command(
-            workbook, output, html=html, text=text, previous=previous, unit=unit, year=year, force=force
+            workbook,
+            output,
+            html=html,
+            text=text,
+            previous=previous,
+            unit=unit,
+            year=year,
+            force=force,
+            text_skeleton=text_skeleton,
         )
     )
 
@@ -423,6 +436,9 @@ def aggregate_cmd(
         False, "--include-failed", help="有错误的单位也计入合计（在“报送情况”中标明）"
     ),
     year: int | None = typer.Option(None, "--year", help="汇总的报告年度（默认取多数单位填报的年度）"),
+    unit: str | None = typer.Option(
+        None, "--unit", help="本级单位名称，如 某县人民政府（记入汇总表，publish 据此生成本级年报）"
+    ),
     fmt: str = typer.Option("text", "--format", callback=_text_json_option, help="输出格式：text 或 json"),
     blank: str = typer.Option("zero", "--blank", callback=_blank_option, help="空白格处理：zero 或 error"),
     force: bool = typer.Option(False, "--force", help="覆盖已存在的汇总表和批注副本"),
@@ -479,6 +495,7 @@ def aggregate_cmd(
             _fail(
                 f"汇总时发生内部错误（技术信息：{type(exc).__name__}），请将输入文件夹与此信息反馈给维护人员"
             )
+        res.unit = (unit or "").strip()
         try:
             err = Console(stderr=True, highlight=False)
             for msg in res.annotate_messages:

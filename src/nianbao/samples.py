@@ -162,6 +162,31 @@ def build_samples(out: Path) -> list[Path]:
     return made
 
 
+RETURN_DATES = ("{y}-01-12", "{y}.1.12", "{y}年1月9日", "{y}/01/14")  # as clerks type them
+
+
+def build_returns(out: Path, units: list[str], year: int) -> list[Path]:
+    """Every unit's corrected return of ``year`` (consistent values, 2021 form): the second
+    round of the demo, after the units with problems sent their files again."""
+    from .template import write_template
+
+    out.mkdir(parents=True, exist_ok=True)
+    spec = get_spec("2021")
+    made = []
+    for i, unit in enumerate(units):
+        p = out / f"{unit}.xlsx"
+        cover = {
+            "filler": "李四",
+            "phone": "0851-12345678",
+            "date": RETURN_DATES[i % len(RETURN_DATES)].format(y=year + 1),
+        }
+        write_template(
+            p, spec, unit=unit, year=year, values=consistent_values(spec, seed=100 + i), cover=cover
+        )
+        made.append(p)
+    return made
+
+
 def _to_xls(src: Path, out: Path) -> Path | None:
     """An .xls copy through LibreOffice when it is installed (else None)."""
     import shutil

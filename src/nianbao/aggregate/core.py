@@ -13,6 +13,7 @@ from pathlib import Path
 from ..findings import Finding
 from ..model import Report
 from ..spec import Spec, form_for_year, get_spec
+from .coverage import Coverage
 from .previous import Previous, previous_findings
 from .status import (
     COUNTY,
@@ -53,6 +54,7 @@ class Result:
     annotate_messages: list[str] = field(default_factory=list)
     annotate_failed: bool = False  # an annotated copy could not be written (exit 2)
     early_detail: bool = False  # the rows handed to ``early`` while reading are the final ones
+    unit: str = ""  # whose aggregate this is (``--unit``, e.g. 某县人民政府): its report's author
 
     @property
     def form(self) -> str:
@@ -86,6 +88,17 @@ class Result:
     def counts(self) -> dict[str, int]:
         c = Counter(self.units.status)
         return {s: c.get(STATUS_RANK[s], 0) for s in STATUS_ORDER}
+
+    def coverage(self) -> Coverage:
+        """How many of the units that should be in the sums are (duplicates and units off the
+        roster are no units of their own)."""
+        c = self.counts()
+        expected = sum(n for s, n in c.items() if s not in (DUPLICATE, NOT_IN_ROSTER))
+        left = {s: n for s, n in c.items() if n and s not in (PASSED, WARNINGS, DUPLICATE, NOT_IN_ROSTER)}
+        failed_in = c[FAILED] if self.include_failed else 0
+        if failed_in:
+            left.pop(FAILED, None)
+        return Coverage(len(self.summed), expected, left, failed_in)
 
     def has_problems(self) -> bool:
         ok = {STATUS_RANK[PASSED], STATUS_RANK[WARNINGS]}

@@ -11,6 +11,7 @@ from pathlib import Path
 from ..layout import parse_a1
 from ..model import Report
 from ..spec import get_spec
+from .coverage import Coverage
 from .previous import Previous
 from .sheets import (
     DETAIL,
@@ -89,14 +90,16 @@ def read_aggregate(src: Path | str | bytes, display: str = "") -> Previous | Non
             raw = rows[r][c] if r < len(rows) and c < len(rows[r]) else None
             v, _why = parse_number(raw if raw != "" else None)
             values[key] = v
+        unit = meta.get("unit", "").strip()
         county = Report(
             path=str(path),
             form=spec.version,
-            unit=COUNTY,
+            unit=unit if unit and unit != COUNTY else COUNTY,
             year=year,
             values=values,
             where=county_where(spec),
             source="aggregate",
+            meta={"coverage": Coverage.from_meta(meta)},
         )
         units: dict[str, dict[str, Decimal]] = {}
         detail = _sheet_rows(wb, DETAIL) or []

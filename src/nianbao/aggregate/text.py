@@ -33,6 +33,7 @@ def to_json(res: Result) -> str:
         "form": res.form,
         "form_id": res.spec.form_id,
         "year": res.year,
+        "unit": res.unit or None,
         "units": [e.to_dict() for e in res.entries],
         "sums": nums(res.sums),
         "categories": {c: {"units": n, "sums": nums(s)} for c, (n, s) in res.categories.items()},
@@ -40,6 +41,7 @@ def to_json(res: Result) -> str:
         "summary": {
             "units": len(res.entries),
             "summed": len(res.summed),
+            "expected": res.coverage().expected,
             "statuses": counts,
             "county_errors": res.county.errors,
             "county_warnings": res.county.warnings,

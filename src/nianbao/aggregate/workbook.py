@@ -127,7 +127,7 @@ class _Writer:
                 widths[tl.title.col + i] = max(widths.get(tl.title.col + i, 0), w)
         for c, w in widths.items():
             ws.set_column(c, c, w)
-        title = spec.workbook["title"].replace("{year}", str(res.year) if res.year else "    ")
+        title = res.unit + spec.workbook["title"].replace("{year}", str(res.year) if res.year else "    ")
         ws.merge_range(
             0, 0, 0, width - 1, f"{title}（{SUMMARY}）", f(font_name="黑体", font_size=16, align="center")
         )
@@ -386,10 +386,10 @@ class _Writer:
             "kind": OUTPUT_KIND,
             **meta_rows(
                 self.spec,
-                COUNTY,
+                res.unit or COUNTY,
                 res.year,
-                units_summed=str(len(res.summed)),
                 include_failed="1" if res.include_failed else "0",
+                **res.coverage().to_meta(),
             ),
         }
 
@@ -400,7 +400,8 @@ class _Writer:
         m = self.meta()
         self.wb.set_properties(
             {
-                "title": f"{m['year']}年度汇总",
+                "title": f"{self.res.unit}{m['year']}年度汇总",
+                "company": self.res.unit,
                 "author": "nianbao",
                 "keywords": m["form_id"],
                 "comments": f"由 nianbao {__version__} 生成的汇总表",

@@ -20,6 +20,7 @@ __all__ = [
     "publish_report",
     "read_back",
     "render",
+    "text_skeleton",
     "write_docx",
     "write_html",
 ]
@@ -43,8 +44,10 @@ def build_document(
     unit: str | None = None,
     year: int | None = None,
     errors: int = 0,
+    coverage: str = "",
 ) -> Doc:
-    """The report's document model. ``errors`` > 0 puts the red notice on the first page."""
+    """The report's document model. ``errors`` > 0 puts the red notice on the first page, and so
+    does ``coverage`` (计入 3/8 个单位…: an aggregate of only some of the units)."""
     conf = texts()
     unit = unit if unit is not None else report.unit
     year = year if year is not None else report.year
@@ -54,7 +57,7 @@ def build_document(
     parts: list[Part] = []
     for i, heading in enumerate(spec.body):
         table = _table_for(spec, heading)
-        paras = [p for p in user_parts.get(i, []) if p.text]
+        paras = [p for p in map(_without_skeleton, user_parts.get(i, [])) if p.text]
         if table is not None:
             gen = sentences(spec, table.key, report, previous, prev_spec)
             paras += [Para(s, GENERATED) for s in gen]
@@ -62,7 +65,9 @@ def build_document(
             paras = [Para(placeholder, PLACEHOLDER)]
         grid = table_grid(spec, table.key, report.values) if table is not None else None
         parts.append(Part(heading=heading, paras=paras, table=grid))
-    notice = conf["notice"].format(errors=errors) if errors else None
+    notices = [conf["notice"].format(errors=errors)] if errors else []
+    notices += [conf["partial_notice"].format(coverage=coverage)] if coverage else []
+    notice = "；".join(notices) or None
     return Doc(
         title=conf["title"].format(unit=unit or "", year=year if year is not None else ""),
         unit=unit or "",
@@ -74,6 +79,37 @@ def build_document(
         footer_page=tuple(conf["footer_page"]),
         preamble=[p for p in preamble if p.text],
     )
+
+
+def _skeleton_lines() -> list[str]:
+    """The lines :func:`text_skeleton` writes that are not the user's (longest first)."""
+    conf = texts()
+    hints = [conf["placeholder"] + h for h in conf["skeleton_hints"].values()]
+    return sorted([*hints, conf["placeholder"], conf["skeleton_table_part"]], key=len, reverse=True)
+
+
+def _without_skeleton(p: Para) -> Para:
+    """A paragraph without the skeleton line it starts with (Markdown joins the lines the user
+    typed right below it into the same paragraph): empty when it is nothing but that line."""
+    for line in _skeleton_lines():
+        if p.text.startswith(line):
+            return Para(p.text[len(line) :].strip(), p.kind)
+    return p
+
+
+def text_skeleton(spec: Spec) -> str:
+    """A 正文 file to start from (Markdown): every part's heading; under the parts without a
+    table the placeholder and what to write there. Published as it is, it reads like no text."""
+    conf = texts()
+    out = []
+    for heading in spec.body:
+        out.append(f"# {heading}\n")
+        if _table_for(spec, heading) is not None:
+            out.append(conf["skeleton_table_part"] + "\n")
+        else:
+            hint = conf["skeleton_hints"].get(heading_number(heading), "")
+            out.append(f"{conf['placeholder']}{hint}\n")
+    return "\n".join(out)
 
 
 def render(doc: Doc, kind: str) -> bytes:
