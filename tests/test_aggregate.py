@@ -23,7 +23,6 @@ from conftest import consistent_values
 from nianbao import pipeline
 from nianbao.aggregate import (
     STATUS_ORDER,
-    STATUS_ZH,
     date_key,
     norm_name,
     stream_reports,
@@ -35,6 +34,7 @@ from nianbao.layout import workbook_layout
 from nianbao.model import Report
 from nianbao.spec import get_spec
 from nianbao.template import write_template
+from nianbao.vocab import Status
 
 YEAR = 2024
 S21, S19 = get_spec("2021"), get_spec("2019")
@@ -236,7 +236,7 @@ def test_every_status(county):
     assert statuses(doc) == {**EXPECTED, "县卫生健康局": ["warnings"]}
     assert {"form", "year", "units", "sums", "categories", "findings", "summary"} <= set(doc)
     for u in doc["units"]:
-        assert u["status_zh"] == STATUS_ZH[u["status"]]
+        assert u["status_zh"] == Status(u["status"]).zh
         assert {
             "name",
             "category",

@@ -99,7 +99,7 @@ def test_docx_round_trip(form, tmp_path):
     vals = consistent_values(spec, seed=13)
     path = report_docx(tmp_path / "年报.docx", vals, spec=spec)
     r = read_report_file(Input.of(path))
-    assert r.meta["importer"] == "docx"
+    assert r.importer == "docx"
     assert_values(r, spec, vals)
     assert_clean(r, spec)
 
@@ -120,7 +120,7 @@ def test_pdf_round_trip(form, pdf_reports):
     spec = get_spec(form)
     path, vals = pdf_reports[form]
     r = read_report_file(Input.of(path))
-    assert r.meta["importer"] == "pdf"
+    assert r.importer == "pdf"
     assert (r.unit, r.year) == ("测试县档案局", 2023)
     assert_values(r, spec, vals)
     assert_clean(r, spec)

@@ -21,6 +21,7 @@ from .fileio import OutputError, atomic_path
 from .findings import Finding
 from .layout import a1, parse_a1
 from .model import Report
+from .vocab import Severity, Status
 
 SUMMARY_SHEET = "审核结果"
 OUTPUT_PROPERTY = ("nianbao_output", "annotated")
@@ -257,15 +258,11 @@ def put(cell, value) -> None:
 
 # --- the 审核结果 sheet ---------------------------------------------------------------------
 
-STATUS_ZH = {"error": "有错误", "warning": "仅有警告", "pass": "通过", "unreadable": "无法读取"}
-
-
-def status_zh(report: Report) -> str:
-    if report.unreadable:
-        return STATUS_ZH["unreadable"]
-    if report.errors:
-        return STATUS_ZH["error"]
-    return STATUS_ZH["warning"] if report.warnings else STATUS_ZH["pass"]
+_STATUS_LOOK = {  # fill of the status cell and the hint beside it
+    Status.FAILED: (ERROR_FILL, "请按下表逐项核对并修改红色单元格后重新报送。"),
+    Status.WARNINGS: (WARNING_FILL, "未发现错误；请核实黄色单元格是否确实如此。"),
+    Status.PASSED: (PASS_FILL, "未发现任何错误或警告。"),
+}
 
 
 def _form_text(report: Report) -> str:
@@ -337,26 +334,17 @@ def _summary(wb, report: Report, src_name: str, notes: list[str], links: dict[in
     line(3, unit_label, report.unit or "（未填写）")
     line(4, year_label, str(report.year) if report.year else "（未填写）")
     line(5, "表式", _form_text(report))
-    status = status_zh(report)
+    status = report.outcome
     put(ws.cell(6, 1), "审核状态")
     ws.cell(6, 1).font = bold
-    put(ws.cell(6, 2), status)
-    colour = {
-        STATUS_ZH["error"]: ERROR_FILL,
-        STATUS_ZH["warning"]: WARNING_FILL,
-        STATUS_ZH["pass"]: PASS_FILL,
-    }.get(status, ERROR_FILL)
+    put(ws.cell(6, 2), status.zh)
+    colour, hint = _STATUS_LOOK.get(status, (ERROR_FILL, ""))
     ws.cell(6, 2).fill = fill(colour)
     ws.cell(6, 2).font = Font(bold=True, size=12)
-    hint = {
-        STATUS_ZH["error"]: "请按下表逐项核对并修改红色单元格后重新报送。",
-        STATUS_ZH["warning"]: "未发现错误；请核实黄色单元格是否确实如此。",
-        STATUS_ZH["pass"]: "未发现任何错误或警告。",
-    }.get(status, "")
     put(ws.cell(6, 3), hint)
     ws.merge_cells(f"C6:{last}6")
-    line(7, "错误", f"{report.errors} 条")
-    line(8, "警告", f"{report.warnings} 条")
+    line(7, Severity.ERROR.zh, f"{report.errors} 条")
+    line(8, Severity.WARNING.zh, f"{report.warnings} 条")
     note_text = "\n".join(f"{i}. {n}" for i, n in enumerate(notes, 1)) if notes else "无"
     line(9, "未能保留的内容", note_text)
     ws.row_dimensions[9].height = max(18, 16 * sum(1 + len(n) // 90 for n in note_text.split("\n")))

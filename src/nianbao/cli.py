@@ -15,7 +15,9 @@ import typer
 def _chinese_rich(ru) -> None:
     """Chinese chrome for typer's help and error panels (users never see English boilerplate)."""
     ru.ARGUMENTS_PANEL_TITLE, ru.OPTIONS_PANEL_TITLE, ru.COMMANDS_PANEL_TITLE = "参数", "选项", "命令"
-    ru.ERRORS_PANEL_TITLE, ru.DEFAULT_STRING = "错误", "[默认：{}]"
+    from .vocab import Severity
+
+    ru.ERRORS_PANEL_TITLE, ru.DEFAULT_STRING = Severity.ERROR.zh, "[默认：{}]"
     ru.REQUIRED_LONG_STRING, ru.ABORTED_TEXT = "[必填]", "已中止"
     ru.ENVVAR_STRING = "[环境变量：{}]"
     ru.RICH_HELP = "查看帮助：[blue]'{command_path} {help_option}'[/]"
@@ -230,7 +232,9 @@ def _check_inputs(paths: list[Path], blank: str, previous: Path | None):
 
 
 def _exit_code(reports) -> int:
-    return EXIT_FINDINGS if any(r.status != "passed" for r in reports) else EXIT_OK
+    from .vocab import Status
+
+    return EXIT_FINDINGS if any(r.status != Status.PASSED for r in reports) else EXIT_OK
 
 
 @app.command("check", help="审核退回的填报表：文件、文件夹（含子文件夹）或 .zip 压缩包，逐格报告问题。")
@@ -283,14 +287,14 @@ def annotate_cmd(
     reports, skipped = _check_inputs(paths, blank, previous)
     usage_error = False
     for r in reports:
-        msg, ok = annotate_report(r, out_dir, force=force)
-        con.print(msg)
-        usage_error |= not ok
-    from .render import summary
+        res = annotate_report(r, out_dir, force=force)
+        con.print(res.markup())
+        usage_error |= not res.ok
+    from .render import summary, summary_counts
 
     s = summary(reports, skipped)
     con.print(
-        f"共 {s['files']} 个文件：通过 {s['passed']}，有错误 {s['failed']}，无法读取 {s['unreadable']}；"
+        f"共 {s['files']} 个文件：{summary_counts(s)}；"
         f"跳过 {s['skipped']} 个。批注副本在：{escape(str(out_dir))}"
     )
     raise typer.Exit(EXIT_USAGE if usage_error else _exit_code(reports))
@@ -312,11 +316,11 @@ def rules_cmd() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from .findings import SEVERITY_ZH, rule_catalogue
+    from .findings import rule_catalogue
 
     t = Table("代码", "级别", "规则", "适用表式", header_style="bold")
     for r in rule_catalogue():
-        t.add_row(r["code"], SEVERITY_ZH[r["severity"]], r["name"], r["forms"])
+        t.add_row(r["code"], r["severity"].zh, r["name"], r["forms"])
     Console(highlight=False).print(t)
 
 

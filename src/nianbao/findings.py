@@ -5,31 +5,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
-ERROR, WARNING = "error", "warning"
-SEVERITY_ZH = {ERROR: "错误", WARNING: "警告"}
+from .vocab import TOOL_CODES, Severity, code_registry, spec_codes
 
-# Codes raised by the reader and the tool itself. Form rules (NB2xx/NB3xx and the cell rules)
-# carry their names and messages in templates/*.yaml.
-CODES: dict[str, tuple[str, str]] = {
-    "NB001": (ERROR, "未填写：所有数值格均为空"),
-    "NB002": (ERROR, "文件无法读取"),
-    "NB003": (ERROR, "未找到表格、行或列"),
-    "NB004": (WARNING, "填报单位或报告年度未填写"),
-    "NB005": (ERROR, "处理该文件时发生内部错误"),
-    "NB006": (WARNING, "文件部分内容无法保留或读取"),
-    "NB101": (WARNING, "空白单元格（按 0 计）"),
-    "NB102": (ERROR, "不是有效数字"),
-    "NB105": (ERROR, "公式无法计算"),
-    "NB107": (WARNING, "数值格被合并"),
-    "NB310": (WARNING, "正文数字与表格不一致"),
-    "NB311": (WARNING, "正文未说明信息处理费收取情况"),
-}
+ERROR, WARNING = Severity.ERROR, Severity.WARNING
+CODES = TOOL_CODES  # the codes raised by the reader and the tool itself
 
 
 @dataclass
 class Finding:
     code: str
-    severity: str
+    severity: Severity
     message: str
     table: str = ""  # 表二 / 表三 / 表四
     row: str = ""
@@ -47,7 +32,7 @@ class Finding:
 
     @property
     def severity_zh(self) -> str:
-        return SEVERITY_ZH.get(self.severity, self.severity)
+        return Severity(self.severity).zh
 
     @property
     def location(self) -> str:
@@ -114,8 +99,8 @@ def fmt_number(v) -> str:
     return str(v)
 
 
-def make(code: str, message: str, severity: str | None = None, **kw) -> Finding:
-    return Finding(code=code, severity=severity or CODES[code][0], message=message, **kw)
+def make(code: str, message: str, severity: Severity | None = None, **kw) -> Finding:
+    return Finding(code=code, severity=severity or CODES[code].severity, message=message, **kw)
 
 
 def neutralise(text) -> str:
@@ -130,17 +115,15 @@ def rule_catalogue() -> list[dict]:
     """Every finding code with severity, name and the forms it applies to (for docs and CLI)."""
     from .spec import all_specs
 
-    rows: dict[str, dict] = {}
-    for code, (sev, name) in CODES.items():
-        rows[code] = {"code": code, "severity": sev, "name": name, "forms": "全部"}
-    for s in all_specs():
-        for code, sev, name in [(r.code, r.severity, r.name) for r in s.rules] + [
-            (r["code"], r["severity"], r.get("name", r["code"])) for r in s.cell_rules
-        ]:
-            row = rows.setdefault(code, {"code": code, "severity": sev, "name": name, "forms": []})
-            if isinstance(row["forms"], list) and s.version not in row["forms"]:
-                row["forms"].append(s.version)
-    for row in rows.values():
-        if isinstance(row["forms"], list):
-            row["forms"] = "、".join(sorted(row["forms"])) if len(row["forms"]) < len(all_specs()) else "全部"
-    return [rows[k] for k in sorted(rows)]
+    specs = all_specs()
+    forms: dict[str, list[str]] = {}
+    for s in specs:
+        for code, *_ in spec_codes(s):
+            if code not in CODES and s.version not in forms.setdefault(code, []):
+                forms[code].append(s.version)
+    rows = []
+    for code, c in sorted(code_registry(specs).items()):
+        used = forms.get(code)
+        shown = "、".join(sorted(used)) if used and len(used) < len(specs) else "全部"
+        rows.append({"code": code, "severity": c.severity, "name": c.name, "forms": shown})
+    return rows

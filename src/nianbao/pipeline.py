@@ -7,33 +7,17 @@ aborting on a hostile file) is reported against the file it was reading; the bat
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 
-from .findings import make
-from .model import Report
+from .model import Report, internal_error_report, unreadable_report
+from .vocab import Incident, Status
 
 PARALLEL_MIN = 16  # below this many files a pool costs more than it saves
 CHUNK = 32
-
-
-def unreadable(display: str, reason: str, code: str = "NB002") -> Report:
-    r = Report(path=display, unreadable=True)
-    r.findings.append(make(code, f"{display}：{reason}"))
-    return r
-
-
-def internal_error(display: str, exc: BaseException) -> Report:
-    ref = uuid.uuid4().hex[:8]
-    return unreadable(
-        display,
-        f"处理时发生内部错误（参考编号 {ref}：{type(exc).__name__}），"
-        "其余文件不受影响，请将此文件与编号反馈给维护人员",
-        "NB005",
-    )
 
 
 def read_and_check(item, blank: str = "zero", previous: Report | None = None) -> Report:
@@ -48,7 +32,7 @@ def read_and_check(item, blank: str = "zero", previous: Report | None = None) ->
             run_checks(report, get_spec(report.form), previous, blank)
         return report
     except Exception as exc:
-        return internal_error(item.display, exc)
+        return internal_error_report(item.display, exc)
 
 
 def _slim(report: Report) -> Report:
@@ -75,7 +59,7 @@ def compact_values(report: Report) -> tuple | None:
 def _compact(report: Report) -> Report:
     """For aggregate without last year's data or annotated copies: the values as the tuple it
     keeps (worked out in the worker), no cell map."""
-    report.meta["compact"] = compact_values(report)
+    report.compact = compact_values(report)
     return _slim(report)
 
 
@@ -116,7 +100,9 @@ def read_isolated(item, blank, previous) -> Report:
         with ProcessPoolExecutor(max_workers=1) as ex:
             return ex.submit(read_chunk, ([item], blank, previous)).result()[0]
     except BrokenProcessPool:
-        return unreadable(item.display, "读取时程序异常退出（文件可能已损坏或含有异常巨大的区域），已跳过")
+        return unreadable_report(
+            item.display, "读取时程序异常退出（文件可能已损坏或含有异常巨大的区域），已跳过"
+        )
 
 
 def process(
@@ -150,7 +136,7 @@ def process(
             except BrokenProcessPool:
                 broken.append(n)
             except Exception as exc:
-                results[n] = [internal_error(i.display, exc) for i in chunks[n]]
+                results[n] = [internal_error_report(i.display, exc) for i in chunks[n]]
             if progress:
                 progress(len(chunks[n]))
     for n in broken:
@@ -181,12 +167,12 @@ def collect_reports(
         if r.skipped:  # one of our own outputs, found by the reader
             skipped.append((r.path, r.skipped))
             continue
-        r.meta["input"] = item
+        r.input = item
         reports.append(r)
     if bar:
         bar.close()
     for it in col.unsupported:
-        reports.append(unreadable(it.display, "不支持的文件类型"))
+        reports.append(unreadable_report(it.display, "不支持的文件类型"))
     return reports, skipped
 
 
@@ -203,37 +189,64 @@ def load_previous(path: Path | None) -> Report | None:
     return read_report(col.items[0])
 
 
-def annotate_one(report: Report, out_dir: Path, force: bool = False) -> tuple[str, bool]:
-    """Write the annotated copy of one checked report. (Chinese line for the user, ok?)
+@dataclass
+class Annotation:
+    """What became of one report's annotated copy: written to ``target``, or not (``reason``).
+    ``ok`` is False only when an output could not be written (exit code 2)."""
 
-    ok is False only when an output could not be written (exit code 2)."""
-    from rich.markup import escape
+    path: str  # the report's path as shown
+    target: Path | None = None
+    reason: str = ""  # plain text: why no copy was made
+    notes: int = 0  # items of the input that the copy could not keep
+    ok: bool = True
+    minor: bool = False  # not made because the input is not a workbook (not a problem)
 
+    @property
+    def made(self) -> bool:
+        return self.target is not None
+
+    @property
+    def text(self) -> str:
+        """The line for the user, plain text."""
+        if self.target is None:
+            return f"未生成 {self.path}：{self.reason}"
+        extra = f"（{self.notes} 项内容未能保留，见“审核结果”页）" if self.notes else ""
+        return f"已生成 {self.target}{extra}"
+
+    def markup(self) -> str:
+        """The line for the user as rich markup (the user's paths and messages are escaped)."""
+        from rich.markup import escape
+
+        if self.target is None:
+            colour = "yellow" if self.minor else "red"
+            return f"[{colour}]未生成[/] {escape(self.path)}：{escape(self.reason)}"
+        return escape(self.text)
+
+
+def annotate_one(report: Report, out_dir: Path, force: bool = False) -> Annotation:
+    """Write the annotated copy of one checked report (the input it was read from is
+    ``report.input``)."""
     from .annotate import AnnotateError, annotate_workbook, output_name
     from .fileio import OutputError
 
-    item = report.meta.get("input")
-    path = escape(report.path)  # the line is rich markup; paths and messages are plain text
+    item = report.input
 
-    def why(text: str) -> str:
+    def failed(text: str, ok: bool = True) -> Annotation:
         text = text[len(report.path) + 1 :] if text.startswith(report.path + "：") else text
-        return escape(text)
+        return Annotation(report.path, reason=text, ok=ok)
 
     if report.unreadable or item is None:
-        reason = report.findings[0].message if report.findings else "无法读取"
-        return f"[red]未生成[/] {path}：{why(reason)}", True
+        return failed(report.findings[0].message if report.findings else Status.UNREADABLE.zh)
     if item.suffix not in (".xlsx", ".xlsm", ".xls"):
-        return f"[yellow]未生成[/] {path}：只为 Excel 填报表生成批注副本", True
+        return Annotation(report.path, reason="只为 Excel 填报表生成批注副本", minor=True)
     target = Path(out_dir) / output_name(item.name)
     try:
         src = item.data if item.data is not None else Path(item.path).read_bytes()
         notes = annotate_workbook(src, item.name, report, target, force=force)
     except AnnotateError as e:  # the input cannot be annotated: an input problem (exit 1)
-        return f"[red]未生成[/] {path}：{why(str(e))}", True
+        return failed(str(e))
     except OutputError as e:
-        return f"[red]未生成[/] {path}：{why(str(e))}", False
+        return failed(str(e), ok=False)
     except Exception as exc:
-        ref = uuid.uuid4().hex[:8]
-        return f"[red]未生成[/] {path}：生成批注副本时出错（参考编号 {ref}：{type(exc).__name__}）", True
-    extra = f"（{len(notes)} 项内容未能保留，见“审核结果”页）" if notes else ""
-    return f"已生成 {escape(str(target))}{extra}", True
+        return failed(f"生成批注副本时出错（{Incident.of(exc)}）")
+    return Annotation(report.path, target=target, notes=len(notes))

@@ -9,26 +9,25 @@ import sys
 
 from .findings import CSV_HEADER, neutralise
 from .model import FAILED, PASSED, UNREADABLE, Report
+from .vocab import Severity
 
-STATUS_ZH = {PASSED: "通过", FAILED: "有错误", UNREADABLE: "无法读取", "warnings": "仅有警告"}
-
-
-def status_zh(r: Report) -> str:
-    if r.status == PASSED and r.warnings:
-        return STATUS_ZH["warnings"]
-    return STATUS_ZH[r.status]
+_COLOUR = {"ok": "green", "warn": "yellow"}  # rich colour of a status tone (others: red)
 
 
 def summary(reports: list[Report], skipped: list) -> dict:
-    return {
-        "files": len(reports),
-        "passed": sum(r.status == PASSED for r in reports),
-        "failed": sum(r.status == FAILED for r in reports),
-        "unreadable": sum(r.status == UNREADABLE for r in reports),
+    doc: dict = {"files": len(reports)}
+    for status in (PASSED, FAILED, UNREADABLE):
+        doc[status.value] = sum(r.status == status for r in reports)
+    return doc | {
         "errors": sum(r.errors for r in reports),
         "warnings": sum(r.warnings for r in reports),
         "skipped": len(skipped),
     }
+
+
+def summary_counts(s: dict) -> str:
+    """通过 n，有错误 n，无法读取 n: the counts of a summary by status."""
+    return "，".join(f"{st.zh} {s[st.value]}" for st in (PASSED, FAILED, UNREADABLE))
 
 
 def dumps(doc: dict) -> str:
@@ -107,21 +106,25 @@ def print_text(reports: list[Report], skipped: list, console=None) -> None:
                 if x
             )
         )
-        colour = {"通过": "green", "仅有警告": "yellow"}.get(status_zh(r), "red")
-        con.print(f"{head}  {meta}  [{colour}]{status_zh(r)}[/]（错误 {r.errors}，警告 {r.warnings}）")
+        shown = r.outcome
+        colour = _COLOUR.get(shown.tone, "red")
+        con.print(
+            f"{head}  {meta}  [{colour}]{shown.zh}[/]"
+            f"（{Severity.ERROR.zh} {r.errors}，{Severity.WARNING.zh} {r.warnings}）"
+        )
         if not r.findings:
             continue
         t = Table(show_header=True, header_style="bold", expand=False, show_lines=False)
         for col in ("代码", "级别", "位置", "说明"):
             t.add_column(col, overflow="fold")
         for f in r.findings:
-            sev = "[red]错误[/]" if f.is_error else "[yellow]警告[/]"
+            sev = f"[red]{f.severity_zh}[/]" if f.is_error else f"[yellow]{f.severity_zh}[/]"
             t.add_row(escape(f.code), sev, escape(f.location), escape(f.message))
         con.print(t)
     s = summary(reports, skipped)
     con.print(
-        f"共 {s['files']} 个文件：通过 {s['passed']}，有错误 {s['failed']}，无法读取 {s['unreadable']}；"
-        f"错误 {s['errors']} 条，警告 {s['warnings']} 条；"
+        f"共 {s['files']} 个文件：{summary_counts(s)}；"
+        f"{Severity.ERROR.zh} {s['errors']} 条，{Severity.WARNING.zh} {s['warnings']} 条；"
         f"跳过 {s['skipped']} 个（锁定文件、隐藏文件或本工具的输出）。"
     )
 

@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 
 from .relations import OPS, Linear, Op, linear_form
+from .vocab import CodeCollision, Severity, code_registry
 
 SPEC_PREFIX = "gov-info-disclosure-"
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -385,7 +386,7 @@ def load_spec(path: Path | str) -> Spec:
         body=raw.get("body") or [],
         tables=tables,
         rules=rules,
-        cell_rules=raw.get("cell_rules") or [],
+        cell_rules=[_cell_rule(r, path) for r in raw.get("cell_rules") or []],
         instructions=raw.get("instructions") or [],
         source=raw_bytes,
         prose=raw.get("prose") or {},
@@ -398,7 +399,23 @@ def load_spec(path: Path | str) -> Spec:
     if fee and fee.get("cell") not in cells:
         raise SpecError(path, "prose/fee", f"引用了不存在的单元格 {fee.get('cell')}")
     spec._cells = cells
+    _check_codes([spec], path)
     return spec
+
+
+def _cell_rule(rr: dict, path) -> dict:
+    if rr.get("severity") not in Severity.values():
+        raise SpecError(path, f"cell_rules {rr.get('code', '?')}", "severity 只能是 error 或 warning")
+    return {**rr, "severity": Severity(rr["severity"])}
+
+
+def _check_codes(specs: list[Spec], path) -> None:
+    """A finding code means one thing: declared twice with another severity or name (in one
+    spec, across the specs, or against the tool's own codes) is a load error."""
+    try:
+        code_registry(specs)
+    except CodeCollision as e:
+        raise SpecError(path, "rules", str(e)) from None
 
 
 def _expand_rule(rr: dict, idx: int, tables: list[Table], cells: dict[str, Cell], path) -> list[Rule]:
@@ -406,7 +423,7 @@ def _expand_rule(rr: dict, idx: int, tables: list[Table], cells: dict[str, Cell]
     for need in ("code", "severity", "table", "for_each", "lhs", "rhs", "message"):
         if need not in rr:
             raise SpecError(path, where, f"缺少 {need}")
-    if rr["severity"] not in ("error", "warning"):
+    if rr["severity"] not in Severity.values():
         raise SpecError(path, where, "severity 只能是 error 或 warning")
     op = OPS.get(str(rr.get("op", "eq")))
     if op is None:
@@ -472,7 +489,7 @@ def _expand_rule(rr: dict, idx: int, tables: list[Table], cells: dict[str, Cell]
                 Rule(
                     code=rr["code"],
                     name=rr.get("name", rr["code"]),
-                    severity=rr["severity"],
+                    severity=Severity(rr["severity"]),
                     table=table,
                     op=op,
                     lhs=lhs,
@@ -516,7 +533,9 @@ def get_spec(version: str = "2021") -> Spec:
 
 
 def all_specs() -> list[Spec]:
-    return [_load_cached(str(p), p.stat().st_mtime) for p in spec_paths()]
+    specs = [_load_cached(str(p), p.stat().st_mtime) for p in spec_paths()]
+    _check_codes(specs, templates_dir())
+    return specs
 
 
 def form_for_year(year: int | None) -> str:

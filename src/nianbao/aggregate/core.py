@@ -25,8 +25,6 @@ from .status import (
     NOT_IN_ROSTER,
     PASSED,
     STATUS_ORDER,
-    STATUS_RANK,
-    STATUS_ZH,
     UNCATEGORISED,
     UNREADABLE,
     WARNINGS,
@@ -87,7 +85,7 @@ class Result:
 
     def counts(self) -> dict[str, int]:
         c = Counter(self.units.status)
-        return {s: c.get(STATUS_RANK[s], 0) for s in STATUS_ORDER}
+        return {s: c.get(s.rank, 0) for s in STATUS_ORDER}
 
     def coverage(self) -> Coverage:
         """How many of the units that should be in the sums are (duplicates and units off the
@@ -101,7 +99,7 @@ class Result:
         return Coverage(len(self.summed), expected, left, failed_in)
 
     def has_problems(self) -> bool:
-        ok = {STATUS_RANK[PASSED], STATUS_RANK[WARNINGS]}
+        ok = {PASSED.rank, WARNINGS.rank}
         return any(s not in ok for s in self.units.status) or self.county.errors > 0
 
     def close(self) -> None:
@@ -110,7 +108,7 @@ class Result:
 
 def _reason(report: Report) -> str:
     """Why a file could not be read, without the file name the message starts with."""
-    msg = report.findings[0].message if report.findings else "无法读取"
+    msg = report.findings[0].message if report.findings else UNREADABLE.zh
     return msg.removeprefix(f"{report.path}：")
 
 
@@ -128,7 +126,7 @@ def _identify(item, report: Report, roster: Roster | None) -> tuple[str, int | N
 def _settle(u: Units, year: int | None, include_failed: bool) -> None:
     """Give every row its final status, choose the form and year that win, sort the rows."""
     ros = u.ros
-    base = {STATUS_RANK[s] for s in (PASSED, WARNINGS, FAILED)}  # rows read and checked
+    base = {s.rank for s in (PASSED, WARNINGS, FAILED)}  # rows read and checked
     usable = Counter(
         u.fy[i]
         for i in range(len(u))
@@ -152,11 +150,11 @@ def _settle(u: Units, year: int | None, include_failed: bool) -> None:
             continue
         f, y = u.fys[u.fy[i]]
         if ros is not None and u.roster[i] == NO_ROSTER:
-            u.status[i] = STATUS_RANK[NOT_IN_ROSTER]
+            u.status[i] = NOT_IN_ROSTER.rank
         elif f != form:
-            u.status[i] = STATUS_RANK[WRONG_FORM]
+            u.status[i] = WRONG_FORM.rank
         elif year is not None and y is not None and y != year:
-            u.status[i] = STATUS_RANK[WRONG_YEAR]
+            u.status[i] = WRONG_YEAR.rank
     # Sorting by unit brings a unit's files together (duplicates are neighbours); the sort
     # keys are the names already held (no key object is built per row).
     order = sorted(range(len(u)), key=lambda i: u.norms.get(i) or u.names[i])
@@ -185,7 +183,7 @@ def _duplicates(u: Units, rows: list[int]) -> None:
 
     rows = sorted(rows, key=newest, reverse=True)
     for i in rows[1:]:
-        u.status[i] = STATUS_RANK[DUPLICATE]
+        u.status[i] = DUPLICATE.rank
         u.winner[i] = rows[0]
 
 
@@ -251,15 +249,13 @@ def aggregate(
                 report.findings.extend(previous_findings(report, spec, previous.for_unit(name, ros)))
             annotated = ""
             if annotate_dir is not None and report.errors and not report.unreadable:
-                report.meta["input"] = item
-                msg, ok = annotate_one(report, Path(annotate_dir), force=force)
-                messages.append(msg)
-                annotate_failed |= not ok
-                if ok and msg.startswith("已生成"):
-                    from ..annotate import output_name
-
-                    annotated = str(Path(annotate_dir) / output_name(item.name))
-            vals = report.meta.pop("compact") if "compact" in report.meta else compact_values(report)
+                report.input = item
+                res = annotate_one(report, Path(annotate_dir), force=force)
+                messages.append(res.markup())
+                annotate_failed |= not res.ok
+                if res.made:
+                    annotated = str(res.target)
+            vals = report.compact if report.compact is not None else compact_values(report)
             mtime = report.mtime or (item.mtime if item is not None else 0.0) or 0.0
             details = (
                 report.path,
@@ -378,8 +374,8 @@ class _EarlyRows:
             status = NOT_IN_ROSTER  # as _settle will say
         summed = status in (PASSED, WARNINGS) or (status == FAILED and self.include_failed)
         category = self.ros.category(ridx) if ridx is not None and self.ros else ""
-        if self.book.row(name, category, STATUS_ZH[status], summed, file, form, vals):
-            self.written.append(STATUS_RANK[status])
+        if self.book.row(name, category, status.zh, summed, file, form, vals):
+            self.written.append(status.rank)
         else:
             self.ok = False
 
@@ -387,6 +383,6 @@ class _EarlyRows:
         """After _settle: was every row written with its final status, under the winning form?"""
         if not self.ok or self.held or self.book.spec is None or self.book.spec.version != u.form:
             return False
-        out = {STATUS_RANK[UNREADABLE], STATUS_RANK[EMPTY]}
+        out = {UNREADABLE.rank, EMPTY.rank}
         final = bytearray(u.status[i] for i in range(len(u)) if u.offsets[i] >= 0 and u.status[i] not in out)
         return final == self.written

@@ -25,7 +25,6 @@ from .status import (
     COUNTY,
     FAILED,
     PASSED,
-    STATUS_ZH,
     WARNINGS,
     prev_cells,
 )
@@ -108,7 +107,7 @@ def read_aggregate(src: Path | str | bytes, display: str = "") -> Previous | Non
             keep = prev_cells()
             cols = {h: i for i, h in enumerate(header)}
             name_c, status_c = cols.get(DETAIL_LEAD[0]), cols.get(DETAIL_LEAD[2])
-            used = {STATUS_ZH[s] for s in (PASSED, WARNINGS, FAILED)}
+            used = {s.zh for s in (PASSED, WARNINGS, FAILED)}
             if name_c is not None and status_c is not None:
                 for row in detail[4:]:
                     if len(row) <= max(name_c, status_c) or str(row[status_c]) not in used:

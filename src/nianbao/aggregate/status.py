@@ -7,35 +7,19 @@ import unicodedata
 from datetime import date, timedelta
 
 from ..spec import all_specs
+from ..vocab import Status
 
-PASSED, WARNINGS, FAILED, EMPTY, UNREADABLE = "passed", "warnings", "failed", "empty", "unreadable"
-WRONG_FORM, WRONG_YEAR, DUPLICATE = "wrong_form", "wrong_year", "duplicate"
-MISSING, NOT_IN_ROSTER = "missing", "not_in_roster"
-# Problems first: the order of the 报送情况 sheet.
-STATUS_ORDER = (
-    MISSING,
-    UNREADABLE,
-    FAILED,
-    EMPTY,
-    WRONG_FORM,
-    WRONG_YEAR,
-    DUPLICATE,
-    NOT_IN_ROSTER,
-    WARNINGS,
-    PASSED,
+# the statuses of a unit (see vocab.Status), by their short names
+PASSED, WARNINGS, FAILED, EMPTY, UNREADABLE = (
+    Status.PASSED,
+    Status.WARNINGS,
+    Status.FAILED,
+    Status.EMPTY,
+    Status.UNREADABLE,
 )
-STATUS_ZH = {
-    MISSING: "未报送",
-    UNREADABLE: "无法读取",
-    FAILED: "有错误",
-    EMPTY: "未填写",
-    WRONG_FORM: "表式不符",
-    WRONG_YEAR: "年度不符",
-    DUPLICATE: "重复报送",
-    NOT_IN_ROSTER: "不在名单中",
-    WARNINGS: "仅有警告",
-    PASSED: "通过",
-}
+WRONG_FORM, WRONG_YEAR, DUPLICATE = Status.WRONG_FORM, Status.WRONG_YEAR, Status.DUPLICATE
+MISSING, NOT_IN_ROSTER = Status.MISSING, Status.NOT_IN_ROSTER
+STATUS_ORDER = Status.ordered()  # problems first: the order of the 报送情况 sheet
 COUNTY = "（汇总）"  # the unit name of the county sums
 UNCATEGORISED = "（未分类）"
 
@@ -54,7 +38,6 @@ def prev_cells() -> frozenset[str]:
 
 
 NO_ROSTER = -1  # the roster row of a unit not on the roster
-STATUS_RANK = {s: i for i, s in enumerate(STATUS_ORDER)}  # a row's status is stored as its rank
 
 
 def date_key(text) -> date | None:

@@ -8,7 +8,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from itertools import chain, islice
 
-from ..model import Report
+from ..model import Report, internal_error_report
 from ..spec import all_specs
 
 
@@ -32,7 +32,6 @@ def stream_reports(
     from ..pipeline import (
         CHUNK,
         PARALLEL_MIN,
-        internal_error,
         read_and_check,
         read_chunk,
         read_isolated,
@@ -77,7 +76,7 @@ def stream_reports(
                         broken = True
                         continue
                     except Exception as exc:
-                        reports = [internal_error(x.display, exc) for _, x in chunk]
+                        reports = [internal_error_report(x.display, exc) for _, x in chunk]
                     for (i, x), r in zip(chunk, reports, strict=False):
                         yield i, x, r
                     if progress:

@@ -6,6 +6,7 @@ from itertools import islice
 from pathlib import Path
 
 from ..model import json_num
+from ..vocab import Severity
 from .core import Result
 from .status import (
     COUNTY,
@@ -13,8 +14,6 @@ from .status import (
     MISSING,
     NOT_IN_ROSTER,
     PASSED,
-    STATUS_RANK,
-    STATUS_ZH,
     WARNINGS,
 )
 
@@ -55,7 +54,7 @@ def to_json(res: Result) -> str:
 
 
 def summary_line(res: Result) -> str:
-    parts = [f"{STATUS_ZH[s]} {n}" for s, n in res.counts().items() if n]
+    parts = [f"{s.zh} {n}" for s, n in res.counts().items() if n]
     return (
         f"共 {len(res.entries)} 行（{'，'.join(parts) or '无'}）；计入汇总 {len(res.summed)} 个单位；"
         f"汇总表校验：错误 {res.county.errors}，警告 {res.county.warnings}；跳过 {len(res.skipped)} 个文件。"
@@ -73,7 +72,7 @@ def print_text(res: Result, output: Path | None, console=None, limit: int = 200)
     rows = list(shown)
     if rows:
         t = Table(show_header=True, header_style="bold")
-        for col in ("单位名称", "状态", "错误", "警告", "文件", "说明"):
+        for col in ("单位名称", "状态", Severity.ERROR.zh, Severity.WARNING.zh, "文件", "说明"):
             t.add_column(col, overflow="fold")
         for e in rows:
             c = colours.get(e.status, "red")
@@ -92,7 +91,7 @@ def print_text(res: Result, output: Path | None, console=None, limit: int = 200)
     for f in res.county.findings:
         sev = "[red]错误[/]" if f.is_error else "[yellow]警告[/]"
         con.print(f"{COUNTY} {sev} [{f.code}] {escape(f.message)}")
-    if len(res.units) == sum(1 for s in res.units.status if s == STATUS_RANK[MISSING]):
+    if len(res.units) == sum(1 for s in res.units.status if s == MISSING.rank):
         con.print("[yellow]没有找到任何填报表（.xlsx、.xlsm、.xls 或 .zip）[/]")
     con.print(summary_line(res))
     if output is not None:

@@ -20,8 +20,6 @@ from .status import (
     NOT_IN_ROSTER,
     PASSED,
     STATUS_ORDER,
-    STATUS_RANK,
-    STATUS_ZH,
     UNREADABLE,
     WARNINGS,
     WRONG_FORM,
@@ -161,7 +159,7 @@ class Units:
             self.fy.extend([0] * grow)
             self.offsets.extend([-1] * grow)
         self.names[i] = b"" if roster is not None else name.encode("utf-8", "surrogatepass")
-        self.status[i] = STATUS_RANK[status]
+        self.status[i] = status.rank
         self.roster[i] = NO_ROSTER if roster is None else roster
         code = self._fy_index.get((form, year))
         if code is None:  # each distinct (form, year) is held once
@@ -246,7 +244,7 @@ class Entry:
 
     @property
     def status_zh(self) -> str:
-        return STATUS_ZH[self.status]
+        return self.status.zh
 
     @property
     def roster(self) -> int | None:

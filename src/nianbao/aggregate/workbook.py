@@ -48,7 +48,6 @@ from .status import (
     COUNTY,
     FAILED,
     PASSED,
-    STATUS_ZH,
     UNCATEGORISED,
     WARNINGS,
 )
@@ -92,12 +91,12 @@ class _Writer:
         c = res.counts()
         summed = res.summed
         parts = [
-            f"{STATUS_ZH[s]} {sum(1 for e in summed if e.status == s)} 个"
+            f"{s.zh} {sum(1 for e in summed if e.status == s)} 个"
             for s in (PASSED, WARNINGS, FAILED)
             if any(e.status == s for e in summed)
         ]
         left = [
-            f"{STATUS_ZH[s]} {n}"
+            f"{s.zh} {n}"
             for s, n in c.items()
             if n and s not in (PASSED, WARNINGS) and not (s == FAILED and res.include_failed)
         ]
@@ -153,7 +152,7 @@ class _Writer:
             ws.write_string(srow, tl.status_label.col, "汇总校验", label)
             errs = [x for x in res.county.findings if x.table == tl.table.name and x.is_error]
             warns = [x for x in res.county.findings if x.table == tl.table.name and not x.is_error]
-            text = "通过" if not errs else f"{len(errs)} 处不相符（见“{FINDINGS}”）"
+            text = PASSED.zh if not errs else f"{len(errs)} 处不相符（见“{FINDINGS}”）"
             if warns:
                 text += f"；{len(warns)} 项提示"
             colour = "#006100" if not errs else "#C00000"

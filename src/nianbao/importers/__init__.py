@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..findings import make
-from ..model import Report
+from ..model import Report, unreadable_report
 from .build import build_report
 
 TEXT_SUFFIXES = (".txt", ".text", ".md")
@@ -106,12 +105,6 @@ def parse_pdf(data: bytes, display: str) -> Report:
     return best
 
 
-def _unreadable(display: str, reason: str) -> Report:
-    r = Report(path=display, source="import", unreadable=True)
-    r.findings.append(make("NB002", f"{display}：{reason}"))
-    return r
-
-
 def read_report_file(item) -> Report:
     """Read one published report (an inputs.Input-like item). Never raises for a bad file:
     an unreadable one comes back with ``unreadable`` set and a Chinese NB002 finding."""
@@ -142,10 +135,10 @@ def read_report_file(item) -> Report:
         else:
             raise ReadError(f"不支持的文件类型“{suffix or '无扩展名'}”（支持 .txt、.html、.docx、.pdf）")
     except ReadError as e:
-        return _unreadable(display, str(e))
+        return unreadable_report(display, str(e), source="import")
     except OSError as e:
-        return _unreadable(display, f"无法打开文件（{e.strerror or e}）")
-    report.meta["importer"] = suffix.lstrip(".")
+        return unreadable_report(display, f"无法打开文件（{e.strerror or e}）", source="import")
+    report.importer = suffix.lstrip(".")
     return report
 
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-import uuid
 from pathlib import Path
 
-from ..findings import make
 from ..inputs import Input
-from ..model import Report
+from ..model import Report, internal_error_report
 from . import SUFFIXES, read_report_file
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -77,15 +75,7 @@ def import_one(path: Path, target: Path, force: bool) -> tuple[Report, str | Non
     try:
         report = read_report_file(Input.of(path))
     except Exception as exc:
-        report = Report(path=str(path), source="import", unreadable=True)
-        report.findings.append(
-            make(
-                "NB005",
-                f"{path}：处理时发生内部错误（参考编号 {uuid.uuid4().hex[:8]}："
-                f"{type(exc).__name__}），请将此文件反馈给维护人员",
-            )
-        )
-        return report, None, None
+        return internal_error_report(str(path), exc, source="import"), None, None
     if report.unreadable or not report.form:
         return report, None, None
     spec = get_spec(report.form)
@@ -108,7 +98,7 @@ def _summary(report: Report, written: str | None, out_error: str | None) -> list
     head = report.unit or "（未识别单位）"
     year = f"{report.year}年" if report.year else "（未识别年度）"
     form = f"{report.form} 表式" if report.form else "表式未知"
-    state = "无法读取" if report.unreadable else "通过" if not report.errors else "有错误"
+    state = report.status.zh
     lines = [
         f"{report.path}：{head} {year}（{form}）{state}，错误 {report.errors} 个、警告 {report.warnings} 个"
     ]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
+
+from ..vocab import Incident, Status
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 SHOWN_ERRORS = 5
@@ -60,7 +61,7 @@ def _read(path: Path, previous=None):
         raise _Stop(f"{path} 不是可读取的填报表或汇总表（.xlsx）")
     report = read_and_check(items[0], "zero", previous)
     if report.unreadable:
-        why = report.findings[0].message if report.findings else "无法读取"
+        why = report.findings[0].message if report.findings else Status.UNREADABLE.zh
         raise _Stop(f"无法读取 {path}：{why}")
     if not report.form:
         raise _Stop(f"{path} 不是本工具的填报表或汇总表，无法识别表式")
@@ -303,9 +304,8 @@ def publish_command(
         con.print(head + escape(str(e)))
         return e.code
     except Exception as exc:
-        ref = uuid.uuid4().hex[:8]
         con.print(
-            f"[bold red]错误：[/]生成年报时发生内部错误（参考编号 {ref}：{type(exc).__name__}），"
+            f"[bold red]错误：[/]生成年报时发生内部错误（{Incident.of(exc)}），"
             "请将输入文件与编号反馈给维护人员"
         )
         return EXIT_USAGE

@@ -16,11 +16,9 @@ values, merged value cells); this module puts them together.
 
 from __future__ import annotations
 
-import uuid
-
 from ..findings import make
 from ..layout import workbook_layout
-from ..model import Report
+from ..model import Report, internal_error_report, unreadable_report
 from .book import Book, Grid
 from .cover import cell_text, parse_date, parse_year, read_cover, unit_from_filename
 from .extent import scan_extent, trim_sheet
@@ -133,23 +131,11 @@ def read_workbook(item) -> Report:
 
 
 def _unreadable(item, reason: str) -> Report:
-    r = Report(path=item.display, unreadable=True, mtime=getattr(item, "mtime", 0.0) or 0.0)
-    r.findings.append(make("NB002", f"{item.display}：{reason}"))
-    return r
+    return unreadable_report(item.display, reason, mtime=getattr(item, "mtime", 0.0))
 
 
 def _internal(item, exc: BaseException) -> Report:
-    ref = uuid.uuid4().hex[:8]
-    r = Report(path=item.display, unreadable=True, mtime=getattr(item, "mtime", 0.0) or 0.0)
-    r.meta["error_ref"] = ref
-    r.findings.append(
-        make(
-            "NB005",
-            f"{item.display}：处理时发生内部错误（参考编号 {ref}："
-            f"{type(exc).__name__}），其余文件不受影响，请将此文件与编号反馈给维护人员",
-        )
-    )
-    return r
+    return internal_error_report(item.display, exc, mtime=getattr(item, "mtime", 0.0))
 
 
 # ---- the reader -------------------------------------------------------------------------
@@ -224,9 +210,8 @@ def _read_workbook(item) -> Report:
         )
 
     report.form = spec.version
-    report.meta.update(
-        {"form_id": spec.form_id, "spec_digest": meta.get("nianbao_spec_digest", meta.get("spec_digest", ""))}
-    )
+    report.form_id = spec.form_id
+    report.spec_digest = meta.get("nianbao_spec_digest", meta.get("spec_digest", ""))
     cells: dict[str, Pos] = {}
     missing_keys: list[str] = []
     for t in spec.tables:
@@ -238,7 +223,7 @@ def _read_workbook(item) -> Report:
     for k in missing_keys:
         report.values[k] = None
         report.invalid.add(k)
-    report.meta["missing"] = missing_keys
+    report.missing = missing_keys
     by_sheet = read_values(book, spec, report, [located[t.key] for t in spec.tables])
     merged_value_cells(book, spec, report, cells, by_sheet)
     report.findings[:0] = book.findings

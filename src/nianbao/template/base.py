@@ -9,14 +9,15 @@ from decimal import Decimal, InvalidOperation
 from .. import __version__
 from ..layout import Box, col_letter
 from ..spec import Spec
+from ..vocab import Status
 
 FONT, TITLE_FONT = "宋体", "黑体"
 LABEL_FILL, VALUE_FILL = "#E7E6E6", "#FFF7D6"
 RED = {"bg_color": "#FFC7CE", "font_color": "#9C0006", "bold": True}
 YELLOW = {"bg_color": "#FFEB9C", "font_color": "#9C5700"}
 GREEN = {"font_color": "#006100", "bold": True}
-PASS = "通过"
-UNFILLED = "未填写"  # status of a table none of whose value cells is filled
+PASS = Status.PASSED.zh  # what a live check shows when its relations hold
+UNFILLED = Status.EMPTY.zh  # status of a table none of whose value cells is filled
 PROP_PREFIX = "nianbao_"  # custom document properties: nianbao_form_id, nianbao_version, ...
 META_KEYS = ("form_id", "form", "version", "spec_digest", "unit", "year", "generator", "created")
 COVER_NAME = "nb_cover_{}"

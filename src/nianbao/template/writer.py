@@ -11,6 +11,7 @@ from .. import __version__
 from ..fileio import atomic_path
 from ..layout import Box, TableLayout, WorkbookLayout, col_letter, workbook_layout
 from ..spec import Spec
+from ..vocab import Severity
 from .base import (
     COVER_NAME,
     FONT,
@@ -307,7 +308,8 @@ class _Writer:
             ws.freeze_panes(hdr[-1] + 1, first_value_col)
 
     def _live_checks(self, tl: TableLayout, ws) -> None:
-        errors, warnings = live_rules(self.spec, tl, "error"), live_rules(self.spec, tl, "warning")
+        errors = live_rules(self.spec, tl, Severity.ERROR)
+        warnings = live_rules(self.spec, tl, Severity.WARNING)
         for rules, style in ((errors, RED), (warnings, YELLOW)):
             by_target: dict[str, list[RuleFormula]] = {}
             for rf in rules:
@@ -362,7 +364,7 @@ class _Writer:
                 continue
             seen.add((rule.code, rule.name))
             r += 1
-            tag = "必须满足" if rule.severity == "error" else "提示，请核实"
+            tag = "必须满足" if rule.severity == Severity.ERROR else "提示，请核实"
             ws.write_string(r, 0, f"{rule.code}  {rule.name}（{tag}）", self.fmt("text", font_size=11))
             ws.set_row(r, 18)
         self.protect(ws)

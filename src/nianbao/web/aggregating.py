@@ -10,21 +10,8 @@ import os
 from pathlib import Path
 
 from ..fileio import OutputError
+from ..vocab import Status
 from .storage import read_json, sanitize_filename
-
-# status code -> CSS class of its tag on the board
-TONE = {
-    "passed": "ok",
-    "warnings": "warn",
-    "missing": "bad",
-    "unreadable": "bad",
-    "failed": "bad",
-    "empty": "bad",
-    "wrong_form": "other",
-    "wrong_year": "other",
-    "duplicate": "other",
-    "not_in_roster": "other",
-}
 
 
 class JobError(Exception):
@@ -92,12 +79,10 @@ def aggregate_batch(uploads: Path, folder: Path, m: dict) -> dict:
 
 def board_rows(a: dict) -> list[dict]:
     """Rows of the 报送情况 board, problems first (the aggregate already sorts them so)."""
-    return [dict(u, tone=TONE.get(u["status"], "other")) for u in a.get("units", [])]
+    return [dict(u, tone=Status(u["status"]).tone) for u in a.get("units", [])]
 
 
 def status_tiles(a: dict) -> list[tuple[str, int, str]]:
     """(Chinese status, count, tone) for every status that occurs."""
-    from ..aggregate import STATUS_ZH
-
     counts = (a.get("summary") or {}).get("statuses", {})
-    return [(STATUS_ZH.get(s, s), n, TONE.get(s, "other")) for s, n in counts.items() if n]
+    return [(Status(s).zh, n, Status(s).tone) for s, n in counts.items() if n]

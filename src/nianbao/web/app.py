@@ -19,6 +19,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from ..vocab import Incident
 from .common import HERE, MB, BodyTooLarge, Limits, Web, is_loopback, mb, plain_page, wants_json, web_of
 from .guard import Guard
 from .jobs import Runner
@@ -46,11 +47,10 @@ async def _too_large(req: Request, exc: BodyTooLarge):
 async def _server_error(req: Request, exc: Exception):
     import sys
     import traceback
-    import uuid
 
-    ref = uuid.uuid4().hex[:8]
-    sys.stderr.write(f"[nianbao] 内部错误 {ref}\n" + traceback.format_exc())
-    return plain_page(500, f"服务器内部错误（参考编号 {ref}），请把操作步骤与编号反馈给维护人员。")
+    incident = Incident.of()
+    sys.stderr.write(f"[nianbao] 内部错误 {incident.ref}\n" + traceback.format_exc())
+    return plain_page(500, f"服务器内部错误（{incident}），请把操作步骤与编号反馈给维护人员。")
 
 
 def create_app(

@@ -10,33 +10,24 @@ the results into the job's ``manifest.json``; a job left unfinished by a restart
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ..vocab import Incident
 from .progress import ProgressFile
 from .storage import DONE, FAILED, RUNNING, Storage, read_json, write_json
 
 ANNOTATABLE = (".xlsx", ".xlsm", ".xls")
 CHECK_SHARE = 0.15  # of the progress bar: reading is fast, writing annotated copies is not
-_MARKUP = re.compile(r"\[/?(?:bold |dim )?(?:red|yellow|green|bold|dim)?\]")
-
-
-def plain(msg: str) -> str:
-    """A CLI message without its rich colour tags."""
-    return _MARKUP.sub("", msg)
 
 
 def _result(i: int, r, annotated: str | None, note: str) -> dict:
-    from ..render import status_zh
-
     d = r.to_dict()
-    d.update(index=i, status_zh=status_zh(r), annotated=annotated, note=note)
+    d.update(index=i, status_zh=r.outcome.zh, annotated=annotated, note=note)
     return d
 
 
@@ -45,9 +36,8 @@ def _annotate(args) -> tuple[int, str | None, str]:
     from ..pipeline import annotate_one
 
     i, report, out, batch = args
-    msg, _ok = annotate_one(report, out, force=True)
-    made = sorted(p for p in out.glob("*") if p.is_file()) if out.is_dir() else []
-    return i, (made[0].relative_to(batch).as_posix() if made else None), plain(msg)
+    res = annotate_one(report, out, force=True)
+    return i, (res.target.relative_to(batch).as_posix() if res.made else None), res.text
 
 
 def annotate_all(folder: Path, todo: list, bar: ProgressFile) -> dict[int, tuple[str | None, str]]:
@@ -94,9 +84,7 @@ def run_batch(folder: Path) -> None:
     todo = [
         (i, r)
         for i, r in enumerate(reports)
-        if not r.unreadable
-        and r.meta.get("input") is not None
-        and str(r.meta["input"].suffix).lower() in ANNOTATABLE
+        if not r.unreadable and r.input is not None and str(r.input.suffix).lower() in ANNOTATABLE
     ]
     bar = ProgressFile(folder, "正在生成批注副本", len(todo), CHECK_SHARE, 1 - CHECK_SHARE)
     annotated = annotate_all(folder, todo, bar)
@@ -184,16 +172,16 @@ class Runner:
             state = (read_json(folder / "manifest.json") or {}).get("state")
             if proc.returncode == 0 and state in (DONE, FAILED):
                 return
-            ref = uuid.uuid4().hex[:8]
+            incident = Incident.of()
             sys.stderr.write(
-                f"[nianbao] 后台任务 {folder} 异常（退出码 {proc.returncode}，任务编号 {ref}）：\n"
+                f"[nianbao] 后台任务 {folder} 异常（退出码 {proc.returncode}，任务编号 {incident.ref}）：\n"
                 + err.decode("utf-8", "replace")[-4000:]
                 + "\n"
             )
             if state != FAILED:
                 _fail(
                     folder,
-                    f"处理过程意外中断（参考编号 {ref}）。其他批次不受影响；"
+                    f"处理过程意外中断（{incident}）。其他批次不受影响；"
                     "可以把文件分成几批重新上传，以找出有问题的文件。",
                 )
         finally:
@@ -223,11 +211,8 @@ def main(argv: list[str]) -> int:
     except Exception as exc:
         import traceback
 
-        ref = uuid.uuid4().hex[:8]
-        sys.stderr.write(f"参考编号 {ref}\n")
+        incident = Incident.of(exc)
+        sys.stderr.write(f"{Incident(incident.ref)}\n")
         traceback.print_exc()
-        _fail(
-            folder,
-            f"处理时发生内部错误（参考编号 {ref}：{type(exc).__name__}）。请把文件与编号反馈给维护人员。",
-        )
+        _fail(folder, f"处理时发生内部错误（{incident}）。请把文件与编号反馈给维护人员。")
         return 1

@@ -12,10 +12,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ...vocab import Severity, Status
 from ..common import XLSX, UploadError, attachment, read_uploads, wants_json, web_of
 from ..storage import DONE, FAILED
-
-STATUS_ORDER = {"unreadable": 0, "failed": 1, "passed": 2}
 
 
 async def index(req: Request):
@@ -48,8 +47,13 @@ async def create_batch(req: Request):
     return RedirectResponse(url, status_code=303)
 
 
+def _shown(r: dict) -> dict:
+    """A stored result with the colour family of its status tag."""
+    return {**r, "tone": Status.outcome(r["status"], r["warnings"]).tone}
+
+
 def _sort_key(r: dict):
-    return (STATUS_ORDER.get(r["status"], 9), -r["errors"], -r["warnings"], r["path"])
+    return (Status(r["status"]).rank, -r["errors"], -r["warnings"], r["path"])
 
 
 async def batch_page(req: Request):
@@ -60,7 +64,10 @@ async def batch_page(req: Request):
         "batch.html",
         nav="check",
         b=m,
-        results=sorted(m["results"], key=_sort_key),
+        results=sorted(
+            ({**r, "tone": Status.outcome(r["status"], r["warnings"]).tone} for r in m["results"]),
+            key=_sort_key,
+        ),
         progress=web.storage.progress(m["id"]) if m["state"] not in (DONE, FAILED) else {},
         aggregates=web.storage.list_aggregates(m["id"]),
     )
@@ -116,15 +123,13 @@ async def annotated_zip(req: Request):
 
 
 def _csv_rows(m: dict):
-    from ...findings import SEVERITY_ZH
-
     for r in m["results"]:
         for f in r["findings"]:
             yield (
                 r["path"],
                 r.get("unit") or "",
                 f["code"],
-                SEVERITY_ZH.get(f["severity"], f["severity"]),
+                Severity(f["severity"]).zh,
                 f["table"],
                 f["row"],
                 f["column"],
