@@ -31,6 +31,7 @@ ALLOWED = {
     ("render.py", "warnings"): "JSON key: the count of warnings of a batch",
     ("aggregate/units.py", "warnings"): "JSON key: the count of warnings of a unit",
     ("web/server.py", "warning"): "uvicorn's log level",
+    ("desk/", "warnings"): "JSON key and column: the count of warnings of an upload",
 }
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from ..findings import fmt_number
 from ..inputs import Input, kind_of
+from ..model import unreadable_report
+from ..vocab import Status
 
 
 def check_file(path: Path, filename: str, *, form: str, year: int, blank: str = "zero") -> dict:
@@ -20,12 +22,7 @@ def check_file(path: Path, filename: str, *, form: str, year: int, blank: str = 
         item.error = "不支持的文件类型：请上传填报的 Excel 工作簿（.xlsx、.xls 等）"
     else:
         item.kind = kind
-    if item.error:
-        from ..pipeline import unreadable
-
-        report = unreadable(filename, item.error)
-    else:
-        report = read_and_check(item, blank)
+    report = unreadable_report(filename, item.error) if item.error else read_and_check(item, blank)
     doc = report.to_dict(with_values=True)
     doc["where"] = {k: list(v) for k, v in report.where.items()}
     doc.setdefault("corrections", [])
@@ -33,8 +30,8 @@ def check_file(path: Path, filename: str, *, form: str, year: int, blank: str = 
     problems = _collection_problems(report, form, year)
     doc["problems"] = problems
     doc["errors"] = report.errors + len(problems)
-    if problems and doc["status"] == "passed":
-        doc["status"] = "failed"
+    if problems and doc["status"] == Status.PASSED:
+        doc["status"] = Status.FAILED
     return doc
 
 

@@ -11,6 +11,7 @@ import json
 import unicodedata
 from pathlib import Path
 
+from ..vocab import Severity, Status
 from .checking import changes, check_file
 from .states import Decision, UnitState, UploadSource
 from .store import DeskError, Store, new_id, new_token, now
@@ -31,7 +32,7 @@ def item_id(finding: dict, index: int) -> str:
 
 
 def _state_of(result: dict) -> UnitState:
-    return UnitState.ERRORS if result.get("status") != "passed" else UnitState.UPLOADED
+    return UnitState.ERRORS if result.get("status") != Status.PASSED else UnitState.UPLOADED
 
 
 class Desk:
@@ -306,7 +307,11 @@ class Desk:
                 address=address,
                 collection_id=c["id"],
                 unit_id=uid,
-                detail={"文件": name, "错误": result["errors"], "警告": result["warnings"]},
+                detail={
+                    "文件": name,
+                    Severity.ERROR.zh: result["errors"],
+                    Severity.WARNING.zh: result["warnings"],
+                },
             )
         return self.upload_record(upid)
 
@@ -355,7 +360,7 @@ class Desk:
                 "explanation": upload["explanations"].get(item_id(f, i), ""),
             }
             for i, f in enumerate(upload["result"].get("findings", []))
-            if f.get("severity") == "warning"
+            if f.get("severity") == Severity.WARNING
         ]
 
     def explain(self, uid: str, item: str, text: str, address: str = "") -> None:
@@ -381,7 +386,7 @@ class Desk:
                 address=address,
                 collection_id=u["collection_id"],
                 unit_id=uid,
-                detail={"警告": item},
+                detail={Severity.WARNING.zh: item},
             )
 
     def submit(self, uid: str, address: str = "") -> dict:
@@ -395,7 +400,7 @@ class Desk:
         if u["state"] in (UnitState.PENDING, UnitState.ACCEPTED):
             raise DeskError("本单位已确认报送，无需重复提交", 409)
         up = self.upload_record(u["current_upload"])
-        if up["result"]["status"] != "passed":
+        if up["result"]["status"] != Status.PASSED:
             raise DeskError(f"报表还有 {up['result']['errors']} 处错误，改正后重新上传才能确认报送", 409)
         self._decide(u, Decision.SUBMIT, UnitState.PENDING, "", u["name"], address)
         return self.unit(uid)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from ..vocab import Status
+
 
 class UnitState(StrEnum):
     """A unit's place in the year's collection; ``zh`` is what people read, ``rank`` the board order
@@ -27,10 +29,10 @@ class UnitState(StrEnum):
 
 _ZH = {
     UnitState.PENDING: "待审核",
-    UnitState.ERRORS: "有错误",
+    UnitState.ERRORS: Status.FAILED.zh,
     UnitState.RETURNED: "已退回",
     UnitState.UPLOADED: "已上传未确认",
-    UnitState.NOT_REPORTED: "未报送",
+    UnitState.NOT_REPORTED: Status.MISSING.zh,
     UnitState.ACCEPTED: "已通过",
 }
 
