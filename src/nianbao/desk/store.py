@@ -94,7 +94,8 @@ class Store:
         return self.root / BLOBS / sha[:2] / sha
 
     def put_blob(self, data: bytes) -> str:
-        """Store ``data`` once (by SHA-256), durably, before any row refers to it."""
+        """Store ``data`` once (by SHA-256), whole, before any row refers to it: written to a
+        temporary name and renamed, so a crash never leaves a half file under its hash."""
         sha = hashlib.sha256(data).hexdigest()
         path = self.blob_path(sha)
         if path.is_file() and path.stat().st_size == len(data):
@@ -103,8 +104,6 @@ class Store:
         tmp = path.with_name(f".~{sha}.{secrets.token_hex(4)}")
         with open(tmp, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, path)
         return sha
 
