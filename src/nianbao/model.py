@@ -43,6 +43,7 @@ class Report:
     missing: list[str] = field(default_factory=list)  # keys of value cells not found
     importer: str = ""  # docx | pdf | html | txt …: the importer that read a published report
     error_ref: str = ""  # reference number of an internal error (NB005)
+    coverage: Any = None  # an aggregate read back: which units its sums cover (aggregate.Coverage)
     # set by the batch: the input the report was read from, and the values as aggregate keeps
     # them (see pipeline.compact_values) when they were compacted in a worker
     input: Any = field(default=None, repr=False)

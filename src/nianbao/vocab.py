@@ -64,6 +64,10 @@ class Status(StrEnum):
         return _TONE.get(self, "other")
 
     @classmethod
+    def values(cls) -> tuple[str, ...]:
+        return tuple(m.value for m in cls)
+
+    @classmethod
     def ordered(cls) -> tuple[Status, ...]:
         return tuple(cls)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .status import STATUS_ZH
+from ..vocab import Status
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class Coverage:
 
     def why(self) -> str:
         """未报送 2、有错误 1…: why units are missing from the sums."""
-        why = [f"{STATUS_ZH[s]} {n}" for s, n in self.left.items()]
+        why = [f"{Status(s).zh} {n}" for s, n in self.left.items()]
         if self.failed_summed:
             why.append(f"其中 {self.failed_summed} 个有错误的单位也已计入")
         return "，".join(why)
@@ -57,6 +57,6 @@ class Coverage:
         left = {}
         for part in str(meta.get("units_left", "")).split(";"):
             s, _, n = part.partition("=")
-            if s in STATUS_ZH and n.isdigit():
-                left[s] = int(n)
+            if s in Status.values() and n.isdigit():
+                left[Status(s)] = int(n)
         return cls(summed, expected, left, num("units_failed_summed") or 0)

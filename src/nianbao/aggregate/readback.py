@@ -98,7 +98,7 @@ def read_aggregate(src: Path | str | bytes, display: str = "") -> Previous | Non
             values=values,
             where=county_where(spec),
             source="aggregate",
-            meta={"coverage": Coverage.from_meta(meta)},
+            coverage=Coverage.from_meta(meta),
         )
         units: dict[str, dict[str, Decimal]] = {}
         detail = _sheet_rows(wb, DETAIL) or []

@@ -115,7 +115,7 @@ def _refuse_errors(workbook: Path, report) -> None:
 def _coverage(workbook: Path, report, force: bool) -> str:
     """The notice for an aggregate of only some of the units ("" when it covers them all);
     without ``force`` such an aggregate is refused, like a unit's workbook with errors."""
-    cov = report.meta.get("coverage") if report.source == "aggregate" else None
+    cov = report.coverage if report.source == "aggregate" else None
     if cov is None or cov.complete:
         return ""
     if not force:
