@@ -200,3 +200,24 @@ def test_qr_codes_and_printable_links_page(site):
     page = site.get(f"/desk/{cid}/links")
     assert page.status_code == 200 and page.text.count("qr.svg") == 3
     assert all("http://10.0.0.5:8765" + path in page.text for path in links.values())
+
+
+def test_serve_public_url_is_the_default_of_new_collections(tmp_path):
+    app = create_app(
+        tmp_path / "d", token=TOKEN, host="0.0.0.0", run_jobs=False, public_url="http://10.9.8.7:9000/"
+    )
+    with TestClient(app, base_url=BASE, headers={"Origin": BASE}) as client:
+        assert client.post("/login", data={"token": TOKEN}, follow_redirects=False).status_code == 303
+        page = client.get("/desk")
+        assert 'value="http://10.9.8.7:9000"' in page.text
+
+
+def test_serve_refuses_a_loopback_public_url(tmp_path):
+    from typer.testing import CliRunner
+
+    from nianbao.cli import app as cli_app
+
+    r = CliRunner().invoke(
+        cli_app, ["serve", "--public-url", "http://127.0.0.1:8765", "--data", str(tmp_path)]
+    )
+    assert r.exit_code == 2 and "只有本机能打开" in r.output

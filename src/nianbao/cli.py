@@ -393,6 +393,11 @@ def serve_cmd(
     ssl_keyfile: Path | None = typer.Option(
         None, "--ssl-keyfile", help="HTTPS 私钥文件（PEM 格式，不能有密码）"
     ),
+    public_url: str | None = typer.Option(
+        None,
+        "--public-url",
+        help="报送台发给各单位的链接所用地址，如 http://192.168.1.10:8765（默认：本机内网地址）",
+    ),
 ) -> None:
     from .web.server import new_token as make_token
     from .web.server import serve
@@ -409,6 +414,7 @@ def serve_cmd(
             open_browser=open_browser,
             ssl_certfile=ssl_certfile,
             ssl_keyfile=ssl_keyfile,
+            public_url=public_url,
         )
     )
 

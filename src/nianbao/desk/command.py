@@ -110,8 +110,8 @@ def desk_list_command(data) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from ..vocab import UnitState
     from .service import Desk
-    from .states import UnitState
 
     desk = Desk(desk_root(data))
     try:

@@ -11,8 +11,8 @@ import zipfile
 from pathlib import Path
 
 from ..roster import ALIAS, CATEGORY, NAME, safe_filename
+from ..vocab import UnitState
 from .service import Desk
-from .states import UnitState
 from .store import BLOBS, DeskError, new_id
 
 EXPORT_KIND = "nianbao-desk-collection"

@@ -11,9 +11,8 @@ import json
 import unicodedata
 from pathlib import Path
 
-from ..vocab import Severity, Status
+from ..vocab import Decision, Severity, Status, UnitState, UploadSource
 from .checking import changes, check_file
-from .states import Decision, UnitState, UploadSource
 from .store import DeskError, Store, new_id, new_token, now
 
 ADMIN = "管理员"

@@ -60,6 +60,7 @@ def create_app(
     host: str = "127.0.0.1",
     limits: Limits | None = None,
     run_jobs: bool = True,
+    public_url: str | None = None,
 ) -> Starlette:
     storage = Storage(data_dir)
     limits = limits or Limits()
@@ -70,6 +71,8 @@ def create_app(
     web = Web(
         storage=storage, runner=runner, limits=limits, templates=templates, token=token, throttle=throttle
     )
+    if public_url:
+        web.extra["public_url"] = public_url.rstrip("/")  # what the 报送台's unit links are built on
 
     @asynccontextmanager
     async def lifespan(app):

@@ -196,6 +196,16 @@ def _announce(urls: list[str], data: Path, token: str | None, from_env: bool) ->
     print("\n".join(lines), flush=True)
 
 
+def _check_public_url(url: str | None) -> str | None:
+    from ..desk import DeskError
+    from ..desk.command import check_public_url
+
+    try:
+        return None if url is None else (check_public_url(url) and None)
+    except DeskError as e:
+        return e.message
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 8765,
@@ -204,12 +214,18 @@ def serve(
     open_browser: bool = False,
     ssl_certfile: Path | None = None,
     ssl_keyfile: Path | None = None,
+    public_url: str | None = None,
 ) -> int:
     """Run until Ctrl+C. Returns the exit code (2 for a usage or start-up problem)."""
     if not 0 < port < 65536:
         return _err(f"端口 {port} 无效：应为 1 到 65535 之间的数字。")
     data = Path(data) if data else default_data_dir()
-    why = check_bind(host, token) or _check_tls(ssl_certfile, ssl_keyfile) or _prepare_data(data)
+    why = (
+        check_bind(host, token)
+        or _check_tls(ssl_certfile, ssl_keyfile)
+        or _check_public_url(public_url)
+        or _prepare_data(data)
+    )
     if why:
         return _err(why)
     try:
@@ -224,7 +240,7 @@ def serve(
     from .app import create_app
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S")
-    app = create_app(data, token=token, host=host)
+    app = create_app(data, token=token, host=host, public_url=public_url)
     tls = {"ssl_certfile": str(ssl_certfile), "ssl_keyfile": str(ssl_keyfile)} if ssl_certfile else {}
     config = uvicorn.Config(
         app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3, **tls
