@@ -503,3 +503,25 @@ def test_serve_reports_a_busy_port(tmp_path):
         s.close()
     assert res.exit_code == 2 and f"端口 {port} 已被其他程序占用" in res.output
     assert "--port" in res.output and "Address" not in res.output and "in use" not in res.output
+
+
+def test_wps_and_opendocument_returns_are_checked_and_annotated(server, tmp_path):
+    client, _ = server
+    samples = Path(__file__).resolve().parents[1] / "samples"
+    files = [
+        ("单位甲.et", (samples / "旧版Excel-97-2003.xls").read_bytes()),
+        ("单位乙.ett", (samples / "错误-勾稽关系不符.xlsx").read_bytes()),
+    ]
+    r = upload(client, files)
+    batch_id = r.headers["location"].rsplit("/", 1)[1]
+    assert wait(client, f"/api/batches/{batch_id}")["state"] == "done"
+    by_name = {x["path"]: x for x in client.app.state.storage.manifest(batch_id)["results"]}
+    assert by_name["单位甲.et"]["status"] == "passed"
+    assert by_name["单位乙.ett"]["status"] == "failed"
+    for res in by_name.values():
+        got = client.get(f"/batches/{batch_id}/files/{res['index']}/annotated")
+        assert got.status_code == 200
+        p = tmp_path / "copy.xlsx"
+        p.write_bytes(got.content)
+        ws = openpyxl.load_workbook(p)["审核结果"]
+        assert "WPS 表格" in " ".join(str(c.value) for row in ws.iter_rows() for c in row if c.value)

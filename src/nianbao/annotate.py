@@ -40,11 +40,14 @@ class AnnotateError(OutputError):
 
 
 def output_name(src_name: str) -> str:
-    """``表.xlsx`` -> ``表_审核.xlsx``; ``.xlsm`` stays ``.xlsm``; ``.xls`` becomes ``.xlsx``."""
+    """``表.xlsx`` -> ``表_审核.xlsx``; ``.xlsm`` stays ``.xlsm``; ``.xls``, ``.et``, ``.ods``…
+    become ``.xlsx``."""
+    from .inputs import SPREADSHEET_SUFFIXES
+
     base = re.split(r"[\\/]", src_name)[-1]
     p = PurePath(base)
     ext = ".xlsm" if p.suffix.lower() == ".xlsm" else ".xlsx"
-    stem = p.stem if p.suffix.lower() in (".xlsx", ".xlsm", ".xls") else p.name
+    stem = p.stem if p.suffix.lower() in SPREADSHEET_SUFFIXES else p.name
     return f"{stem}_审核{ext}"
 
 
@@ -74,10 +77,11 @@ def annotate_workbook(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            if data[:8] == OLE_MAGIC:
-                out, notes = _annotate_xls(data, report, src_name)
+            fmt = _rebuilt_format(data, src_name)
+            if fmt:
+                out, notes = _annotate_xls(data, report, src_name, fmt)
             else:
-                out, notes = _annotate_xlsx(data, report, src_name, macro)
+                out, notes = _annotate_xlsx(data, report, src_name, macro, _format_note(src_name))
         except (OutputError, MemoryError):
             raise
         except xlsxpkg.PackageError as e:
@@ -92,9 +96,38 @@ def annotate_workbook(
 
 
 # --- the two kinds of input ---------------------------------------------------------------
+_FORMAT_ZH = {".et": "WPS 表格（.et）", ".ett": "WPS 表格模板（.ett）", ".ods": "OpenDocument 表格（.ods）"}
 
 
-def _annotate_xlsx(data: bytes, report: Report, src_name: str, macro: bool) -> tuple[bytes, list[str]]:
+def _format_zh(src_name: str) -> str:
+    suffix = PurePath(re.split(r"[\\/]", src_name)[-1]).suffix.lower()
+    return _FORMAT_ZH.get(suffix, f"{suffix or '无扩展名'}")
+
+
+def _rebuilt_format(data: bytes, src_name: str) -> str:
+    """The format named in the note when the copy is rebuilt from the values (BIFF, OpenDocument,
+    .xlsb: what openpyxl cannot open); '' for an OOXML package, annotated in place."""
+    if data[:8] == OLE_MAGIC:
+        return _format_zh(src_name)
+    from .reader import open_package
+
+    with contextlib.suppress(Exception):
+        kind = open_package(data).kind
+        return {"ods": "OpenDocument 表格（.ods）", "xlsb": "Excel 二进制工作簿（.xlsb）"}.get(kind, "")
+    return ""
+
+
+def _format_note(src_name: str) -> list[str]:
+    """An OOXML package under another name (a WPS .et saved as OOXML): say the copy is .xlsx."""
+    suffix = PurePath(re.split(r"[\\/]", src_name)[-1]).suffix.lower()
+    if suffix in (".xlsx", ".xlsm", ""):
+        return []
+    return [f"原文件为{_format_zh(src_name)}，审核副本为 .xlsx 格式，可用 WPS 或 Excel 打开"]
+
+
+def _annotate_xlsx(
+    data: bytes, report: Report, src_name: str, macro: bool, first: list[str]
+) -> tuple[bytes, list[str]]:
     src = xlsxpkg.Package(data)
     notes: list[str] = xlsxpkg.drop_empty_rows(src)  # a used range of a million rows
     if notes:
@@ -114,8 +147,8 @@ def _annotate_xlsx(data: bytes, report: Report, src_name: str, macro: bool) -> t
     missing = xlsxpkg.lost(before, xlsxpkg.inventory(result))
     if vba is not None and macro and result.parts.get(xlsxpkg.VBA_PART) != vba:
         missing.append(f"原文件中的宏（{xlsxpkg.VBA_PART}）未能保留")
-    if missing:
-        notes = notes + missing
+    if missing or first:
+        notes = first + notes + missing
         out = _render(
             xlsxpkg.without_drawings(src) if drawings else data, report, src_name, macro, notes, src, drawings
         )
@@ -148,7 +181,7 @@ def _render(
     return out.to_bytes()
 
 
-def _annotate_xls(data: bytes, report: Report, src_name: str) -> tuple[bytes, list[str]]:
+def _annotate_xls(data: bytes, report: Report, src_name: str, fmt: str = ".xls") -> tuple[bytes, list[str]]:
     from openpyxl import Workbook
     from python_calamine import CalamineWorkbook
 
@@ -156,7 +189,7 @@ def _annotate_xls(data: bytes, report: Report, src_name: str) -> tuple[bytes, li
     wb = Workbook()
     wb.remove(wb.active)
     notes = [
-        "原文件为 .xls 格式，审核副本只保留了各工作表的数值、文字和合并单元格；"
+        f"原文件为 {fmt} 格式，审核副本为 .xlsx 格式，只保留了各工作表的数值、文字和合并单元格；"
         "原有的格式（字体、边框、列宽等）、公式、图片和形状未能保留"
     ]
     for meta in book.sheets_metadata:

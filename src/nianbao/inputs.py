@@ -20,8 +20,10 @@ from pathlib import Path
 
 from .fileio import TEMP_PREFIX
 
-SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls")
-REPORT_SUFFIXES = (".txt", ".html", ".htm", ".docx", ".pdf")
+# .et/.ett: WPS 表格 (BIFF like .xls or OOXML inside: read by content); .ods: OpenDocument
+SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".et", ".ett", ".ods", ".xlsb")
+WPS_SUFFIXES = (".et", ".ett")
+REPORT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".shtml", ".docx", ".pdf")
 ARCHIVE_SUFFIXES = (".zip",)
 OUTPUT_SUFFIXES = ("_审核.xlsx", "_审核.xlsm")  # annotated copies written by nianbao
 OUTPUT_MARKER = b"nianbao_output"  # custom document property carried by every nianbao output

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..model import Report, unreadable_report
 from .build import build_report
 
-TEXT_SUFFIXES = (".txt", ".text", ".md")
+TEXT_SUFFIXES = (".txt", ".text", ".md", ".markdown")
 HTML_SUFFIXES = (".html", ".htm", ".shtml", ".xhtml")
 SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + (".docx", ".pdf")
 MAX_BYTES = 50 * 1024 * 1024

@@ -19,7 +19,7 @@ from __future__ import annotations
 from ..findings import make
 from ..layout import workbook_layout
 from ..model import Report, internal_error_report, unreadable_report
-from .book import Book, Grid
+from .book import WPS_ADVICE, Book, Grid
 from .cover import cell_text, parse_date, parse_year, read_cover, unit_from_filename
 from .extent import scan_extent, trim_sheet
 from .formulas import (
@@ -155,7 +155,13 @@ def _read_workbook(item) -> Report:
         raise Unreadable(
             f"文件大小 {len(data) / 2**20:.0f} MB，超过 {MAX_FILE_BYTES // 2**20} MB 的上限，已拒绝读取"
         )
-    kind = sniff(data, getattr(item, "suffix", "") or "")
+    suffix = (getattr(item, "suffix", "") or "").lower()
+    try:
+        kind = sniff(data, suffix)
+    except Unreadable as e:
+        if suffix in (".et", ".ett") and "另存为" not in str(e):
+            raise Unreadable(f"{e}；{WPS_ADVICE}") from None
+        raise
     pkg = open_package(data) if kind == "zip" else None
     if pkg is not None and getattr(item, "output_check", False) and "nianbao_output" in pkg.custom:
         from ..inputs import SKIP_OUTPUT
@@ -170,7 +176,7 @@ def _read_workbook(item) -> Report:
         agg = read_aggregate_report(item)
         if agg is not None:
             return agg
-    book = Book(item, data, pkg)
+    book = Book(item, data, pkg if pkg is None or pkg.kind == "xlsx" else None)
 
     meta = dict(pkg.custom) if pkg else {}
     spec = spec_from_meta(meta)

@@ -31,6 +31,8 @@ from .package import (
     Unreadable,
 )
 
+WPS_ADVICE = "这个 WPS 表格文件无法读取（可能是 WPS 专有格式或已损坏），请在 WPS 中另存为 .xlsx 后重新报送"
+
 # ---- the workbook as grids --------------------------------------------------------------
 
 
@@ -95,7 +97,11 @@ class Book:
             name = type(e).__name__
             if "Password" in name or "password" in str(e).lower() or "encrypt" in str(e).lower():
                 raise Unreadable("文件设有密码（已加密），无法读取；请取消密码后重新报送") from None
-            raise Unreadable(f"文件已损坏或格式不受支持，无法读取（{name}）") from None
+            if str(getattr(item, "suffix", "")).lower() in (".et", ".ett"):
+                raise Unreadable(WPS_ADVICE) from None
+            raise Unreadable(
+                "文件已损坏或格式不受支持，无法读取；请在 Excel 或 WPS 中另存为 .xlsx 后重新报送"
+            ) from None
         self.names = [m.name for m in meta if "WorkSheet" in str(m.typ)]
         self._grids: dict[str, Grid | None] = {}
         self._formulas: dict[str, dict] = {}

@@ -164,6 +164,7 @@ class Package:
     calc_chain: bool = False
     cache: dict[str, bytes] = field(default_factory=dict)
     checked: set[str] = field(default_factory=set)  # parts whose start was checked for a DTD
+    kind: str = "xlsx"  # "ods" (OpenDocument) and "xlsb" (binary parts) are read by calamine alone
 
     def read(self, name: str) -> bytes:
         """Inflate one part, never beyond its declared size (a lying size is corruption)."""
@@ -381,6 +382,20 @@ def _resolve(base_dir: str, target: str) -> str:
     return "/".join(out)
 
 
+_ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
+
+
+def _other_spreadsheet(pkg: Package, wb_part: str) -> str:
+    """'ods' or 'xlsb' for the zip spreadsheets that are no OOXML .xlsx, else ''."""
+    infos = pkg.infos
+    if wb_part.endswith(".bin") and wb_part in infos:
+        return "xlsb"
+    if "content.xml" in infos and "mimetype" in infos and infos["mimetype"].file_size < 200:
+        if pkg.read("mimetype").strip().startswith(_ODS_MIME):  # also the template (-template)
+            return "ods"
+    return ""
+
+
 def open_package(data: bytes) -> Package:
     zf = None
     infolist = _directory(data)
@@ -418,6 +433,11 @@ def open_package(data: bytes) -> Package:
             a = xml_attrs(m.group(1))
             if a.get("Type", "").endswith("/officeDocument") and a.get("Target"):
                 wb_part = _resolve("", a["Target"])
+    other = _other_spreadsheet(pkg, wb_part)
+    if other:
+        pkg.kind = other
+        pkg.check_prologs()
+        return pkg
     if wb_part not in infos:
         if "word/document.xml" in infos:
             raise Unreadable("这是 Word 文档，不是 Excel 工作簿（扩展名被改过）")

@@ -17,11 +17,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ..inputs import SPREADSHEET_SUFFIXES
 from ..vocab import Incident
 from .progress import ProgressFile
 from .storage import DONE, FAILED, RUNNING, Storage, read_json, write_json
 
-ANNOTATABLE = (".xlsx", ".xlsm", ".xls")
+ANNOTATABLE = SPREADSHEET_SUFFIXES
 CHECK_SHARE = 0.15  # of the progress bar: reading is fast, writing annotated copies is not
 
 
