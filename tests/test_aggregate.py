@@ -741,3 +741,29 @@ def test_output_being_written_inside_the_input_folder_is_not_an_input(tmp_path, 
         res.close()
     assert skipped == [] and rows == 40
     assert out.is_file() and not list((src / "zz").glob(".~nianbao-*"))
+
+
+def test_unit_with_a_readable_and_an_unreadable_file_is_counted_once(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    a, b = consistent_values(S21, 21), consistent_values(S21, 22)
+    unit_file(src / "甲局.xlsx", "甲局", a)
+    unit_file(src / "乙局.xlsx", "乙局", b)
+    (src / "甲局.et").write_bytes(b"\x00\x01not a workbook\x00" * 30)  # the same unit, unreadable
+    (src / "丙局.xlsx").write_bytes(b"")  # a unit with only an unreadable file stays unreadable
+    code, doc = run_json(src)
+    st = statuses(doc)
+    assert st["甲局"] == ["duplicate", "passed"]
+    assert st["丙局"] == ["unreadable"]
+    assert code == 1  # 丙局
+    first = doc["units"][0]
+    assert first["name"] == "丙局"  # problems first: 甲局 is not shown as 无法读取 at the top
+    for k in S21.cells:
+        assert Decimal(str(doc["sums"][k])) == Decimal(str(a[k])) + Decimal(str(b[k]))
+    out = tmp_path / "汇总.xlsx"
+    res = CliRunner().invoke(app, ["aggregate", str(src), "-o", str(out)])
+    assert res.exit_code == 1, res.output
+    ws = openpyxl.load_workbook(out)["报送情况"]
+    rows = [[c.value for c in r] for r in ws.iter_rows(values_only=False)]
+    jia = [r for r in rows if "甲局" in r]
+    assert jia and not any("无法读取" in r for r in jia)

@@ -160,26 +160,28 @@ def _settle(u: Units, year: int | None, include_failed: bool) -> None:
     order = sorted(range(len(u)), key=lambda i: u.norms.get(i) or u.names[i])
     order.sort(key=lambda i: u.roster[i] if u.roster[i] != NO_ROSTER else 1 << 30)
     run: list[int] = []
+    unreadable = STATUS_RANK[UNREADABLE]  # loses to any file of the unit that was read
     for i in chain(order, [None]):
         if run and (i is None or u.group(i) != u.group(run[0])):
-            if len(run) > 1:
-                _duplicates(u, run)
+            if len(run) > 1 and any(u.status[j] in base for j in run):
+                _duplicates(u, run, base)
             run = []
-        if i is not None and u.status[i] in base:
+        if i is not None and (u.status[i] in base or u.status[i] == unreadable):
             run.append(i)
     order.sort(key=u.status.__getitem__)  # problems first; stable, so by unit within a status
     u.order = array("i", order)
 
 
-def _duplicates(u: Units, rows: list[int]) -> None:
-    """Several files of one unit: the latest 填报日期 wins; the file's modification time
-    stands in or breaks ties, then the input order."""
+def _duplicates(u: Units, rows: list[int], read: set[int]) -> None:
+    """Several files of one unit: a file that was read wins over one that could not be; then
+    the latest 填报日期 wins; the file's modification time stands in or breaks ties, then the
+    input order."""
 
     def newest(i: int):
         d = u.details(i)
         mtime = d[DETAILS.index("mtime")]
         day = date_key(d[DETAILS.index("date")]) or (date.fromtimestamp(mtime) if mtime > 0 else date.min)
-        return day, mtime, i
+        return u.status[i] in read, day, mtime, i
 
     rows = sorted(rows, key=newest, reverse=True)
     for i in rows[1:]:
