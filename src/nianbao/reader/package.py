@@ -390,9 +390,10 @@ def _other_spreadsheet(pkg: Package, wb_part: str) -> str:
     infos = pkg.infos
     if wb_part.endswith(".bin") and wb_part in infos:
         return "xlsb"
-    if "content.xml" in infos and "mimetype" in infos and infos["mimetype"].file_size < 200:
-        if pkg.read("mimetype").strip().startswith(_ODS_MIME):  # also the template (-template)
-            return "ods"
+    small = "mimetype" in infos and infos["mimetype"].file_size < 200
+    # the mimetype also starts so for an OpenDocument spreadsheet template (…-template)
+    if "content.xml" in infos and small and pkg.read("mimetype").strip().startswith(_ODS_MIME):
+        return "ods"
     return ""
 
 
