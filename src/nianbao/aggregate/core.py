@@ -160,7 +160,7 @@ def _settle(u: Units, year: int | None, include_failed: bool) -> None:
     order = sorted(range(len(u)), key=lambda i: u.norms.get(i) or u.names[i])
     order.sort(key=lambda i: u.roster[i] if u.roster[i] != NO_ROSTER else 1 << 30)
     run: list[int] = []
-    unreadable = STATUS_RANK[UNREADABLE]  # loses to any file of the unit that was read
+    unreadable = UNREADABLE.rank  # loses to any file of the unit that was read
     for i in chain(order, [None]):
         if run and (i is None or u.group(i) != u.group(run[0])):
             if len(run) > 1 and any(u.status[j] in base for j in run):
