@@ -216,9 +216,15 @@ def test_annotated_copy_has_a_red_error_cell(server, batch, county, tmp_path):
     sheet, ref = where(rule.target)
     cell = openpyxl.load_workbook(p)[sheet][ref]
     assert cell.fill.fill_type == "solid" and cell.fill.start_color.rgb == ERROR_FILL
-    # every annotated copy in one zip
+    # copies are made for files with errors; a file that passed gets one when asked for
     z = zipfile.ZipFile(io.BytesIO(client.get(f"/batches/{batch}/annotated.zip").content))
-    assert sorted(z.namelist()) == sorted(["甲局_审核.xlsx", "丙局_审核.xlsx", "乙局-有错_审核.xlsx"])
+    assert z.namelist() == ["乙局-有错_审核.xlsx"]
+    good = next(r for r in manifest["results"] if r["path"] == "甲局.xlsx")
+    assert good["annotated"] is None and good["can_annotate"]
+    r = client.get(f"/batches/{batch}/files/{good['index']}/annotated")
+    assert r.status_code == 200 and r.content[:4] == XLSX_MAGIC
+    z = zipfile.ZipFile(io.BytesIO(client.get(f"/batches/{batch}/annotated.zip").content))
+    assert sorted(z.namelist()) == sorted(["甲局_审核.xlsx", "乙局-有错_审核.xlsx"])
 
 
 def test_findings_csv(server, batch, county):

@@ -169,6 +169,21 @@ def year_of(raw) -> int | None:
     return int(raw)
 
 
+async def in_child(fn, *args):
+    """Run ``fn`` in a fresh process (spawned, so no server thread state is inherited), for work
+    that reads a user's file. The process ends by itself if the server dies meanwhile."""
+    import asyncio
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .watchdog import pool_initializer
+
+    loop = asyncio.get_running_loop()
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=pool_initializer) as ex:
+        return await loop.run_in_executor(ex, fn, *args)
+
+
 def attachment(name: str) -> dict:
     stem, suffix = Path(name).stem, Path(name).suffix
     ascii_stem = re.sub(r"[^A-Za-z0-9_-]+", "", stem)

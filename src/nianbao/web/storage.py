@@ -149,6 +149,21 @@ class Storage:
         )
         return batch_id
 
+    def delete_batch(self, batch_id: str) -> None:
+        """Remove a batch and all it holds. The folder is first renamed out of sight, so the batch
+        is gone at once even if removing its files takes a while or fails halfway."""
+        import shutil
+
+        d = self.batch_dir(batch_id)
+        if d is None:
+            return
+        gone = self.batches / f".deleted-{batch_id}-{secrets.token_hex(3)}"
+        os.replace(d, gone)
+        shutil.rmtree(gone, ignore_errors=True)
+        time.sleep(0.6)  # a pool process of a cancelled job ends within 0.5 s: sweep what it left
+        if d.exists() and not (d / "manifest.json").exists():
+            shutil.rmtree(d, ignore_errors=True)
+
     def manifest(self, batch_id: str) -> dict | None:
         d = self.batch_dir(batch_id)
         return read_json(d / "manifest.json") if d else None

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
-import shutil
 import zipfile
 
 from starlette.concurrency import run_in_threadpool
@@ -13,18 +13,61 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from ...vocab import Severity, Status
-from ..common import XLSX, UploadError, attachment, read_uploads, wants_json, web_of
-from ..storage import DONE, FAILED
+from ..common import XLSX, UploadError, attachment, clean_text, in_child, read_uploads, wants_json, web_of
+from ..jobs import resumed_text
+from ..storage import DONE, FAILED, write_json
+
+PAGE_SIZE = 20
+
+
+def batch_row(m: dict) -> dict:
+    """What the batch lists show of a batch: when, which units, how many files, the outcome."""
+    units = list(dict.fromkeys(r["unit"] for r in m.get("results", []) if r.get("unit")))
+    names = [f.get("original") or f["name"] for f in m.get("files", [])]
+    summary = m.get("summary") or {}
+    count = summary.get("files", len(names))
+    keys = " ".join([m["id"], m.get("created", ""), *units, *names]).lower()
+    return {
+        **{k: m.get(k) for k in ("id", "created", "state", "summary")},
+        "units": units,
+        "names": names,
+        "count": count,
+        "search": keys,
+    }
+
+
+def batch_list(storage, query: str = "", page: int = 1) -> dict:
+    """One page of the batches (newest first) whose ID, time, units or file names contain ``query``."""
+    rows = [batch_row(m) for m in storage.list_batches()]
+    words = query.lower().split()
+    if words:
+        rows = [r for r in rows if all(w in r["search"] for w in words)]
+    pages = max(1, -(-len(rows) // PAGE_SIZE))
+    page = min(max(1, page), pages)
+    return {
+        "batches": rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
+        "total": len(rows),
+        "page": page,
+        "pages": pages,
+        "q": query,
+    }
 
 
 async def index(req: Request):
     web = web_of(req)
-    return web.page(req, "index.html", nav="home", batches=web.storage.list_batches()[:10])
+    listing = batch_list(web.storage)
+    return web.page(req, "index.html", nav="home", batches=listing["batches"][:10], total=listing["total"])
+
+
+def _page_number(raw: str | None) -> int:
+    return int(raw) if raw and raw.isdigit() and len(raw) < 7 else 1
 
 
 async def check_page(req: Request):
     web = web_of(req)
-    return web.page(req, "check.html", nav="check", batches=web.storage.list_batches()[:20])
+    q = clean_text(req.query_params.get("q"), 100)
+    listing = batch_list(web.storage, q, _page_number(req.query_params.get("page")))
+    return web.page(req, "check.html", nav="check", **listing)
 
 
 async def create_batch(req: Request):
@@ -36,7 +79,7 @@ async def create_batch(req: Request):
                 "没有选择任何文件。请把填报表、.zip 压缩包或已公开的年报拖到框内，或点击“选择文件”。"
             )
     except UploadError as e:
-        return web.refuse(req, e, "check.html", nav="check", batches=web.storage.list_batches()[:20])
+        return web.refuse(req, e, "check.html", nav="check", **batch_list(web.storage))
     blank = fields.get("blank") if fields.get("blank") in ("zero", "error") else "zero"
     uploads = [(f.filename, f.file) for f in files]
     batch_id = await run_in_threadpool(web.storage.create_batch, uploads, blank)
@@ -64,10 +107,10 @@ async def batch_page(req: Request):
         "batch.html",
         nav="check",
         b=m,
-        results=sorted(
-            ({**r, "tone": Status.outcome(r["status"], r["warnings"]).tone} for r in m["results"]),
-            key=_sort_key,
-        ),
+        results=sorted((_shown(r) for r in m["results"]), key=_sort_key),
+        zips=sum(f["name"].lower().endswith(".zip") for f in m["files"]),
+        copies_made=sum(1 for r in m["results"] if r.get("annotated")),
+        resumed_text=resumed_text(**m["resumed"]) if m.get("resumed") else "",
         progress=web.storage.progress(m["id"]) if m["state"] not in (DONE, FAILED) else {},
         aggregates=web.storage.list_aggregates(m["id"]),
     )
@@ -87,12 +130,34 @@ async def batch_api(req: Request):
     )
 
 
+_MAKING = asyncio.Lock()  # one on-request copy at a time (each reads the batch once more)
+
+
+async def _make_copy(web, m: dict, r: dict) -> str | None:
+    """Make the annotated copy of a file that passed, now that someone asks for it."""
+    from ..jobs import annotate_on_request
+
+    async with _MAKING:
+        folder = web.storage.batch_dir(m["id"])
+        rel, note = await in_child(annotate_on_request, str(folder), r["index"])
+        fresh = web.storage.manifest(m["id"])
+        if fresh is not None:
+            for x in fresh["results"]:
+                if x["index"] == r["index"]:
+                    x["annotated"], x["note"] = rel, note or x.get("note", "")
+            await run_in_threadpool(write_json, folder / "manifest.json", fresh)
+        return rel
+
+
 async def annotated(req: Request):
     web = web_of(req)
     m = web.batch_or_404(req.path_params["batch_id"])
     n = req.path_params["n"]
     r = next((r for r in m["results"] if r["index"] == n), None)
-    p = web.storage.file_in(m["id"], r["annotated"]) if r and r.get("annotated") else None
+    rel = r.get("annotated") if r else None
+    if r and not rel and r.get("can_annotate") and m["state"] == DONE:
+        rel = await _make_copy(web, m, r)
+    p = web.storage.file_in(m["id"], rel) if rel else None
     if p is None:
         raise HTTPException(404, "这个文件没有批注副本。")
     return FileResponse(p, media_type=XLSX, filename=p.name)
@@ -118,6 +183,8 @@ def _zip_annotated(storage, m: dict) -> bytes:
 async def annotated_zip(req: Request):
     web = web_of(req)
     m = web.batch_or_404(req.path_params["batch_id"])
+    if not any(r.get("annotated") for r in m["results"]):
+        raise HTTPException(404, "这个批次没有批注副本（没有需要批注的文件）。")
     data = await run_in_threadpool(_zip_annotated, web.storage, m)
     return Response(data, media_type="application/zip", headers=attachment(f"批注副本-{m['id']}.zip"))
 
@@ -153,13 +220,12 @@ async def findings_csv(req: Request):
 
 
 async def delete_batch(req: Request):
+    """Delete a batch; a job still running on it is cancelled first (and stays cancelled)."""
     web = web_of(req)
     m = web.batch_or_404(req.path_params["batch_id"])
-    if m["state"] not in (DONE, FAILED) or any(
-        web.runner.busy(m["id"], a["id"]) for a in web.storage.list_aggregates(m["id"])
-    ):
-        return web.page(req, "error.html", status=409, message="这个批次正在处理中，处理完成后才能删除。")
-    await run_in_threadpool(shutil.rmtree, web.storage.batch_dir(m["id"]), True)
+    agg_ids = [a["id"] for a in web.storage.list_aggregates(m["id"])]
+    await run_in_threadpool(web.runner.cancel, m["id"], agg_ids)
+    await run_in_threadpool(web.storage.delete_batch, m["id"])
     return RedirectResponse("/check", status_code=303)
 
 

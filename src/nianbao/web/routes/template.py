@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import tempfile
 import zipfile
@@ -20,6 +19,7 @@ from ..common import (
     attachment,
     clean_text,
     forms,
+    in_child,
     read_uploads,
     web_of,
     year_of,
@@ -66,16 +66,6 @@ def roster_zip(roster: str, form: str, year: int | None, out: str, max_units: in
             taken.add(name)
             z.writestr(name, make_template_bytes(form, unit, year))
     return len(units), ""
-
-
-async def in_child(fn, *args):
-    """Run ``fn`` in a fresh process (spawned, so no server thread state is inherited)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    loop = asyncio.get_running_loop()
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as ex:
-        return await loop.run_in_executor(ex, fn, *args)
 
 
 def _version(raw) -> str:
