@@ -96,14 +96,13 @@ class _Unleased:
         write_json(folder / "manifest.json", doc)
 
 
-def _result(i: int, r, annotated: str | None, note: str) -> dict:
-    from ..render import status_zh
+def _annotatable(r) -> bool:
+    return not r.unreadable and r.input is not None and r.input.suffix.lower() in ANNOTATABLE
 
+
+def _result(i: int, r, annotated: str | None, note: str) -> dict:
     d = r.to_dict()
-    can = (
-        not r.unreadable and r.meta.get("input") is not None and r.meta["input"].suffix.lower() in ANNOTATABLE
-    )
-    d.update(index=i, status_zh=status_zh(r), annotated=annotated, note=note, can_annotate=can)
+    d.update(index=i, status_zh=r.outcome.zh, annotated=annotated, note=note, can_annotate=_annotatable(r))
     return d
 
 
