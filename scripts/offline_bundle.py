@@ -37,6 +37,7 @@ import time
 import tomllib
 import zipfile
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -266,20 +267,36 @@ def verify(wheels: Path, target: Target, python: str) -> None:
         raise BundleError(f"{target.key} / Python {python} 的离线安装包不齐全：\n{proc.stderr.strip()}")
 
 
-def build_bundle(
-    target: Target, version: str, wheel: Path, out_dir: Path, work: Path, pythons=PYTHONS
-) -> Path:
-    wheels = work / target.key / "wheels"
-    wheels.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(wheel, wheels / wheel.name)
-    for python in pythons:
-        download(compile_pins(target, python), target, python, wheels, work)
-    for python in pythons:
-        verify(wheels, target, python)
+def fetch(target: Target, python: str, work: Path) -> Path:
+    """Wheels of every runtime dependency of the project for one platform and Python version."""
+    dest = work / "download" / target.key / python
+    dest.mkdir(parents=True, exist_ok=True)
+    download(compile_pins(target, python), target, python, dest, work)
+    return dest
+
+
+def fetch_all(targets: list[Target], work: Path, jobs: int = 4) -> dict[str, list[Path]]:
+    """Per platform, the union of its wheels over all Python versions (pure ones once)."""
+    pairs = [(t, py) for t in targets for py in PYTHONS]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:  # the wait is the network, not the CPU
+        folders = list(pool.map(lambda pair: fetch(*pair, work), pairs))
+    found: dict[str, dict[str, Path]] = {t.key: {} for t in targets}
+    for (target, _), folder in zip(pairs, folders, strict=True):
+        for wheel in folder.glob("*.whl"):
+            found[target.key].setdefault(wheel.name, wheel)
+    return {key: sorted(by_name.values()) for key, by_name in found.items()}
+
+
+def build_bundle(target: Target, version: str, wheels: list[Path], out_dir: Path, work: Path) -> Path:
+    """Check that ``wheels`` install offline for every Python version, then write the zip."""
+    folder = work / "bundle" / target.key
+    folder.mkdir(parents=True, exist_ok=True)
+    for wheel in wheels:
+        shutil.copyfile(wheel, folder / wheel.name)
+    for python in PYTHONS:
+        verify(folder, target, python)
     path = out_dir / zip_name(version, target.key)
-    write_zip(
-        path, bundle_name(version, target.key), target, bundle_files(version, target), list(wheels.iterdir())
-    )
+    write_zip(path, bundle_name(version, target.key), target, bundle_files(version, target), sorted(wheels))
     return path
 
 
@@ -296,8 +313,9 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="nianbao-bundle-") as tmp:
             work = Path(tmp)
             wheel = build_wheel(work / "dist")
-            for key in args.platform or list(TARGETS):
-                path = build_bundle(TARGETS[key], version, wheel, args.out, work)
+            targets = [TARGETS[key] for key in args.platform or TARGETS]
+            for target, wheels in zip(targets, fetch_all(targets, work).values(), strict=True):
+                path = build_bundle(target, version, [wheel, *wheels], args.out, work)
                 with zipfile.ZipFile(path) as zf:
                     count = sum(1 for n in zf.namelist() if n.endswith(".whl"))
                 print(f"已生成 {path}（{count} 个 wheel，{path.stat().st_size / 1e6:.1f} MB）")

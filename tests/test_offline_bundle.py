@@ -135,6 +135,7 @@ def test_windows_files(tmp_path):
         assert needed in install
     assert "(3, 11) <= sys.version_info[:2] <= (3, 14)" in install and "calcsize('P') == 8" in install
     assert "Python 3.11" in install and "官方" in install and "信息技术人员" in install
+    assert 'if not exist "%~dp0wheels\\nianbao-*.whl" goto notextracted' in install
     start = assert_bat(files["启动年报助手.bat"][0], "启动年报助手.bat")
     assert 'nianbao.exe" serve --open' in start and "关闭本窗口" in start
     assert "Windows" in assert_notepad_txt(files["使用说明.txt"][0], "使用说明.txt")
@@ -149,6 +150,35 @@ def test_linux_files(tmp_path):
     assert "--no-index" in install and "--find-links" in install and "-m venv" in install
     assert "serve --open" in assert_sh(files["start.sh"][0], "start.sh", tmp_path)
     assert "aarch64" in assert_notepad_txt(files["使用说明.txt"][0], "使用说明.txt")
+
+
+def _install_sh(tmp_path: Path, with_wheels: bool) -> subprocess.CompletedProcess:
+    """Run the Linux installer where the only python3 on PATH is a stand-in reporting Python 3.8."""
+    folder = tmp_path / "包"
+    (folder / "wheels").mkdir(parents=True)
+    if with_wheels:
+        (folder / "wheels" / f"nianbao-{VERSION}-py3-none-any.whl").write_bytes(b"")
+    (folder / "install.sh").write_bytes(ob.bundle_files(VERSION, LINUX_X64)["install.sh"][0])
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("dirname", "ls"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    old = bin_dir / "python3"
+    old.write_text('#!/bin/sh\n[ "$1" = --version ] && echo "Python 3.8.10"\nexit 1\n')
+    old.chmod(0o755)
+    env = {"PATH": str(bin_dir), "LANG": "C.UTF-8"}
+    return subprocess.run(
+        [shutil.which("sh"), str(folder / "install.sh")], env=env, capture_output=True, text=True
+    )
+
+
+def test_install_sh_messages(tmp_path):
+    proc = _install_sh(tmp_path / "a", with_wheels=False)
+    assert proc.returncode == 1 and "请先把整个压缩包解压" in proc.stdout
+    proc = _install_sh(tmp_path / "b", with_wheels=True)
+    assert proc.returncode == 1
+    assert "没有找到可用的 Python" in proc.stdout and "Python 3.8.10" in proc.stdout
+    assert "Python 3.11" in proc.stdout and not (tmp_path / "b" / "包" / "venv").exists()
 
 
 def test_parse_pins():
@@ -210,6 +240,13 @@ def bundles(tmp_path_factory) -> dict[str, Path]:
     return {k: out / ob.zip_name(VERSION, k) for k in ob.TARGETS}
 
 
+@pytest.fixture(scope="module")
+def extracted(bundles, tmp_path_factory) -> dict[str, Path]:
+    """Each bundle unpacked once (the folder a clerk gets), under a Chinese path."""
+    dest = tmp_path_factory.mktemp("解压")
+    return {key: _extract(path, dest) for key, path in bundles.items()}
+
+
 def _extract(zip_path: Path, dest: Path) -> Path:
     with zipfile.ZipFile(zip_path) as zf:
         for info in zf.infolist():
@@ -232,9 +269,9 @@ def _wheels(zip_path: Path) -> list[str]:
 @pytest.mark.parametrize("python", ob.PYTHONS)
 @pytest.mark.slow
 @pytest.mark.bundle
-def test_bundle_resolves_offline(bundles, tmp_path, key, python):
+def test_bundle_resolves_offline(extracted, key, python):
     """nianbao resolves for the platform and Python version from the bundle's folder alone."""
-    folder = _extract(bundles[key], tmp_path)
+    folder = extracted[key]
     proc = subprocess.run(
         [_uv(), "pip", "compile", "-", "--no-index", "--find-links", str(folder / "wheels"),
          "--python-platform", ob.TARGETS[key].uv_platform, "--python-version", python,
@@ -293,8 +330,8 @@ def _no_network() -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.bundle
-def test_linux_bundle_installs_offline_and_runs(bundles, tmp_path):
-    folder = _extract(bundles["linux-x86_64"], tmp_path / "解压")
+def test_linux_bundle_installs_offline_and_runs(extracted, tmp_path):
+    folder = extracted["linux-x86_64"]
     env = _offline_env(tmp_path / "home")
     env["PYTHON"] = sys.executable
     cmd = [*_no_network(), "sh", str(folder / "install.sh")]
