@@ -283,9 +283,23 @@ def check_report(
 
 
 def run_checks(
-    report: Report, spec: Spec | None, previous: Report | None = None, blank: str = "zero"
+    report: Report,
+    spec: Spec | None,
+    previous: Report | None = None,
+    blank: str = "zero",
+    localise: bool = True,
 ) -> Report:
-    """Append the check findings to the report's own (reader) findings and return it."""
+    """Append the check findings to the report's own (reader) findings and return it. With
+    ``localise``, a report whose relations fail also gets its error localisation (the
+    corrections, and findings naming the cells to change, first among the check findings)."""
     if spec is not None:
-        report.findings.extend(check_report(report, spec, previous, blank))
+        found = check_report(report, spec, previous, blank)
+        if localise and not report.unreadable and not report.empty:
+            from .localize.system import wanted
+
+            if wanted(report, spec, found, blank):
+                from .localize.explain import apply
+
+                found = apply(report, spec, found, blank)
+        report.findings.extend(found)
     return report

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
-from .vocab import TOOL_CODES, Severity, code_registry, spec_codes
+from .vocab import TOOL_CODES, Mark, Severity, code_registry, spec_codes
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
 CODES = TOOL_CODES  # the codes raised by the reader and the tool itself
@@ -25,6 +25,7 @@ class Finding:
     actual: str | None = None
     key: str = ""  # stable cell key, when the finding is about one value cell
     related: list[str] = field(default_factory=list)  # A1 refs of the other cells of a relation
+    mark: Mark = Mark.NONE  # how error localisation sees the cell (see vocab.Mark)
 
     @property
     def is_error(self) -> bool:

@@ -48,6 +48,8 @@ class Report:
     # them (see pipeline.compact_values) when they were compacted in a worker
     input: Any = field(default=None, repr=False)
     compact: tuple | None = field(default=None, repr=False)
+    corrections: list[dict] = field(default_factory=list)  # error localisation: every minimum set
+    corrections_truncated: bool = False  # more minimum sets than listed
 
     @property
     def errors(self) -> int:
@@ -82,6 +84,8 @@ class Report:
             "errors": self.errors,
             "warnings": self.warnings,
             "findings": [f.to_dict() for f in self.findings],
+            "corrections": self.corrections,
+            "corrections_truncated": self.corrections_truncated,
         }
         if with_values:
             d["values"] = {k: (None if v is None else json_num(v)) for k, v in self.values.items()}

@@ -154,6 +154,15 @@ class UploadSource(StrEnum):
         return {"unit": "单位上传", "clerk": "管理员代传"}[self]
 
 
+class Mark(StrEnum):
+    """How error localisation sees the cell a finding points at (what an annotated copy paints)."""
+
+    NONE = ""  # not concerned: painted by severity
+    FIX = "fix"  # a cell of the one minimum set: change it (red)
+    CANDIDATE = "candidate"  # one of several equally small changes (orange)
+    EXPLAINED = "explained"  # its relation fails because of another cell: not painted
+
+
 # ---- finding codes ----------------------------------------------------------------------
 
 
@@ -206,6 +215,10 @@ TOOL_CODES: dict[str, Code] = merge_codes(
         ("NB107", Severity.WARNING, "数值格被合并"),
         ("NB310", Severity.WARNING, "正文数字与表格不一致"),
         ("NB311", Severity.WARNING, "正文未说明信息处理费收取情况"),
+        ("NB401", Severity.ERROR, "最可能填错的单元格（错误定位）"),
+        ("NB402", Severity.ERROR, "有多种改法都能使勾稽关系成立（错误定位）"),
+        ("NB403", Severity.WARNING, "无有效数值的单元格，其值由勾稽关系推得（错误定位）"),
+        ("NB404", Severity.WARNING, "错误较多，无法判断哪一格有误（错误定位）"),
     )
 )
 

@@ -327,7 +327,7 @@ def aggregate(
         where=county_where(spec),
         source="aggregate",
     )
-    run_checks(county, spec, previous.county if previous else None, blank)
+    run_checks(county, spec, previous.county if previous else None, blank, localise=False)
     return Result(
         spec=spec,
         year=year,

@@ -1,0 +1,169 @@
+"""The edit rules of one report as a linear system: which cells, which rules, what is observed.
+
+The rules are the form's error-severity equalities within one report (every relation of 表三
+and 表四 in both forms; no warnings, no last-year terms, no inequalities), read from the spec.
+Cells are numbered in the spec's cell order (table, section, row, column), so every ordering
+derived from the numbers is the stable order findings are shown in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from functools import cache
+
+from ..spec import Rule, Spec
+from ..vocab import Severity
+
+
+@dataclass(frozen=True)
+class Domain:
+    """What a cell may hold: a lower bound (None: any) and whether it must be whole."""
+
+    low: Fraction | None
+    integer: bool
+
+    def admits(self, v: Fraction) -> bool:
+        return (self.low is None or v >= self.low) and (not self.integer or v.denominator == 1)
+
+
+def rule_terms(rule: Rule) -> dict[str, int]:
+    """cell key -> coefficient of the rule written as sum(coefficient * value) = 0."""
+    out: dict[str, int] = {}
+    for side, sgn in ((rule.lhs, 1), (rule.rhs, -1)):
+        for t in side:
+            out[t.cell] = out.get(t.cell, 0) + sgn * t.sign
+    return {k: c for k, c in out.items() if c}
+
+
+def is_edit_rule(rule: Rule) -> bool:
+    """An equality every clean report satisfies on its own values (an error, not a warning)."""
+    return rule.severity == Severity.ERROR and rule.op == "eq" and not rule.uses_previous
+
+
+@cache
+def edit_keys(spec: Spec) -> frozenset[str]:
+    """Every cell in at least one edit rule."""
+    return frozenset(k for r in spec.rules if is_edit_rule(r) for k in rule_terms(r))
+
+
+def wanted(report, spec: Spec, findings, blank: str) -> bool:
+    """Cheap test whether localisation has anything to say: an error at a cell of an edit rule
+    (a relation that fails, a negative or fractional count, a blank under --blank error), or a
+    cell in one with no usable value."""
+    cells = edit_keys(spec)
+    if report.invalid and not cells.isdisjoint(report.invalid):
+        return True
+    return any(f.severity == Severity.ERROR and f.key in cells for f in findings)
+
+
+@dataclass(eq=False)
+class Form:
+    """The edit rules of one spec, numbered: built once per spec."""
+
+    spec: Spec
+    keys: list[str]  # cell number -> key, every value cell of the spec
+    index: dict[str, int]
+    rules: list[Rule]  # the edit rules
+    coeffs: list[dict[int, int]]  # per rule: cell number -> coefficient
+    rules_of: dict[int, list[int]]  # cell number -> the rules it is in
+    domains: list[Domain]
+
+    @property
+    def cells(self) -> frozenset[int]:
+        """Every cell in at least one edit rule."""
+        return frozenset(self.rules_of)
+
+
+@cache
+def form_system(spec: Spec) -> Form:
+    keys = list(spec.cells)
+    index = {k: i for i, k in enumerate(keys)}
+    rules = [r for r in spec.rules if is_edit_rule(r)]
+    coeffs = [{index[k]: c for k, c in rule_terms(r).items()} for r in rules]
+    rules_of: dict[int, list[int]] = {}
+    for j, co in enumerate(coeffs):
+        for i in co:
+            rules_of.setdefault(i, []).append(j)
+    domains = []
+    for k in keys:
+        kind = spec.kinds[spec.cells[k].kind]
+        low = Fraction(Decimal(str(kind["min"]))) if "min" in kind else None
+        domains.append(Domain(low, kind.get("type") == "integer"))
+    return Form(spec, keys, index, rules, coeffs, rules_of, domains)
+
+
+@dataclass(eq=False)
+class Problem:
+    """One report's values against the edit rules."""
+
+    form: Form
+    x: dict[int, Fraction]  # observed value of each rule cell (unknowns: 0)
+    forced: frozenset[int]  # cells that must change: no usable value, or one the form forbids
+    unknown: frozenset[int]  # the forced cells with no value at all
+    residual: list[Fraction]  # per rule: sum(coefficient * x)
+    failing: list[int]  # rules that do not hold (unknowns counted as 0)
+    rules: list[int]  # the connected part of the failing rules and of the forced cells' rules
+
+    @property
+    def needed(self) -> bool:
+        return bool(self.failing or self.forced)
+
+
+def _observed(form: Form, values: dict, unknown_keys: set[str]) -> tuple[dict, set[int], set[int]]:
+    x: dict[int, Fraction] = {}
+    unknown: set[int] = set()
+    bad: set[int] = set()
+    for i in form.rules_of:
+        key = form.keys[i]
+        v = values.get(key)
+        if key in unknown_keys:
+            unknown.add(i)
+            x[i] = Fraction(0)
+            continue
+        x[i] = Fraction(0) if v is None else Fraction(v)
+        if not form.domains[i].admits(x[i]):
+            bad.add(i)
+    return x, unknown, bad
+
+
+def _component(form: Form, seeds: set[int]) -> list[int]:
+    """The rules connected to ``seeds`` through shared cells."""
+    seen, todo = set(seeds), list(seeds)
+    while todo:
+        j = todo.pop()
+        for i in form.coeffs[j]:
+            for j2 in form.rules_of[i]:
+                if j2 not in seen:
+                    seen.add(j2)
+                    todo.append(j2)
+    return sorted(seen)
+
+
+def components(problem: Problem) -> list[Problem]:
+    """The problem split into its connected parts (each solved on its own: the minimum sets of
+    the whole are the combinations of the parts' minimum sets)."""
+    form, out, left = problem.form, [], set(problem.rules)
+    while left:
+        part = _component(form, {min(left)})
+        left -= set(part)
+        cells = frozenset(i for j in part for i in form.coeffs[j])
+        failing = [j for j in problem.failing if j in part]
+        sub = Problem(
+            form, problem.x, problem.forced & cells, problem.unknown & cells, problem.residual, failing, part
+        )
+        out.append(sub)
+    return out
+
+
+def build_problem(form: Form, values: dict, unknown_keys: set[str]) -> Problem:
+    """The problem for one report: ``values`` by cell key (None: blank), ``unknown_keys`` the
+    cells with no usable value (text, formula errors; blanks under --blank error)."""
+    x, unknown, bad = _observed(form, values, unknown_keys)
+    residual = [sum((c * x[i] for i, c in co.items()), Fraction(0)) for co in form.coeffs]
+    forced = unknown | bad
+    failing = [j for j, r in enumerate(residual) if r]
+    seeds = set(failing).union(*(form.rules_of[i] for i in forced))
+    comp = _component(form, seeds) if seeds else []
+    return Problem(form, x, frozenset(forced), frozenset(unknown), residual, failing, comp)
