@@ -1,0 +1,258 @@
+"""Error localisation (Fellegi–Holt): the tool's minimum sets against an independent search.
+
+The oracle below knows nothing of nianbao.localize: it takes the spec's error-severity
+equalities, tries every set of cells (beyond the forced ones) of growing size among the cells
+of the relations touching the failing ones, and decides each set with numpy (a unique change)
+or a small integer program (free directions). Reports are consistent ones (conftest) with 1–2
+random changes and text cells injected, in memory and through real files of our template and
+of a hand-made layout.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import consistent_values
+from nianbao.checks import run_checks
+from nianbao.layout import workbook_layout
+from nianbao.localize.core import localise
+from nianbao.model import Report
+from nianbao.spec import Spec, get_spec
+
+SPECS = {v: get_spec(v) for v in ("2021", "2019")}
+MEMORY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FILES = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+# ---- the independent oracle -------------------------------------------------------------
+
+
+def edit_rules(spec: Spec) -> list[tuple[dict[str, int], object]]:
+    """(cell -> coefficient of sum(...) = 0, rule) for the error equalities within one year."""
+    out = []
+    for r in spec.rules:
+        if r.severity != "error" or r.op != "eq" or any(t.prev for t in r.lhs + r.rhs):
+            continue
+        co: dict[str, int] = {}
+        for t in r.lhs:
+            co[t.cell] = co.get(t.cell, 0) + t.sign
+        for t in r.rhs:
+            co[t.cell] = co.get(t.cell, 0) - t.sign
+        out.append(({k: c for k, c in co.items() if c}, r))
+    return out
+
+
+def domain(spec: Spec, key: str) -> tuple[Decimal | None, bool]:
+    kind = spec.kinds[spec.cells[key].kind]
+    return (Decimal(str(kind["min"])) if "min" in kind else None), kind.get("type") == "integer"
+
+
+def admissible(spec: Spec, key: str, v: Decimal) -> bool:
+    low, integer = domain(spec, key)
+    return (low is None or v >= low) and (not integer or v == v.to_integral_value())
+
+
+def set_works(spec: Spec, rules, x: dict, cells: tuple[str, ...]) -> bool:
+    """Whether new values of ``cells`` (others as observed) satisfy every rule, in domain."""
+    rows = [(co, r) for co, r in rules if any(c in co for c in cells)]
+    for co, _ in rules:
+        if not any(c in co for c in cells) and sum(c * x[k] for k, c in co.items()) != 0:
+            return False
+    a = np.array([[float(co.get(c, 0)) for c in cells] for co, _ in rows])
+    b = np.array([-float(sum(c * x[k] for k, c in co.items() if k not in cells)) for co, _ in rows])
+    sol, _, rank, _ = np.linalg.lstsq(a, b, rcond=None)
+    if not np.allclose(a @ sol, b, atol=1e-7):
+        return False
+    if rank == len(cells):
+        vals = {c: Decimal(str(round(float(v), 6))) for c, v in zip(cells, sol, strict=True)}
+        exact = all(
+            sum(co.get(c, 0) * vals[c] for c in cells) == Decimal(str(b[i])).quantize(Decimal(1))
+            for i, (co, _) in enumerate(rows)
+        )
+        return exact and all(admissible(spec, c, v) for c, v in vals.items())
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    lows = [domain(spec, c)[0] for c in cells]
+    res = milp(
+        np.zeros(len(cells)),
+        constraints=[LinearConstraint(a, b, b)],
+        integrality=np.array([int(domain(spec, c)[1]) for c in cells]),
+        bounds=Bounds([-np.inf if lo is None else float(lo) for lo in lows], np.inf),
+    )
+    return res.status == 0
+
+
+def oracle(spec: Spec, values: dict, unknown: set[str], max_extra: int = 3) -> list[tuple[str, ...]] | None:
+    """Every minimum set (sorted cell keys, in the spec's cell order), by brute force."""
+    rules = edit_rules(spec)
+    order = {k: i for i, k in enumerate(spec.cells)}
+    x = {k: (Decimal(0) if k in unknown or values.get(k) is None else values[k]) for co, _ in rules for k in co}
+    forced = {k for k in x if k in unknown or not admissible(spec, k, x[k])}
+    failing = [co for co, _ in rules if sum(c * x[k] for k, c in co.items()) != 0]
+    seeds = failing + [co for co, _ in rules if forced & set(co)]
+    seed_cells = {k for co in seeds for k in co}
+    touching = [co for co, _ in rules if seed_cells & set(co)]
+    candidates = sorted({k for co in touching for k in co} - forced, key=order.get)
+    for k in range(max_extra + 1):
+        found = []
+        for extra in itertools.combinations(candidates, k):
+            cells = tuple(sorted(forced.union(extra), key=order.get))
+            if all(set(co) & set(cells) for co in failing) and set_works(spec, rules, x, cells):
+                found.append(cells)
+        if found:
+            return sorted(found, key=lambda s: [order[c] for c in s])
+    return None
+
+
+# ---- reports with injected errors -------------------------------------------------------
+
+
+def cell_map(spec: Spec) -> dict[str, tuple[str, str]]:
+    return {k: (tl.sheet, b.ref) for tl in workbook_layout(spec).tables for k, b in tl.values.items()}
+
+
+def in_memory(spec: Spec, vals: dict, texts=()) -> Report:
+    values = {k: (None if k in texts else Decimal(v)) for k, v in vals.items()}
+    return Report(path="内存", form=spec.version, values=values, where=cell_map(spec), invalid=set(texts))
+
+
+@st.composite
+def damaged(draw, max_changes: int = 2):
+    """(spec, values, text cells): a consistent report with 1–``max_changes`` changed cells
+    (a changed cell may become text)."""
+    spec = SPECS[draw(st.sampled_from(sorted(SPECS)))]
+    vals = consistent_values(spec, draw(st.integers(0, 10_000)))
+    cells = sorted({k for co, _ in edit_rules(spec) for k in co}, key=list(spec.cells).index)
+    chosen = draw(st.lists(st.sampled_from(cells), min_size=1, max_size=max_changes, unique=True))
+    texts = set()
+    for k in chosen:
+        if draw(st.integers(0, 5)) == 0:
+            texts.add(k)
+        else:
+            vals[k] = vals[k] + draw(st.integers(-6, 9).filter(bool))
+    return spec, vals, texts
+
+
+def tool_sets(loc) -> tuple[list[tuple[str, ...]], bool]:
+    sets, more = loc.corrections()
+    return [tuple(ch.key for ch in s) for s in sets], more
+
+
+def assert_matches_oracle(spec: Spec, report: Report, unknown: set[str]) -> None:
+    want = oracle(spec, report.values, unknown)
+    loc = localise(report, spec)
+    if loc is None:
+        assert want == [()]
+        return
+    assert not any(p.too_many for p in loc.parts)
+    got, more = tool_sets(loc)
+    assert got == want[:10]
+    assert more == (len(want) > 10)
+
+
+@MEMORY
+@given(damaged())
+def test_minimum_sets_equal_brute_force(case):
+    spec, vals, texts = case
+    report = in_memory(spec, vals, texts)
+    assert_matches_oracle(spec, report, texts)
+
+
+@MEMORY
+@given(damaged())
+def test_suggested_values_make_every_relation_hold(case):
+    spec, vals, texts = case
+    report = in_memory(spec, vals, texts)
+    loc = localise(report, spec)
+    if loc is None:
+        return
+    x = {k: (Decimal(0) if v is None else v) for k, v in report.values.items()}
+    for s in loc.corrections()[0]:
+        fixed = dict(x)
+        for ch in s:
+            assert ch.actual == (None if ch.key in texts else x[ch.key])
+            if ch.suggested is not None:
+                assert ch.suggested != ch.actual
+                assert admissible(spec, ch.key, ch.suggested)
+                fixed[ch.key] = ch.suggested
+        if all(ch.suggested is not None for ch in s):
+            for co, _ in edit_rules(spec):
+                assert sum(c * fixed[k] for k, c in co.items()) == 0
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(damaged(max_changes=3), st.data())
+def test_three_changes_search_equals_milp(case, data):
+    spec, vals, texts = case
+    report = in_memory(spec, vals, texts)
+    a, b = localise(report, spec), localise(report, spec, method="milp")
+    assert (a is None) == (b is None)
+    if a is not None:
+        assert [p.too_many for p in a.parts] == [p.too_many for p in b.parts]
+        assert tool_sets(a) == tool_sets(b)
+
+
+def _read(path: Path):
+    from nianbao.inputs import collect
+    from nianbao.reader import read_report
+
+    return read_report(collect([path]).items[0])
+
+
+@FILES
+@given(damaged())
+def test_through_our_template(case):
+    from nianbao.template import write_template
+
+    spec, vals, texts = case
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / "填报表.xlsx"
+        write_template(p, spec, unit="县测试局", year=2025, values={k: vals[k] for k in vals if k not in texts})
+        if texts:
+            _put_text(p, {cell_map(spec)[k] for k in texts})
+        report = _read(p)
+    assert report.invalid == texts
+    assert_matches_oracle(spec, report, texts)
+    _assert_cells_are_the_files(report)
+
+
+def _put_text(path: Path, refs) -> None:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path)
+    for sheet, ref in refs:
+        wb[sheet][ref].value = "无"
+    wb.save(path)
+
+
+def _assert_cells_are_the_files(report: Report) -> None:
+    run_checks(report, get_spec(report.form))
+    for corr in report.corrections:
+        for c in corr["cells"]:
+            key = next(k for k, w in report.where.items() if w == (c["sheet"], c["cell"]))
+            want = report.values.get(key)
+            assert c["actual"] == (None if want is None else float(want) if want % 1 else int(want))
+
+
+@FILES
+@given(damaged())
+def test_through_a_hand_made_layout(case):
+    from test_reader import handmade, save_openpyxl
+
+    spec, vals, texts = case
+    written = {k: ("无" if k in texts else v) for k, v in vals.items()}
+    sheets, merges, where = handmade(spec, written, cover={"unit": "县手工局", "year": 2025})
+    with tempfile.TemporaryDirectory() as tmp:
+        report = _read(save_openpyxl(Path(tmp) / "手工.xlsx", sheets, merges))
+    assert report.source == "labels" and report.invalid == texts
+    assert {k: report.where[k] for k in where} == where
+    assert_matches_oracle(spec, report, texts)
+    _assert_cells_are_the_files(report)
