@@ -256,3 +256,167 @@ def test_through_a_hand_made_layout(case):
     assert {k: report.where[k] for k in where} == where
     assert_matches_oracle(spec, report, texts)
     _assert_cells_are_the_files(report)
+
+
+# ---- the cases of the issue, as a user meets them ----------------------------------------
+
+S21 = SPECS["2021"]
+
+
+def _cli(*args):
+    from typer.testing import CliRunner
+
+    from nianbao.cli import app
+
+    res = CliRunner().invoke(app, [str(a) for a in args])
+    assert "Traceback" not in res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
+    return res
+
+
+def _check_json(path: Path) -> dict:
+    import json
+
+    res = _cli("check", path, "--format", "json")
+    assert res.exit_code == 1
+    (doc,) = json.loads(res.stdout)["files"]
+    return doc
+
+
+def _new_total_359() -> dict:
+    """A consistent report whose row 一、本年新收 adds up to 359."""
+    vals = consistent_values(S21, 3)
+    d = 359 - vals["nb_t3_new_total"]
+    for k in ("nb_t3_new_natural", "nb_t3_carry_next_natural", "nb_t3_carry_next_total"):
+        vals[k] += d
+    vals["nb_t3_new_total"] = 359
+    assert localise(in_memory(S21, vals), S21) is None
+    return vals
+
+
+def test_wrong_total_names_only_that_total(tmp_path):
+    """J7 = 360 where the row adds up to 359: J7 is named, J31 (right) is not."""
+    vals = _new_total_359()
+    vals["nb_t3_new_total"] = 360
+    p = tmp_path / "县甲局.xlsx"
+    from nianbao.template import write_template
+
+    write_template(p, S21, unit="县甲局", year=2025, values=vals)
+    doc = _check_json(p)
+    assert doc["corrections_truncated"] is False
+    assert doc["corrections"] == [
+        {
+            "cells": [
+                {
+                    "sheet": "表三",
+                    "cell": "J7",
+                    "table": "表三",
+                    "row": "一、本年新收政府信息公开申请数量",
+                    "column": "总计",
+                    "actual": 360,
+                    "suggested": 359,
+                }
+            ]
+        }
+    ]
+    by_cell = {}
+    for f in doc["findings"]:
+        by_cell.setdefault(f["cell"], []).append(f)
+    assert sorted(by_cell) == ["J31", "J7"]
+    (nb203,) = by_cell["J31"]
+    assert nb203["code"] == "NB203" and nb203["expected"] is None and "由 J7 引起" in nb203["message"]
+    assert "应为" not in nb203["message"]
+    first = doc["findings"][0]
+    assert first["code"] == "NB401" and first["cell"] == "J7" and first["expected"] == "359"
+    assert first["message"] == (
+        "最可能填错：表三 J7（一、本年新收政府信息公开申请数量 / 总计）应为 359，实为 360；"
+        "改正后表三全部勾稽关系成立"
+    )
+
+
+def test_wrong_leaf_is_named_where_row_and_column_cross(tmp_path):
+    """D9 typed 9 too high: D9 is named with its value; J9 and D30 only point to it."""
+    vals = consistent_values(S21, 4)
+    right = vals["nb_t3_r_open_natural"]
+    vals["nb_t3_r_open_natural"] = right + 9
+    report = in_memory(S21, vals)
+    run_checks(report, S21)
+    assert [c["cell"] for s in report.corrections for c in s["cells"]] == ["D9"]
+    fix = [f for f in report.findings if f.code == "NB401"]
+    assert [(f.cell, f.expected, f.actual) for f in fix] == [("D9", str(right), str(right + 9))]
+    rel = {f.cell: f for f in report.findings if f.code in ("NB201", "NB202")}
+    assert sorted(rel) == ["D30", "J9"]
+    assert all(f.expected is None and "由 D9 引起" in f.message for f in rel.values())
+
+
+def test_sample_seven_total_never_proposes_a_negative_value(tmp_path):
+    from nianbao.samples import build_samples
+
+    made = {p.stem: p for p in build_samples(tmp_path)}
+    doc = _check_json(made["错误-七总计不符"])
+    cells = [c for s in doc["corrections"] for c in s["cells"]]
+    assert cells and all(c["suggested"] is not None and c["suggested"] >= 0 for c in cells)
+    assert not any("应为 -" in f["message"] or (f["expected"] or "").startswith("-") for f in doc["findings"])
+    # the one wrong cell is the total itself: D30 (（七）总计 / 自然人), one too high
+    (only,) = doc["corrections"]
+    assert [(c["cell"], c["actual"] - c["suggested"]) for c in only["cells"]] == [("D30", 1)]
+
+
+def test_leaf_against_total_is_ambiguous(tmp_path):
+    """A 表四 leaf in no other rule: leaf and total explain the failure alike — every cell
+    that can take the value is listed, none preferred, and the relation finding gives no 应为."""
+    vals = {k: 0 for k in S21.cells}
+    vals.update(nb_t4_review_upheld=2, nb_t4_review_pending=1, nb_t4_review_total=2)
+    report = in_memory(S21, vals)
+    run_checks(report, S21)
+    assert [[c["cell"] for c in s["cells"]] for s in report.corrections] == [["A7"], ["D7"], ["E7"]]
+    (amb,) = [f for f in report.findings if f.code == "NB402"]
+    # B7 and C7 (0) cannot go down: never proposed
+    assert amb.message == "以下任一处改正都能使勾稽关系成立：A7 改为 1；或 D7 改为 0；或 E7 改为 3。请核对原始台账"
+    (rel,) = [f for f in report.findings if f.code == "NB204"]
+    assert rel.expected is None and "应为" not in rel.message
+
+
+def test_text_cell_value_follows_from_the_relations():
+    vals = consistent_values(S21, 5)
+    vals["nb_t4_review_upheld"] = 3
+    vals["nb_t4_review_total"] = sum(
+        vals[f"nb_t4_review_{k}"] for k in ("upheld", "corrected", "other", "pending")
+    )
+    report = in_memory(S21, vals, texts={"nb_t4_review_upheld"})
+    run_checks(report, S21)
+    (f,) = [f for f in report.findings if f.code == "NB403"]
+    assert (f.cell, f.message) == ("A7", "该格应为 3（由勾稽关系推得）")
+
+
+@pytest.mark.parametrize("blank", ["zero", "error"])
+def test_blank_policy(blank):
+    """A blank leaf is an observed 0 under --blank zero, an unknown under --blank error."""
+    vals = consistent_values(S21, 6)
+    vals["nb_t4_review_corrected"] = 2
+    vals["nb_t4_review_total"] = sum(
+        vals[f"nb_t4_review_{k}"] for k in ("upheld", "corrected", "other", "pending")
+    )
+    report = in_memory(S21, vals)
+    report.values["nb_t4_review_corrected"] = None
+    report.blank = ["nb_t4_review_corrected"]
+    run_checks(report, S21, blank=blank)
+    codes = {f.code for f in report.findings}
+    if blank == "zero":
+        assert "NB402" in codes and len(report.corrections) > 1
+    else:
+        assert [c["cell"] for s in report.corrections for c in s["cells"]] == ["B7"]
+        (f,) = [f for f in report.findings if f.code == "NB403"]
+        assert f.message == "该格应为 2（由勾稽关系推得）"
+
+
+def test_too_many_errors_keeps_the_relation_findings():
+    vals = consistent_values(S21, 7)
+    for i, k in enumerate(k for k in S21.cells if k.startswith("nb_t3_deny_")):
+        vals[k] += 1 + i % 3
+    report = in_memory(S21, vals)
+    run_checks(report, S21)
+    (f,) = [f for f in report.findings if f.code == "NB404"]
+    assert f.message == "错误较多，无法判断哪一格有误" and report.corrections == []
+    rel = [f for f in report.findings if f.code in ("NB201", "NB202")]
+    assert rel and all(f.expected is not None and f.mark == "" for f in rel)
