@@ -94,7 +94,8 @@ def oracle(spec: Spec, values: dict, unknown: set[str], max_extra: int = 3) -> l
     """Every minimum set (sorted cell keys, in the spec's cell order), by brute force."""
     rules = edit_rules(spec)
     order = {k: i for i, k in enumerate(spec.cells)}
-    x = {k: (Decimal(0) if k in unknown or values.get(k) is None else values[k]) for co, _ in rules for k in co}
+    cells = {k for co, _ in rules for k in co}
+    x = {k: (Decimal(0) if k in unknown or values.get(k) is None else values[k]) for k in cells}
     forced = {k for k in x if k in unknown or not admissible(spec, k, x[k])}
     failing = [co for co, _ in rules if sum(c * x[k] for k, c in co.items()) != 0]
     seeds = failing + [co for co, _ in rules if forced & set(co)]
@@ -215,7 +216,8 @@ def test_through_our_template(case):
     spec, vals, texts = case
     with tempfile.TemporaryDirectory() as tmp:
         p = Path(tmp) / "填报表.xlsx"
-        write_template(p, spec, unit="县测试局", year=2025, values={k: vals[k] for k in vals if k not in texts})
+        filled = {k: v for k, v in vals.items() if k not in texts}
+        write_template(p, spec, unit="县测试局", year=2025, values=filled)
         if texts:
             _put_text(p, {cell_map(spec)[k] for k in texts})
         report = _read(p)
@@ -372,7 +374,9 @@ def test_leaf_against_total_is_ambiguous(tmp_path):
     assert [[c["cell"] for c in s["cells"]] for s in report.corrections] == [["A7"], ["D7"], ["E7"]]
     (amb,) = [f for f in report.findings if f.code == "NB402"]
     # B7 and C7 (0) cannot go down: never proposed
-    assert amb.message == "以下任一处改正都能使勾稽关系成立：A7 改为 1；或 D7 改为 0；或 E7 改为 3。请核对原始台账"
+    assert amb.message == (
+        "以下任一处改正都能使勾稽关系成立：A7 改为 1；或 D7 改为 0；或 E7 改为 3。请核对原始台账"
+    )
     (rel,) = [f for f in report.findings if f.code == "NB204"]
     assert rel.expected is None and "应为" not in rel.message
 
