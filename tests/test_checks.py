@@ -75,11 +75,22 @@ def test_kinds_negative_decimal_and_places():
     spec, lay, r = make_report()
     r.values["nb_t3_deny_1_natural"] = Decimal(-1)
     r.values["nb_t3_deny_2_natural"] = Decimal("1.5")
-    r.values["nb_t2_fee_amount"] = Decimal("1.123456")
+    r.values["nb_t2_fee_amount"] = Decimal("1.1234567")
     codes = {(f.code, f.cell) for f in check_report(r, spec)}
     assert ("NB103", lay.cell("nb_t3_deny_1_natural")[1].ref) in codes
     assert ("NB104", lay.cell("nb_t3_deny_2_natural")[1].ref) in codes
     assert ("NB106", lay.cell("nb_t2_fee_amount")[1].ref) in codes
+
+
+@pytest.mark.parametrize("version", ["2021", "2019"])
+def test_amounts_in_wan_yuan_may_have_six_decimals(version):
+    """万元 to the 分: a real 行政事业性收费 of 24252.311082 万元 is valid."""
+    spec, _lay, r = make_report(version)
+    amounts = [k for k, c in spec.cells.items() if spec.kinds[c.kind].get("type") == "decimal"]
+    assert amounts
+    for k in amounts:
+        r.values[k] = Decimal("24252.311082")
+    assert not [f for f in check_report(r, spec) if f.key in amounts]
 
 
 def test_signed_kind_accepts_negative_in_2019():

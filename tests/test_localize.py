@@ -39,7 +39,7 @@ def edit_rules(spec: Spec) -> list[tuple[dict[str, int], object]]:
     """(cell -> coefficient of sum(...) = 0, rule) for the error equalities within one year."""
     out = []
     for r in spec.rules:
-        if r.severity != "error" or r.op != "eq" or any(t.prev for t in r.lhs + r.rhs):
+        if r.severity != "error" or str(r.op) != "eq" or any(t.prev for t in r.lhs + r.rhs):
             continue
         co: dict[str, int] = {}
         for t in r.lhs:

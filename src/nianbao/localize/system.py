@@ -30,16 +30,13 @@ class Domain:
 
 def rule_terms(rule: Rule) -> dict[str, int]:
     """cell key -> coefficient of the rule written as sum(coefficient * value) = 0."""
-    out: dict[str, int] = {}
-    for side, sgn in ((rule.lhs, 1), (rule.rhs, -1)):
-        for t in side:
-            out[t.cell] = out.get(t.cell, 0) + sgn * t.sign
-    return {k: c for k, c in out.items() if c}
+    return dict(rule.linear().coeffs)
 
 
 def is_edit_rule(rule: Rule) -> bool:
     """An equality every clean report satisfies on its own values (an error, not a warning)."""
-    return rule.severity == Severity.ERROR and rule.op == "eq" and not rule.uses_previous
+    lin = rule.linear()
+    return rule.severity == Severity.ERROR and lin.sense == "==" and not lin.prev
 
 
 @cache
