@@ -74,9 +74,10 @@ def to_decimal(v: Fraction) -> Decimal:
 
 
 def unknown_keys(report, blank: str) -> set[str]:
-    """Cells with no usable value: not a number, or blank under --blank error."""
+    """Cells with no usable value: not a number, or blank under --blank error (any mode but the
+    default "zero", in which a blank is an observed 0)."""
     out = set(report.invalid)
-    if blank == "error":
+    if blank != "zero":
         out.update(report.blank)
     return out
 

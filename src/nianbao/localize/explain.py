@@ -10,6 +10,8 @@ they name the cells that explain them. ``Finding.mark`` tells the annotated copy
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from ..findings import Finding, fmt_number, make
 from ..spec import Spec
 from ..vocab import Mark
@@ -100,10 +102,12 @@ def _too_many(report, spec: Spec, part: Part) -> list[Finding]:
 
 def _relation_text(report, spec: Spec, f: Finding, rule, part: Part) -> None:
     """Rewrite a relation finding of ``part``: its 应为 only at a cell of the unique set."""
-    from ..checks import evaluate
-
-    res = evaluate(rule, report)
-    sides = f"（{fmt_number(res[0])} ≠ {fmt_number(res[1])}）" if res else ""
+    sides = ""
+    if report.invalid.isdisjoint(rule.cells()):
+        lhs, rhs = (
+            sum((t.sign * report.value(t.cell) for t in ts), Decimal(0)) for ts in (rule.lhs, rule.rhs)
+        )
+        sides = f"（{fmt_number(lhs)} ≠ {fmt_number(rhs)}）"
     in_rule = {t.cell for t in rule.lhs + rule.rhs}
     head = f"{f.table}“{f.row} / {f.column}”所在的“{rule.name}”不成立{sides}"
     if part.unique:
