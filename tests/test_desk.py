@@ -359,3 +359,36 @@ def test_qr_code_decodes_to_the_link(desk, coll, tmp_path):
     qr(link).save(str(png), scale=6, border=4)  # the code the page shows, as a picture zbar reads
     out = subprocess.run(["zbarimg", "--raw", "-q", str(png)], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == link
+
+
+def test_publish_from_accepted_returns_refuses_partial_unless_forced(tmp_path):
+    import docx
+
+    from nianbao.desk.outputs import publish_accepted
+
+    d = Desk(tmp_path / "desk")
+    try:
+        c = d.create(ROSTER, year=YEAR, form="2021", public_url="http://10.1.2.3", issuer="示例县人民政府")
+        for seed, u in enumerate(c["units"][:2], start=40):
+            d.upload(u["id"], "a.xlsx", filled(tmp_path, u["name"], seed))
+            d.submit(u["id"])
+            d.accept(u["id"])
+        with pytest.raises(DeskError, match="计入 2/3") as e:
+            publish_accepted(d, c["id"], "docx")
+        assert e.value.status == 409
+        name, data = publish_accepted(d, c["id"], "docx", force=True)
+        assert name == "示例县人民政府2025年政府信息公开工作年度报告.docx"
+        out = tmp_path / name
+        out.write_bytes(data)
+        text = "\n".join(p.text for p in docx.Document(str(out)).paragraphs)
+        assert "示例县人民政府" in text and "2/3" in text
+        last = c["units"][2]
+        d.upload(last["id"], "b.xlsx", filled(tmp_path, last["name"], 42))
+        d.submit(last["id"])
+        d.accept(last["id"])
+        name, html = publish_accepted(d, c["id"], "html")
+        page = html.decode("utf-8")
+        total = sum(consistent_values(get_spec("2021"), s)["nb_t3_new_total"] for s in (40, 41, 42))
+        assert "2/3" not in page and f">{total}<" in page
+    finally:
+        d.close()

@@ -106,6 +106,10 @@ def test_campaign_over_http(site, tmp_path):
     assert Decimal(str(wb[sheet][ref.replace("$", "")].value)) == Decimal(want)
     board = site.get(f"/desk/{cid}")
     assert board.status_code == 200 and "已通过" in board.text and "已退回" in board.text
+    partial = site.get(f"/desk/{cid}/download/report.docx")
+    assert partial.status_code == 409 and "计入 1/3" in partial.text
+    forced = site.get(f"/desk/{cid}/download/report.docx?force=1")
+    assert forced.status_code == 200 and forced.content[:2] == b"PK"
 
 
 def test_a_unit_link_reaches_only_its_own_unit(site, tmp_path):

@@ -129,12 +129,48 @@ def aggregate_accepted(desk: Desk, cid: str, out: Path) -> dict:
     with tempfile.TemporaryDirectory(prefix="nianbao-desk-") as tmp:
         roster = accepted_files(desk, cid, Path(tmp))
         res = aggregate([Path(tmp)], roster=roster, year=c["year"], jobs=1)
+        res.unit = c["issuer"]  # whose report the aggregate is: publish titles it so
         try:
             write_aggregate(res, out, force=True)
             summed = len(res.summed)
         finally:
             res.close()
     return {"path": str(out), "summed": summed, "units": len(roster)}
+
+
+def publish_accepted(desk: Desk, cid: str, kind: str, *, force: bool = False) -> tuple[str, bytes]:
+    """The collection's own report (Word or web page) from the aggregate of the accepted returns.
+    While not every unit is accepted it is refused, unless ``force``: then page 1 says so."""
+    from ..inputs import Input
+    from ..pipeline import read_and_check
+    from ..publish import build_document, render
+    from ..spec import get_spec
+
+    c = desk.collection(cid)
+    with tempfile.TemporaryDirectory(prefix="nianbao-desk-") as tmp:
+        agg = Path(tmp) / "汇总.xlsx"
+        aggregate_accepted(desk, cid, agg)
+        report = read_and_check(
+            Input(display=agg.name, name=agg.name, suffix=".xlsx", path=agg, kind="workbook")
+        )
+    cov = report.coverage
+    notice = cov.text() if cov is not None and not cov.complete else ""
+    if notice and not force:
+        raise DeskError(
+            f"{notice}，尚未全部审核通过；如确需先行发布，请选择“仍然发布”（首页会注明数据不完整）", 409
+        )
+    if report.errors and not force:
+        raise DeskError(f"汇总数据审核有 {report.errors} 处错误，请先核对", 409)
+    doc = build_document(
+        report,
+        get_spec(report.form or c["form"]),
+        unit=c["issuer"] or None,
+        year=c["year"],
+        errors=report.errors,
+        coverage=notice,
+    )
+    stem = f"{c['issuer'] or ''}{c['year']}年政府信息公开工作年度报告"
+    return f"{stem}.{kind}", render(doc, kind)
 
 
 # moving a collection between desks ----------------------------------------------------------------

@@ -16,6 +16,8 @@ from ...desk import Decision, DeskError, UnitState
 from ..common import XLSX, UploadError, attachment, clean_text, forms, read_uploads, web_of, year_of
 from .desk_common import desk_of, finding_rows, refusal, tone_of
 
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
 
 def _address(req: Request) -> str:
     return req.client.host if req.client else ""
@@ -210,6 +212,12 @@ async def desk_download(req: Request) -> Response:
                 await run_in_threadpool(outputs.aggregate_accepted, desk, cid, out)
                 data = out.read_bytes()
             return Response(data, media_type=XLSX, headers=attachment(f"{c['year']}年度汇总.xlsx"))
+        if what in ("report.docx", "report.html"):
+            force = req.query_params.get("force") == "1"
+            kind = what.split(".")[1]
+            name, data = await run_in_threadpool(outputs.publish_accepted, desk, cid, kind, force=force)
+            media = "text/html; charset=utf-8" if kind == "html" else DOCX
+            return Response(data, media_type=media, headers=attachment(name))
         raise DeskError("找不到这个文件", 404)
     except DeskError as e:
         return refusal(req, e)
