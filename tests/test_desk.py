@@ -392,3 +392,68 @@ def test_publish_from_accepted_returns_refuses_partial_unless_forced(tmp_path):
         assert "2/3" not in page and f">{total}<" in page
     finally:
         d.close()
+
+
+def test_a_county_reports_its_aggregate_to_the_city_through_a_unit_link(tmp_path):
+    from nianbao.desk.outputs import aggregate_accepted
+
+    county = Desk(tmp_path / "county")
+    city = Desk(tmp_path / "city")
+    try:
+        c = county.create(
+            ROSTER, year=YEAR, form="2021", public_url="http://10.1.1.1", issuer="示例县人民政府"
+        )
+        for i, u in enumerate(c["units"][:2]):
+            county.upload(u["id"], "a.xlsx", filled(tmp_path, u["name"], 60 + i))
+            county.submit(u["id"])
+            county.accept(u["id"])
+        agg = tmp_path / "示例县汇总.xlsx"
+        aggregate_accepted(county, c["id"], agg)
+        roster = [{"单位名称": "示例县人民政府"}, {"单位名称": "另一县人民政府"}]
+        m = city.create(roster, year=YEAR, form="2021", public_url="http://10.2.2.2", issuer="示例市人民政府")
+        unit = m["units"][0]
+        up = city.upload(unit["id"], agg.name, agg.read_bytes())
+        assert up["status"] == "passed" and up["reported_unit"] == "示例县人民政府"
+        assert up["result"]["coverage"] == "计入 2/3 个单位（未报送 1）"
+        assert not up["result"]["coverage_complete"]
+        city.submit(unit["id"])
+        assert city.accept(unit["id"])["state"] == UnitState.ACCEPTED
+    finally:
+        county.close()
+        city.close()
+
+
+@pytest.mark.xfail(
+    strict=True, reason="aggregates as inputs of aggregate (roll-up, issue 15 item 7) not yet landed"
+)
+def test_the_city_aggregate_sums_the_county_aggregates(tmp_path):
+    from nianbao.desk.outputs import aggregate_accepted
+
+    county = Desk(tmp_path / "county")
+    city = Desk(tmp_path / "city")
+    try:
+        c = county.create(
+            ROSTER, year=YEAR, form="2021", public_url="http://10.1.1.1", issuer="示例县人民政府"
+        )
+        for i, u in enumerate(c["units"][:2]):
+            county.upload(u["id"], "a.xlsx", filled(tmp_path, u["name"], 60 + i))
+            county.submit(u["id"])
+            county.accept(u["id"])
+        agg = tmp_path / "示例县汇总.xlsx"
+        aggregate_accepted(county, c["id"], agg)
+        m = city.create(
+            [{"单位名称": "示例县人民政府"}], year=YEAR, form="2021", public_url="http://10.2.2.2"
+        )
+        unit = m["units"][0]
+        city.upload(unit["id"], agg.name, agg.read_bytes())
+        city.submit(unit["id"])
+        city.accept(unit["id"])
+        out = tmp_path / "市汇总.xlsx"
+        assert aggregate_accepted(city, m["id"], out)["summed"] == 1
+        wb = openpyxl.load_workbook(out)
+        sheet, ref = next(iter(wb.defined_names["nb_t3_new_total"].destinations))
+        want = sum(consistent_values(get_spec("2021"), s)["nb_t3_new_total"] for s in (60, 61))
+        assert Decimal(str(wb[sheet][ref.replace("$", "")].value)) == want
+    finally:
+        county.close()
+        city.close()

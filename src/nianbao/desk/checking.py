@@ -27,6 +27,9 @@ def check_file(path: Path, filename: str, *, form: str, year: int, blank: str = 
     doc["where"] = {k: list(v) for k, v in report.where.items()}
     doc.setdefault("corrections", [])
     doc.setdefault("corrections_truncated", False)
+    cov = report.coverage
+    doc["coverage"] = cov.text() if cov is not None else ""  # an aggregate sent up as a return
+    doc["coverage_complete"] = cov.complete if cov is not None else True
     problems = _collection_problems(report, form, year)
     doc["problems"] = problems
     doc["errors"] = report.errors + len(problems)

@@ -482,6 +482,7 @@ class Desk:
                     "explained": len(up["explanations"]) if up else 0,
                     "to_explain": len(wants),
                     "comment": u["comment"],
+                    "coverage": up["result"].get("coverage", "") if up else "",
                     "link": self.link(c, u),
                 }
             )
