@@ -20,7 +20,7 @@ import xlsxwriter
 from typer.testing import CliRunner
 
 from conftest import consistent_values
-from nianbao import pipeline
+from nianbao import engine
 from nianbao.aggregate import (
     STATUS_ORDER,
     date_key,
@@ -488,7 +488,7 @@ def test_renamed_outputs_among_many_files_are_skipped_by_the_workers(tmp_path):
     reader from their properties) are skipped, and leave no empty rows behind."""
     src = tmp_path / "in"
     src.mkdir()
-    n = pipeline.PARALLEL_MIN + 2
+    n = engine.PARALLEL_MIN + 2
     for i in range(n):
         unit_file(src / f"单位{i:02}.xlsx", f"单位{i:02}", consistent_values(S21, i))
     first = tmp_path / "汇总.xlsx"
@@ -551,25 +551,24 @@ def test_names_and_dates():
     assert date_key("不详") is None and date_key("") is None
 
 
-def _crashing_work(args):
-    items = args[0]
+def _crashing_work(work, items, failed):
     if any("crash" in it.name for it in items):
         os._exit(3)
-    return _real_work(args)
+    return _real_work(work, items, failed)
 
 
-_real_work = pipeline.read_chunk
+_real_work = engine.run_chunk
 
 
 def test_stream_survives_a_dying_worker(tmp_path, monkeypatch):
     src = tmp_path / "in"
     src.mkdir()
     unit_file(src / "a.xlsx", "甲局", consistent_values(S21, 1))
-    for i in range(pipeline.PARALLEL_MIN + 1):
+    for i in range(engine.PARALLEL_MIN + 1):
         shutil.copy(src / "a.xlsx", src / f"a{i:02}.xlsx")
     shutil.copy(src / "a.xlsx", src / "crash.xlsx")
     items = collect([src]).items
-    monkeypatch.setattr(pipeline, "read_chunk", _crashing_work)
+    monkeypatch.setattr(engine, "run_chunk", _crashing_work)
     got = {i: r for i, _, r in stream_reports(iter(items), jobs=2)}
     assert sorted(got) == list(range(len(items)))
     crash = next(i for i, it in enumerate(items) if it.name == "crash.xlsx")
@@ -578,8 +577,8 @@ def test_stream_survives_a_dying_worker(tmp_path, monkeypatch):
 
 
 def test_aggregate_reads_back_as_the_county_report(county):
-    from nianbao.aggregate.readback import read_aggregate_report
     from nianbao.inputs import Input
+    from nianbao.reader.aggregate import read_aggregate_report
 
     def item(p: Path) -> Input:
         return Input(display=str(p), name=p.name, suffix=".xlsx", path=p)
@@ -630,11 +629,11 @@ def test_detail_written_while_reading_equals_the_plain_workbook(tmp_path, monkey
     they are read, in input order, and the workbook is the same as one written afterwards."""
     from nianbao.aggregate import Roster
 
-    monkeypatch.setattr(pipeline, "CHUNK", 3)  # many small chunks: they come back out of order
+    monkeypatch.setattr(engine, "CHUNK", 3)  # many small chunks: they come back out of order
 
     src = tmp_path / "in"
     src.mkdir()
-    n = pipeline.PARALLEL_MIN + 5
+    n = engine.PARALLEL_MIN + 5
     vals = {i: consistent_values(S21, 40 + i) for i in range(n)}
     for i in range(n):
         unit_file(src / f"{i:02}.xlsx", f"单位{i:02}", vals[i])
@@ -725,7 +724,7 @@ def test_output_being_written_inside_the_input_folder_is_not_an_input(tmp_path, 
     from nianbao.aggregate import aggregate
     from nianbao.aggregate.workbook import EarlyBook, write_aggregate
 
-    monkeypatch.setattr(pipeline, "CHUNK", 2)  # results come back before the walk reaches zz/
+    monkeypatch.setattr(engine, "CHUNK", 2)  # results come back before the walk reaches zz/
     src = tmp_path / "in"
     (src / "zz").mkdir(parents=True)
     unit_file(src / "a00.xlsx", "甲局", consistent_values(S21, 1))

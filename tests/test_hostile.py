@@ -768,7 +768,7 @@ def test_internal_error_is_reported_per_file(tmp_path, command):
 
 def test_dying_worker_is_pinned_on_its_file(tmp_path):
     """A worker process that dies (a native library aborting) costs only its own file."""
-    from nianbao.pipeline import PARALLEL_MIN
+    from nianbao.engine import PARALLEL_MIN
 
     d = tmp_path / "输入"
     for i in range(PARALLEL_MIN + 2):

@@ -1,23 +1,31 @@
 """Read and check a batch of inputs: every input gets a Report, whatever happens to it.
 
-Work is spread over the CPU cores in worker processes. A worker that dies (a native library
-aborting on a hostile file) is reported against the file it was reading; the batch goes on.
+The batch runs through :func:`nianbao.engine.run_batch` (worker processes, crash isolation);
+this module says what is done to each input and what an input that failed or crashed reports.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
+from .engine import run_batch
 from .model import Report, internal_error_report, unreadable_report
 from .vocab import Incident, Status
 
-PARALLEL_MIN = 16  # below this many files a pool costs more than it saves
-CHUNK = 32
+CRASHED = "读取时程序异常退出（文件可能已损坏或含有异常巨大的区域），已跳过"
+
+
+def failed_input(item, exc: BaseException) -> Report:
+    """The report of an input whose reading raised (for :func:`engine.run_batch`)."""
+    return internal_error_report(item.display, exc)
+
+
+def crashed_input(item) -> Report:
+    """The report of an input whose worker process died (for :func:`engine.run_batch`)."""
+    return unreadable_report(item.display, CRASHED)
 
 
 def read_and_check(item, blank: str = "zero", previous: Report | None = None) -> Report:
@@ -35,45 +43,18 @@ def read_and_check(item, blank: str = "zero", previous: Report | None = None) ->
         return internal_error_report(item.display, exc)
 
 
-def _slim(report: Report) -> Report:
+def slim_report(report: Report) -> Report:
     """What crosses back from a worker for check/annotate: the findings and the cover, not the
-    200 values and their cell map (aggregate streams values through its own path)."""
+    200 values and their cell map."""
     report.values, report.where, report.blank, report.invalid = {}, {}, [], set()
     return report
 
 
-def compact_values(report: Report) -> tuple | None:
-    """The values as aggregate keeps them: a tuple in the spec's cell order, whole numbers as
-    int (small ints are shared objects), others as Decimal; None when there are none."""
-    if not report.form or report.unreadable:
-        return None
-    from .spec import get_spec
-
-    vals = report.values
-    return tuple(
-        None if v is None else int(v) if v == v.to_integral_value() else v
-        for v in map(vals.get, get_spec(report.form).cells)
-    )
+def read_slim(item, blank: str = "zero", previous: Report | None = None) -> Report:
+    return slim_report(read_and_check(item, blank, previous))
 
 
-def _compact(report: Report) -> Report:
-    """For aggregate without last year's data or annotated copies: the values as the tuple it
-    keeps (worked out in the worker), no cell map."""
-    report.compact = compact_values(report)
-    return _slim(report)
-
-
-_SHAPES = {True: _slim, "slim": _slim, "compact": _compact}
-
-
-def read_chunk(args) -> list[Report]:
-    items, blank, previous, shape = (*args, False)[:4]
-    out = [read_and_check(i, blank, previous) for i in items]
-    shrink = _SHAPES.get(shape)
-    return [shrink(r) for r in out] if shrink else out
-
-
-def _warm() -> None:
+def warm() -> None:
     """Import the reader and load the specs before the pool forks, so workers inherit them."""
     from . import checks, reader  # noqa: F401
     from .layout import workbook_layout
@@ -81,28 +62,6 @@ def _warm() -> None:
 
     for spec in all_specs():
         workbook_layout(spec)
-
-
-def _chunks(items: list, jobs: int) -> list[list]:
-    """Chunks of at most CHUNK items, shrinking towards the end of the batch (guided
-    scheduling): no worker is left with a long last chunk while the others sit idle."""
-    out, i, n = [], 0, len(items)
-    while i < n:
-        size = max(1, min(CHUNK, (n - i) // (jobs * 4)))
-        out.append(items[i : i + size])
-        i += size
-    return out
-
-
-def read_isolated(item, blank, previous) -> Report:
-    """Run one item in its own process, so that a crash is pinned on this file."""
-    try:
-        with ProcessPoolExecutor(max_workers=1) as ex:
-            return ex.submit(read_chunk, ([item], blank, previous)).result()[0]
-    except BrokenProcessPool:
-        return unreadable_report(
-            item.display, "读取时程序异常退出（文件可能已损坏或含有异常巨大的区域），已跳过"
-        )
 
 
 def process(
@@ -113,36 +72,12 @@ def process(
     progress: Callable[[int], None] | None = None,
     slim: bool = False,
 ) -> Iterator[Report]:
-    """Yield one Report per item, in input order (``slim``: findings only, see _slim)."""
-    jobs = jobs or os.cpu_count() or 1
-    if len(items) < PARALLEL_MIN or jobs == 1:
-        for it in items:
-            # in this process: the reader pre-scans every sheet part (sizes, far-away cells)
-            # before python-calamine sees it, so a hostile file cannot abort the interpreter
-            yield read_and_check(it, blank, previous)
-            if progress:
-                progress(1)
-        return
-    _warm()
-    chunks = _chunks(items, jobs)
-    results: dict[int, list[Report]] = {}
-    broken: list[int] = []
-    with ProcessPoolExecutor(max_workers=jobs) as ex:
-        futs = {ex.submit(read_chunk, (c, blank, previous, slim)): n for n, c in enumerate(chunks)}
-        for fut in as_completed(futs):
-            n = futs[fut]
-            try:
-                results[n] = fut.result()
-            except BrokenProcessPool:
-                broken.append(n)
-            except Exception as exc:
-                results[n] = [internal_error_report(i.display, exc) for i in chunks[n]]
-            if progress:
-                progress(len(chunks[n]))
-    for n in broken:
-        results[n] = [read_isolated(i, blank, previous) for i in chunks[n]]
-    for n in range(len(chunks)):
-        yield from results[n]
+    """Yield one Report per item, in input order (``slim``: findings only, see :func:`slim_report`)."""
+    work = partial(read_slim if slim else read_and_check, blank=blank, previous=previous)
+    for _, _, report in run_batch(
+        items, work, failed=failed_input, crashed=crashed_input, jobs=jobs, progress=progress, warm=warm
+    ):
+        yield report
 
 
 def collect_reports(

@@ -8,14 +8,16 @@ memory stays nearly flat however many files there are. Statuses are settled once
 known (duplicates, majority form and year), then the units that count are summed exactly
 (Decimal).
 
-Modules: status (statuses, names, dates), units (roster, packed rows, spool), stream (worker
-processes), previous (last year's data), core (aggregate itself), text (JSON and terminal);
-the workbook: sheets (names, columns, cell helpers), workbook (writing it), readback (reading
-one back as last year's data or as a county report).
+Modules: status (statuses, names, dates), units (roster, packed rows, spool), stream (reading
+through the batch engine, compact values), previous (last year's data), lastyear (loading it), core (aggregate
+itself), text (JSON and terminal); the workbook: sheets (names, columns, cell helpers),
+workbook (writing it). Reading one back is an input kind of the reader
+(:mod:`nianbao.reader.aggregate`).
 """
 
 from .core import Result, aggregate
-from .previous import Previous, load_previous, previous_findings
+from .lastyear import load_previous
+from .previous import Previous, previous_findings
 from .status import (
     COUNTY,
     DUPLICATE,

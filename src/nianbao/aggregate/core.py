@@ -32,7 +32,7 @@ from .status import (
     WRONG_YEAR,
     date_key,
 )
-from .stream import stream_reports
+from .stream import compact_values, stream_reports
 from .units import DETAILS, Entry, Roster, Rows, Spool, Units
 
 
@@ -77,7 +77,7 @@ class Result:
         return dict(zip(get_spec(e.form).cells, vals, strict=False)) if vals else {}
 
     def value_tuple(self, e: Entry) -> tuple | None:
-        """The entry's values in the order of its form's cells (see pipeline.compact_values)."""
+        """The entry's values in the order of its form's cells (see stream.compact_values)."""
         return self.spool.get(e.spool)[0] if e.spool >= 0 else None
 
     def findings(self, e: Entry) -> list[Finding]:
@@ -211,7 +211,7 @@ def aggregate(
     read; ``Result.early_detail`` tells whether they turned out final."""
     from ..checks import run_checks
     from ..inputs import SKIPPED, UNSUPPORTED, count_inputs, iter_collect
-    from ..pipeline import annotate_one, compact_values
+    from ..pipeline import annotate_one
 
     ros = Roster(roster) if isinstance(roster, list) else roster
     paths = [Path(p) for p in paths]

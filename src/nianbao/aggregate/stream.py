@@ -1,18 +1,43 @@
-"""Reading and checking the inputs in worker processes, one result at a time."""
+"""Reading and checking the inputs of an aggregate, one result at a time, and the values as
+aggregate keeps them."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
-from itertools import chain, islice
+from functools import partial
 
-from ..model import Report, internal_error_report
-from ..spec import all_specs
+from ..engine import run_batch
+from ..model import Report
+from ..pipeline import crashed_input, failed_input, read_and_check, slim_report
+from ..spec import all_specs, get_spec
 
 
-# ---------------------------------------------------------------- reading, streamed
+def compact_values(report: Report) -> tuple | None:
+    """The values as aggregate keeps them: a tuple in the spec's cell order, whole numbers as
+    int (small ints are shared objects), others as Decimal; None when there are none."""
+    if not report.form or report.unreadable:
+        return None
+    vals = report.values
+    return tuple(
+        None if v is None else int(v) if v == v.to_integral_value() else v
+        for v in map(vals.get, get_spec(report.form).cells)
+    )
+
+
+def read_compact(item, blank: str = "zero") -> Report:
+    """For aggregate without last year's data or annotated copies: the values as the tuple it
+    keeps (worked out in the worker, see :func:`compact_values`), no cell map."""
+    report = read_and_check(item, blank)
+    report.compact = compact_values(report)
+    return slim_report(report)
+
+
+def _warm() -> None:
+    from .. import checks, reader  # noqa: F401 - loaded once here, inherited by forked workers
+
+    all_specs()
+
+
 def stream_reports(
     items: Iterable,
     blank: str = "zero",
@@ -22,71 +47,20 @@ def stream_reports(
     shape=None,
 ) -> Iterator[tuple[int, object, Report]]:
     """Yield (index, item, checked Report) for every item as soon as it is done (any order).
-    ``shape`` "compact": reports from the workers carry their values only as
-    ``meta["compact"]`` (see :func:`pipeline.compact_values`), without the cell map.
+    ``shape`` "compact": reports carry their values only as ``compact`` (see
+    :func:`read_compact`), without the cell map.
 
-    ``items`` may be any iterable (a generator keeps memory flat). Unlike
-    :func:`pipeline.process` nothing is accumulated: at most a few chunks per worker are in
-    flight. A worker that dies is pinned on its file by re-running the suspects one by one.
-    """
-    from ..pipeline import (
-        CHUNK,
-        PARALLEL_MIN,
-        read_and_check,
-        read_chunk,
-        read_isolated,
+    ``items`` may be any iterable (a generator keeps memory flat): at most a few chunks per
+    worker are in flight (see :func:`nianbao.engine.run_batch`)."""
+    work = partial(read_compact if shape == "compact" else read_and_check, blank=blank)
+    return run_batch(
+        items,
+        work,
+        failed=failed_input,
+        crashed=crashed_input,
+        ordered=False,
+        jobs=jobs,
+        progress=progress,
+        parallel=parallel,
+        warm=_warm,
     )
-
-    jobs = jobs or os.cpu_count() or 1
-    it = enumerate(items)
-    if parallel is None:
-        head = list(islice(it, PARALLEL_MIN))
-        parallel = len(head) >= PARALLEL_MIN
-        it = chain(head, it)
-    if not parallel or jobs == 1:
-        for i, item in it:
-            yield i, item, read_and_check(item, blank)
-            if progress:
-                progress(1)
-        return
-    from .. import checks, reader  # noqa: F401 - loaded once here, inherited by forked workers
-
-    all_specs()
-    window = jobs * 4
-    redo: list[list[tuple[int, object]]] = []  # chunks that were in flight when a worker died
-    while True:
-        with ProcessPoolExecutor(max_workers=jobs) as ex:
-            pending: dict = {}
-            broken = False
-            while not broken:
-                while len(pending) < window:
-                    chunk = list(islice(it, CHUNK))
-                    if not chunk:
-                        break
-                    pending[ex.submit(read_chunk, ([x for _, x in chunk], blank, None, shape))] = chunk
-                if not pending:
-                    break
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    chunk = pending.pop(fut)
-                    try:
-                        reports = fut.result()
-                    except BrokenProcessPool:
-                        redo.append(chunk)
-                        broken = True
-                        continue
-                    except Exception as exc:
-                        reports = [internal_error_report(x.display, exc) for _, x in chunk]
-                    for (i, x), r in zip(chunk, reports, strict=False):
-                        yield i, x, r
-                    if progress:
-                        progress(len(chunk))
-            redo.extend(pending.values())
-        if not redo:
-            return
-        for chunk in redo:
-            for i, x in chunk:
-                yield i, x, read_isolated(x, blank, None)
-                if progress:
-                    progress(1)
-        redo = []

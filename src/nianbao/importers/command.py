@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from functools import partial
 from pathlib import Path
 
 from ..inputs import Input
-from ..model import Report, internal_error_report
+from ..model import Report, internal_error_report, unreadable_report
+from ..pipeline import CRASHED
 from . import SUFFIXES, read_report_file
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -94,6 +96,18 @@ def import_one(path: Path, target: Path, force: bool) -> tuple[Report, str | Non
     return report, str(target), None
 
 
+def _import_pair(pair: tuple[Path, Path], force: bool) -> tuple[Report, str | None, str | None]:
+    return import_one(*pair, force)
+
+
+def _pair_failed(pair: tuple[Path, Path], exc: BaseException) -> tuple[Report, None, None]:
+    return internal_error_report(str(pair[0]), exc, source="import"), None, None
+
+
+def _pair_crashed(pair: tuple[Path, Path]) -> tuple[Report, None, None]:
+    return unreadable_report(str(pair[0]), CRASHED, source="import"), None, None
+
+
 def _summary(report: Report, written: str | None, out_error: str | None) -> list[str]:
     head = report.unit or "（未识别单位）"
     year = f"{report.year}年" if report.year else "（未识别年度）"
@@ -141,9 +155,11 @@ def import_command(
     if output is not None and len(files) != 1:
         _err(f"-o 只能用于单个报告（现有 {len(files)} 个），多个报告请用 --out-dir")
         return EXIT_USAGE
-    results = []
-    for f, target in zip(files, _targets(files, output, out_dir), strict=False):
-        results.append(import_one(f, target, force))
+    from ..engine import run_batch
+
+    pairs = list(zip(files, _targets(files, output, out_dir), strict=False))
+    done = run_batch(pairs, partial(_import_pair, force=force), failed=_pair_failed, crashed=_pair_crashed)
+    results = [r for _, _, r in done]
     if fmt == "json":
         payload = {"files": [], "skipped": [{"path": p, "reason": why} for p, why in skipped]}
         for report, written, out_error in results:

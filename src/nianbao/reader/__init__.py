@@ -169,9 +169,7 @@ def _read_workbook(item) -> Report:
         report.skipped = SKIP_OUTPUT  # an annotated copy or an aggregate: not a submission
         return report
     if pkg is not None and pkg.custom.get("nianbao_output") == "aggregate":
-        from ..aggregate.readback import (
-            read_aggregate_report,  # last year's county sums
-        )
+        from .aggregate import read_aggregate_report  # an aggregate: its county sums
 
         agg = read_aggregate_report(item)
         if agg is not None:

@@ -122,30 +122,34 @@ def _annotate(args) -> tuple[int, str | None, str]:
     return i, (res.target.relative_to(batch).as_posix() if res.made else None), res.text
 
 
-def annotate_all(folder: Path, todo: list, bar: ProgressFile) -> dict[int, tuple[str | None, str]]:
-    """Write the annotated copies, spread over the CPU cores; a crashed worker costs only a note."""
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+NOT_ANNOTATED = "生成批注副本时程序异常退出，未生成"
 
+
+def _not_annotated(args, exc: BaseException | None = None) -> tuple[int, None, str]:
+    return args[0], None, NOT_ANNOTATED
+
+
+def annotate_all(folder: Path, todo: list, bar: ProgressFile) -> dict[int, tuple[str | None, str]]:
+    """Write the annotated copies through the batch engine, spread over the CPU cores; a crashed
+    worker costs only its file's note."""
+    from .. import engine
     from .watchdog import pool_initializer
 
     args = [(i, r, folder / "annotated" / str(i), folder) for i, r in todo]
     out: dict[int, tuple[str | None, str]] = {}
-    jobs = min(os.cpu_count() or 1, len(args))
-    if jobs <= 1 or len(args) < 4:
-        for a in args:
-            i, rel, msg = _annotate(a)
-            out[i] = (rel, msg)
-            bar.advance()
-        return out
-    with ProcessPoolExecutor(max_workers=jobs, initializer=pool_initializer) as ex:
-        futs = {ex.submit(_annotate, a): a[0] for a in args}
-        for fut in as_completed(futs):
-            try:
-                i, rel, msg = fut.result()
-                out[i] = (rel, msg)
-            except Exception:
-                out[futs[fut]] = (None, "生成批注副本时程序异常退出，未生成")
-            bar.advance()
+    done = engine.run_batch(
+        args,
+        _annotate,
+        failed=_not_annotated,
+        crashed=_not_annotated,
+        ordered=False,
+        jobs=min(os.cpu_count() or 1, len(args)),
+        parallel=len(args) >= 4,
+        progress=bar.advance,
+        initializer=pool_initializer,
+    )
+    for _, _, (i, rel, msg) in done:
+        out[i] = (rel, msg)
     return out
 
 

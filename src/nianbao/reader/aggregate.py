@@ -1,19 +1,17 @@
-"""An aggregate workbook read back: last year's county sums and units (``--previous``), or
-the county report to publish or check."""
+"""One more input kind of the reader: an aggregate workbook written by ``nianbao aggregate``,
+read back as last year's county sums and units (``--previous``), or as the county report to
+publish or check. Its sheets and columns are those :mod:`nianbao.aggregate.sheets` writes."""
 
 from __future__ import annotations
 
 import io
 import zipfile
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from ..layout import parse_a1
-from ..model import Report
-from ..spec import get_spec
-from .coverage import Coverage
-from .previous import Previous
-from .sheets import (
+from ..aggregate.coverage import Coverage
+from ..aggregate.sheets import (
     DETAIL,
     DETAIL_LEAD,
     MAX_UNZIPPED,
@@ -21,13 +19,26 @@ from .sheets import (
     SUMMARY,
     county_where,
 )
-from .status import (
+from ..aggregate.status import (
     COUNTY,
     FAILED,
     PASSED,
     WARNINGS,
     prev_cells,
 )
+from ..layout import parse_a1
+from ..model import Report
+from ..spec import get_spec
+
+
+@dataclass
+class AggregateData:
+    """What an aggregate workbook holds for the reader: the county sums and each unit's values
+    of the cells the year-over-year rules read."""
+
+    county: Report
+    units: dict[str, dict[str, Decimal]] = field(default_factory=dict)  # unit name -> values
+    source: str = ""
 
 
 # ---------------------------------------------------------------- reading it back
@@ -51,7 +62,7 @@ def is_aggregate(data: bytes) -> bool:
         return False
 
 
-def read_aggregate(src: Path | str | bytes, display: str = "") -> Previous | None:
+def read_aggregate(src: Path | str | bytes, display: str = "") -> AggregateData | None:
     """Last year's county sums and per-unit values from an aggregate workbook written here.
 
     ``src`` is a path or the workbook's bytes. None when it is not such a workbook."""
@@ -120,7 +131,7 @@ def read_aggregate(src: Path | str | bytes, display: str = "") -> Previous | Non
                             if v is not None:
                                 vals[k] = v
                     units[str(row[name_c])] = vals
-        return Previous(county=county, units=units, source=str(path))
+        return AggregateData(county=county, units=units, source=str(path))
     finally:
         wb.close()
 
@@ -134,7 +145,7 @@ def read_aggregate_report(item) -> Report | None:
     except OSError:
         return None
     prev = read_aggregate(data, item.display)
-    if prev is None or prev.county is None:
+    if prev is None:
         return None
     r = prev.county
     r.mtime = getattr(item, "mtime", 0.0) or 0.0
