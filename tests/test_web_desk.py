@@ -225,3 +225,43 @@ def test_serve_refuses_a_loopback_public_url(tmp_path):
         cli_app, ["serve", "--public-url", "http://127.0.0.1:8765", "--data", str(tmp_path)]
     )
     assert r.exit_code == 2 and "只有本机能打开" in r.output
+
+
+def test_a_unit_sees_the_cell_to_fix(site, tmp_path):
+    _cid, links = create(site)
+    spec = get_spec("2021")
+    vals = consistent_values(spec, 7)
+    anon = TestClient(site.app, base_url=BASE)
+    leaf = "nb_t3_new_natural"
+    wrong = workbook(tmp_path, "示例县教育局", 7, {leaf: vals[leaf] + 9})
+    doc = anon.post(
+        links["示例县教育局"] + "/upload",
+        files={"file": ("x.xlsx", wrong)},
+        headers={"Accept": "application/json"},
+    ).json()
+    assert doc["corrections"] and doc["corrections_truncated"] is False
+    cells = doc["corrections"][0]["cells"]
+    assert len(doc["corrections"]) == 1 and len(cells) == 1
+    assert cells[0]["suggested"] in (vals[leaf], str(vals[leaf])) and cells[0]["sheet"] == "表三"
+    page = anon.get(links["示例县教育局"]).text
+    assert "最可能需要改正的单元格" in page and f"改为 {vals[leaf]}" in page
+
+
+def test_the_admin_api_takes_a_bearer_token(tmp_path):
+    secret = "Xk3-very-long-admin-token-2026"
+    app = create_app(tmp_path / "d", token=secret, host="0.0.0.0", run_jobs=False)
+    with TestClient(app, base_url=BASE) as api:  # no cookie, no Origin: a script on another machine
+        auth = {"Authorization": f"Bearer {secret}"}
+        assert api.get("/api/collections").status_code == 401
+        r = api.post(
+            "/desk/create",
+            data={"form": "2021", "year": "2025", "public_url": "http://10.0.0.5:8765"},
+            files={"roster": ("名单.csv", ROSTER, "text/csv")},
+            headers=auth,
+            follow_redirects=False,
+        )
+        assert r.status_code == 303
+        cid = r.headers["location"].rsplit("/", 1)[1]
+        board = api.get(f"/api/collections/{cid}", headers=auth).json()
+        assert [u["unit"] for u in board["units"]] == ["示例县教育局", "示例县财政局", "某某镇人民政府"]
+        assert {u["state"] for u in board["units"]} == {"not_reported"}
