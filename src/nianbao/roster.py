@@ -94,8 +94,11 @@ def read_roster(path: Path | str) -> list[dict]:
         sheets = _rows_from_csv(path) if suffix == ".csv" else _rows_from_spreadsheet(path)
     except RosterError:
         raise
-    except Exception as e:  # calamine/zip/OS errors all mean "cannot read"
-        raise RosterError(f"无法读取单位名单 {path}：{e}") from None
+    except Exception:  # calamine/zip/OS errors all mean "cannot read"; their English is not shown
+        raise RosterError(
+            f"无法读取单位名单 {path}：文件已损坏，或不是真正的 {suffix} 文件（可能改过扩展名）。"
+            "请在 Excel 或 WPS 中打开后另存为 .xlsx 再上传"
+        ) from None
     for rows in sheets:
         units = _units_from_rows(rows)
         if units is None:

@@ -32,7 +32,10 @@ def _open(data: bytes):
         name = type(exc).__name__
         if "Password" in name or "Encrypt" in name:
             raise PdfError("PDF 设有密码，无法读取") from None
-        raise PdfError(f"PDF 文件无法打开（可能已损坏：{name}）") from None
+        raise PdfError(PDF_BROKEN) from None
+
+
+PDF_BROKEN = "PDF 文件无法打开：文件已损坏或不是有效的 PDF（可能在下载或拷贝时被截断），请重新获取该文件"
 
 
 def _inside(obj: dict, boxes: list[tuple]) -> bool:
@@ -69,8 +72,8 @@ def pdf_docs(data: bytes) -> tuple[Doc | None, Doc]:
     try:
         try:
             pages = pdf.pages[:MAX_PAGES]
-        except Exception as exc:
-            raise PdfError(f"PDF 文件无法打开（可能已损坏：{type(exc).__name__}）") from None
+        except Exception:
+            raise PdfError(PDF_BROKEN) from None
         for page in pages:
             try:
                 texts.append(page.extract_text() or "")
@@ -83,8 +86,10 @@ def pdf_docs(data: bytes) -> tuple[Doc | None, Doc]:
                 found += [(t.bbox[1], 1 + n, "table", t.extract()) for n, t in enumerate(tables)]
             except PdfError:
                 raise
-            except Exception as exc:
-                raise PdfError(f"PDF 页面无法解析（技术信息：{type(exc).__name__}）") from None
+            except Exception:
+                raise PdfError(
+                    "PDF 中有页面无法解析（文件可能已损坏），请重新获取该文件或另存为 PDF 后再试"
+                ) from None
             page_items = [(kind, obj) for _, _, kind, obj in sorted(found, key=lambda x: (x[0], x[1]))]
             # a table row cut by the page break: glue its rest back on, column by column
             last_table = next((i for i in range(len(items) - 1, -1, -1) if items[i][0] == "table"), None)

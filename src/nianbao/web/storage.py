@@ -77,6 +77,12 @@ def sanitize_filename(name: str, fallback: str = "未命名文件") -> str:
     return stem + suffix
 
 
+def name_part(text: str) -> str:
+    """A name (a unit's) put into a file name: ``/`` and ``\\`` would make it a folder path, so
+    they become ``、`` (``县文化和旅游局/县新闻出版局`` → ``县文化和旅游局、县新闻出版局``)."""
+    return re.sub(r"\s*[\\/]+\s*", "、", str(text or "")).strip("、")
+
+
 def unique_name(folder: Path, name: str, taken: set[str]) -> str:
     """``name`` or ``name (2).ext``… so that two uploads with one name both survive."""
     stem, suffix = os.path.splitext(name)

@@ -24,11 +24,11 @@ from ..common import (
     web_of,
     year_of,
 )
-from ..storage import sanitize_filename
+from ..storage import name_part, sanitize_filename
 
 
 def template_name(unit: str | None, year: int | None) -> str:
-    parts = ["年报模板", unit or "", f"{year}年度" if year else ""]
+    parts = ["年报模板", name_part(unit or ""), f"{year}年度" if year else ""]
     return sanitize_filename("-".join(p for p in parts if p) + ".xlsx")
 
 

@@ -110,7 +110,16 @@
     });
   }
 
+  function setupInvalid(input) {
+    // the browser's own message ("match the requested format") is English on many systems
+    input.addEventListener("invalid", function () {
+      input.setCustomValidity(input.validity.valid ? "" : input.dataset.invalid);
+    });
+    input.addEventListener("input", function () { input.setCustomValidity(""); });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("input[data-invalid]"), setupInvalid);
     // widths come from data-percent: the Content-Security-Policy allows no inline styles
     Array.prototype.forEach.call(document.querySelectorAll("[data-percent]"), function (el) {
       el.style.width = (+el.dataset.percent || 0) + "%";
