@@ -19,16 +19,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from decimal import Decimal
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from corpus_values import realistic_values  # noqa: E402
 from damaged import DAMAGED  # noqa: E402
 
 from nianbao.findings import fmt_number  # noqa: E402
-from nianbao.spec import Spec, get_spec  # noqa: E402
+from nianbao.spec import get_spec  # noqa: E402
 
 # (name, form, issuer, year, seed). The issuers exercise the title shapes of the issue.
 REPORTS = [
@@ -48,44 +48,6 @@ BODY = """# 一、总体情况
 """
 
 
-def realistic_values(spec: Spec, seed: int) -> dict[str, Decimal]:
-    """Mostly non-zero numbers in which every current-year rule of the form holds."""
-    rng = random.Random(seed)
-    vals: dict[str, Decimal] = {}
-    for key, cell in spec.cells.items():
-        kind = spec.kinds[cell.kind]
-        if kind.get("type") == "decimal":
-            vals[key] = Decimal(rng.randint(1000, 99999999)) / 100
-        elif "min" not in kind:
-            vals[key] = Decimal(rng.randint(-40, 60))
-        else:
-            first = cell.section.leaf_columns()[0] is cell.col
-            vals[key] = Decimal(rng.choice([0, rng.randint(1, 9), rng.randint(1, 400 if first else 30)]))
-    rules = [r for r in spec.rules if not r.uses_previous and r.op == "eq"]
-
-    def side(terms) -> Decimal:
-        return sum((t.sign * vals[t.cell] for t in terms), Decimal(0))
-
-    for _ in range(10):
-        changed = False
-        for r in rules:
-            in_lhs = any(t.cell == r.target for t in r.lhs)
-            cur = vals[r.target]
-            want = side(r.rhs) - (side(r.lhs) - cur) if in_lhs else side(r.lhs) - (side(r.rhs) - cur)
-            if want < 0:  # bump a positive term on the other side instead
-                other = r.rhs if in_lhs else r.lhs
-                bump = next(t for t in other if t.sign > 0 and t.cell != r.target)
-                vals[bump.cell] += -want
-                want = Decimal(0)
-                changed = True
-            if want != cur:
-                vals[r.target] = want
-                changed = True
-        if not changed:
-            return vals
-    raise AssertionError("values did not settle")
-
-
 def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, timeout=300, check=True, **kw)
 
@@ -99,7 +61,7 @@ def _soffice(args: list[str], tmp: Path) -> None:
 
 
 def _publish(tmp: Path, name: str, form: str, unit: str, year: int, seed: int) -> tuple[Path, Path, dict]:
-    from nianbao.publish import publish_command
+    from nianbao.publish.command import publish_command
     from nianbao.template import write_template
 
     spec = get_spec(form)

@@ -53,6 +53,15 @@ def score_file(rel: str, facts: dict) -> tuple[Score, object]:
     for key, want in facts["values"].items():
         s.cells += 1
         got = r.values.get(key)
+        if want in ("", "?"):  # must come out blank / must not be imported
+            ok = got is None and ((key in r.blank) if want == "" else (key in r.invalid))
+            s.given += int(got is not None)
+            s.right += int(ok)
+            if got is not None:
+                s.wrong.append(f"{key}: {got} ≠ {want or '空白'}")
+            elif not ok:
+                s.missed.append(key)
+            continue
         if got is None:
             s.missed.append(key)
             continue
@@ -69,9 +78,12 @@ def score_file(rel: str, facts: dict) -> tuple[Score, object]:
 
 
 def shape_of(rel: str) -> str:
-    name = rel.split("/", 1)[1]
-    parts = name.split(".")
-    return f"{rel.split('/')[0]}: {'.'.join(parts[1:])}"
+    """published: the converter (r2021-gov.pandoc-docx.md -> pandoc-docx.md); damaged: the
+    damage (md-grouped-2019.md -> md-grouped)."""
+    folder, name = rel.split("/", 1)
+    if folder == "damaged":
+        return f"{folder}: {name.rsplit('.', 1)[0].rsplit('-', 1)[0]}"
+    return f"{folder}: {name.split('.', 1)[1]}"
 
 
 def measure() -> dict[str, Score]:

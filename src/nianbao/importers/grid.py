@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import bisect
 import re
+import unicodedata
 from dataclasses import dataclass, field
+from decimal import Decimal
 
-from ..findings import make
+from ..findings import fmt_number, make
 from ..layout import workbook_layout
 from ..model import Report
 from ..normalize import label_keys, parse_number, shorten
@@ -46,6 +48,7 @@ class Hit:
     end: int
     entry: Entry
     spans: bool = False  # continues into the next segment's label text
+    fuzzy: bool = False  # matched with a few edits: a warning quotes the label as printed
 
 
 @dataclass
@@ -62,6 +65,7 @@ class RowRead:
     seg: Seg | None
     owner: bool
     blocked: str = ""  # unknown text owning the numbers after this row's label
+    why: str = ""  # the row cannot be read: the whole message
 
 
 # ------------------------------------------------------------------ labels of a table
@@ -131,24 +135,94 @@ def _segments(toks: list[Tok]) -> tuple[list[Seg], str]:
     return segs, "".join(parts)
 
 
+def _printed(segs: list[Seg], start: int, end: int) -> str:
+    """The text of the label tokens covering [start, end) of the label text, as printed."""
+    out = []
+    for s in segs:
+        if s.end <= start or s.start >= end:
+            continue
+        pos = s.start
+        for t in s.labels:
+            if pos < end and pos + len(t.key) > start:
+                out.append(t.text)
+            pos += len(t.key)
+    return " ".join(out)
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance (short strings)."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def _with_piece(hay: str, key: str, group: str) -> tuple[int, int] | None:
+    """``key`` with a piece of its group's label inserted (a merged label cut into the text of
+    its rows by a PDF converter): ``1申请人无正当六其他理由…``."""
+    if len(group) < 2 or len(key) < 4:
+        return None
+    for p in range(2, len(key) - 1):
+        for a in find_all(hay, key[:p]):
+            at = a + p
+            for n in range(min(len(group), len(hay) - at), 0, -1):
+                if hay[at : at + n] in group and hay.startswith(key[p:], at + n):
+                    return a, at + n + len(key) - p
+    return None
+
+
+def _approximate(hay: str, lo: int, hi: int, cands: list[Entry], others: list[Entry]) -> Hit | None:
+    """A leaf not found verbatim, in hay[lo:hi]: with a few edits, with a piece of its group
+    label inside, or without its trailing note. Only a unique best candidate is taken."""
+    window = hay[lo:hi]
+    for c in cands:
+        r = fuzzy_find(window, c.key, allowed_errors(c.key))
+        if r is not None:
+            found = window[r[0] : r[1]]
+            rivals = [o for o in others if o.order != c.order and abs(len(o.key) - len(found)) <= r[2]]
+            if any(_edits(found, o.key) <= r[2] for o in rivals):
+                return None  # as close to another row's label: not certain
+            return Hit(lo + r[0], lo + r[1], c, fuzzy=True)
+        group = label_keys(c.node.parent.label)[0] if c.node.parent is not None else ""
+        r = _with_piece(window, c.key, group)
+        if r is not None:
+            return Hit(lo + r[0], lo + r[1], c, fuzzy=True)
+    for c in cands:
+        keys = label_keys(c.label)
+        if len(keys) > 1 and len(keys[1]) >= 4:
+            pos = find_all(window, keys[1])
+            if pos:
+                a = lo + pos[0]
+                tail = len(c.key) - len(keys[1]) + 4
+                short = Entry(keys[1], LEAF, c.label, c.node, c.section, c.order, tail=tail)
+                return Hit(a, a + len(keys[1]), short)
+    return None
+
+
 def _locate(text: str, entries: list[Entry]) -> tuple[list[Hit], str]:
-    """Every occurrence of every entry, longest labels first; returns the hits and the text
-    with the matched characters masked."""
-    hay = text
+    """Every occurrence of every entry, row labels first, longest first; returns the hits and
+    the text with the matched characters masked."""
+    hay = rows_hay = text
     hits: list[Hit] = []
 
-    def take(a: int, b: int, e: Entry) -> None:
-        nonlocal hay
-        hits.append(Hit(a, b, e))
-        hay = hay[:a] + MASK * (b - a) + hay[b:]
+    def take(h: Hit) -> None:
+        nonlocal hay, rows_hay
+        hits.append(h)
+        hay = hay[: h.start] + MASK * (h.end - h.start) + hay[h.end :]
+        if h.entry.kind != OTHER:
+            rows_hay = rows_hay[: h.start] + MASK * (h.end - h.start) + rows_hay[h.end :]
 
-    for e in sorted(entries, key=lambda e: -len(e.key)):
+    for e in sorted(entries, key=lambda e: (e.kind == OTHER, -len(e.key))):
         for a in find_all(hay, e.key):
-            take(a, a + len(e.key), e)
-    # leaves not found verbatim: a few edits, then without a trailing note; only between the
-    # neighbouring rows that were found, since rows come in the spec's order
+            take(Hit(a, a + len(e.key), e))
+    # leaves not found verbatim: only between the neighbouring rows that were found, since
+    # rows come in the spec's order; a column label found inside the text does not hide it
     found = {h.entry.order: h for h in sorted(hits, key=lambda h: -h.start) if h.entry.kind == LEAF}
-    leaves = sorted({e.order: e for e in entries if e.kind == LEAF}.values(), key=lambda e: e.order)
+    all_leaves = [e for e in entries if e.kind == LEAF]
+    leaves = sorted({e.order: e for e in all_leaves}.values(), key=lambda e: e.order)
     for e in leaves:
         if e.order in found:
             continue
@@ -157,34 +231,17 @@ def _locate(text: str, entries: list[Entry]) -> tuple[list[Hit], str]:
         if lo >= hi:
             lo, hi = 0, len(hay)
         hi = min(hi, lo + MAX_FUZZY)
-        cands = [x for x in entries if x.kind == LEAF and x.order == e.order]
-        hit = None
-        for c in cands:
-            r = fuzzy_find(hay[lo:hi], c.key, allowed_errors(c.key))
-            if r is not None:
-                hit = (lo + r[0], lo + r[1], c)
-                break
-        if hit is None:
-            for c in cands:
-                keys = label_keys(c.label)
-                if len(keys) > 1 and len(keys[1]) >= 4:
-                    pos = find_all(hay[lo:hi], keys[1])
-                    if pos:
-                        a = lo + pos[0]
-                        short = Entry(
-                            keys[1],
-                            LEAF,
-                            c.label,
-                            c.node,
-                            c.section,
-                            c.order,
-                            tail=len(c.key) - len(keys[1]) + 4,
-                        )
-                        hit = (a, a + len(keys[1]), short)
-                        break
+        cands = [x for x in all_leaves if x.order == e.order]
+        hit = _approximate(rows_hay, lo, hi, cands, all_leaves)
         if hit is not None:
-            take(*hit)
-            found[e.order] = hits[-1]
+            hits[:] = [
+                h for h in hits if h.entry.kind != OTHER or not (hit.start < h.end and h.start < hit.end)
+            ]
+            hay = "".join(
+                MASK if any(h.start <= i < h.end for h in hits) else ch for i, ch in enumerate(text)
+            )
+            take(hit)
+            found[e.order] = hit
     return hits, hay
 
 
@@ -207,6 +264,9 @@ def _owner(seg: Seg, hay: str) -> tuple[Hit | None, str]:
     rows = [h for h in seg.hits if h.entry.kind in (LEAF, GROUP)]
     after = rows[-1].end if rows else seg.start
     rest = hay[after : seg.end].replace(MASK, "")
+    node = rows[-1].entry.node if rows else None
+    if node is not None and node.parent is not None and rest and rest in label_keys(node.parent.label)[0]:
+        rest = ""  # a piece of the row's merged group label, cut into its text (PDF)
     unknown = len(_CJK.findall(rest))
     if rows and (rows[-1].spans or unknown - rows[-1].entry.tail < UNKNOWN_TAIL):
         return rows[-1], ""
@@ -287,6 +347,8 @@ class Extraction:
     missing_tables: int = 0
     missing_rows: int = 0
     found_values: int = 0
+    unit_words: dict[str, list[str]] = field(default_factory=dict)  # table -> 12件 … read as numbers
+    fuzzy: list[tuple[Table, str, Entry]] = field(default_factory=list)  # labels matched approximately
 
 
 def _where(spec: Spec) -> dict[str, tuple[str, str]]:
@@ -327,7 +389,7 @@ def _fill_row(
     report: Report, spec: Spec, where, cells: list, seg: Seg | None, label: str, ex: Extraction
 ) -> None:
     """Put the values of one row into the report (blank, number or unreadable per cell)."""
-    texts = [t.text for t in seg.vals] if seg is not None else []
+    texts = [t.text for t in seg.vals if not t.sep] if seg is not None else []
     spans = [c.col.span for c in cells]
     pad = _label_pad(spec, cells[0].table, cells[0].row)
     status, mapped = map_values(texts, spans, pad) if texts else (BLANK_ROW, [""] * len(cells))
@@ -358,6 +420,8 @@ def _fill_row(
             report.blank.append(c.key)
             continue
         num, problem = parse_number(raw)
+        if num is None and problem:
+            num = _with_unit(report, spec, where, c, raw, ex)
         if num is None:
             report.values[c.key] = None
             report.invalid.add(c.key)
@@ -374,6 +438,63 @@ def _fill_row(
         else:
             report.values[c.key] = num
             ex.found_values += 1
+
+
+_UNIT_TEXT = re.compile(r"^([+\-]?\d+(?:,\d{3})*(?:\.\d+)?)\s*([^\d\s.,]{1,3})$")
+
+
+def _with_unit(report: Report, spec: Spec, where, cell, raw: str, ex: Extraction) -> Decimal | None:
+    """A number followed by a unit its column admits (元/万元, 件/个/项; the spec's ``units``),
+    converted to the column's own unit, with a warning; None for any other text."""
+    m = _UNIT_TEXT.match(unicodedata.normalize("NFKC", raw).strip())
+    units = spec.kinds.get(cell.kind, {}).get("units") or {}
+    if not m or m.group(2) not in units:
+        return None
+    num, _ = parse_number(m.group(1))
+    factor = Decimal(str(units[m.group(2)]))
+    own = next((u for u, f in units.items() if Decimal(str(f)) == 1), m.group(2))
+    value = parse_number(num * factor)[0]
+    loc = _loc(spec, where, cell)
+    if factor == 1:
+        ex.unit_words.setdefault(cell.table.name, []).append(raw)
+    else:
+        report.findings.append(
+            make(
+                "NB007",
+                f"{loc['table']}“{loc['row']} / {loc['column']}”写作“{shorten(raw)}”，"
+                f"已换算为 {fmt_number(value)}（{own}）导入，请核对",
+                **loc,
+                actual=shorten(raw),
+            )
+        )
+    return value
+
+
+def _fuzzy_labels(report: Report, ex: Extraction) -> None:
+    for table, printed, e in ex.fuzzy:
+        report.findings.append(
+            make(
+                "NB007",
+                f"{table.name}中的“{shorten(printed, 40)}”与官方表式不完全一致，"
+                f"已按“{shorten(e.label, 40)}”行导入，请核对",
+                table=table.name,
+                row=e.label,
+                sheet=table.sheet,
+                actual=shorten(printed, 40),
+            )
+        )
+
+
+def _unit_words(report: Report, ex: Extraction) -> None:
+    for table, raws in ex.unit_words.items():
+        shown = "、".join(f"“{shorten(r, 12)}”" for r in raws[:3])
+        report.findings.append(
+            make(
+                "NB007",
+                f"{table}有 {len(raws)} 个数值带有单位（如{shown}），已按数字导入，请核对",
+                table=table,
+            )
+        )
 
 
 def _missing_row(
@@ -457,6 +578,43 @@ def _read_segments(segs: list[Seg], hay: str) -> TableRead:
     return tr
 
 
+def _split_run_ons(table: Table, tr: TableRead) -> None:
+    """A row's numbers followed by the numbers of the rows after it on one line, the groups
+    divided by separators, while those rows stand without numbers: each row takes its group,
+    when every group has exactly one row's count of numbers. Otherwise none of them is read."""
+    for sec in table.sections:
+        leaves = [x for x in sec.leaf_rows() if x.label]
+        for i, leaf in enumerate(leaves):
+            rr = tr.reads.get(id(leaf))
+            if rr is None or rr.seg is None or not any(t.sep for t in rr.seg.vals):
+                continue
+            groups: list[list[Tok]] = [[]]
+            for t in rr.seg.vals:
+                if t.sep:
+                    groups.append([])
+                else:
+                    groups[-1].append(t)
+            width = len(_leaf_cells(table, sec, leaf))
+            after = leaves[i + 1 : i + len(groups)]
+            free = [tr.reads.get(id(x)) for x in after]
+            if (
+                len(after) == len(groups) - 1
+                and all(f is not None and f.seg is None and not f.blocked for f in free)
+                and all(len(g) == width for g in groups)
+            ):
+                rr.seg = Seg(labels=rr.seg.labels, vals=groups[0])
+                for x, g in zip(after, groups[1:], strict=True):
+                    tr.reads[id(x)] = RowRead(Seg(vals=g), True)
+                continue
+            nums = "、".join("".join(t.text + " " for t in g).strip() for g in groups)
+            why = (
+                f"{table.name}“{leaf.label}”行之后有 {len(groups)} 组数值（{shorten(nums, 60)}），"
+                "无法确定各组所属的行，"
+            )
+            for x in [leaf, *after]:
+                tr.reads[id(x)] = RowRead(None, False, why=why + "该行未导入（请核对原文）")
+
+
 def _fill_table(report, spec, where, table: Table, segs, tr: TableRead, ex: Extraction) -> set[int]:
     used: set[int] = set()
     for sec in table.sections:
@@ -469,6 +627,8 @@ def _fill_table(report, spec, where, table: Table, segs, tr: TableRead, ex: Extr
             label = cells[0].row_label
             if rr is None:
                 _missing_row(report, spec, where, cells, label, ex)
+            elif rr.why:
+                _missing_row(report, spec, where, cells, label, ex, rr.why)
             elif rr.blocked:
                 why = f"行之后是无法识别的内容“{shorten(rr.blocked, 30)}”，无法确定该行的数值"
                 _missing_row(
@@ -515,10 +675,14 @@ def extract(doc: Doc, spec: Spec, report: Report) -> Extraction:
         segs, text = _segments(doc.tokens[a:b])
         hits, hay = _locate(text, _entries(spec, table))
         _attach(segs, hits)
+        ex.fuzzy += [(table, _printed(segs, h.start, h.end), h.entry) for h in hits if h.fuzzy]
         tr = _read_segments(segs, hay)
+        _split_run_ons(table, tr)
         used = _fill_table(report, spec, where, table, segs, tr, ex)
         _report_unknowns(report, table, tr, used)
         _merged_groups(report, table, tr.groups, tr.reads)
+    _unit_words(report, ex)
+    _fuzzy_labels(report, ex)
     return ex
 
 

@@ -89,6 +89,10 @@ _TITLE_B = re.compile(
     r"(?P<year>(?:19|20)\d{2})\s*年度?\s*(?P<unit>[^\s\d，,。:：；;]{2,40}?)"
     r"(?:政府信息公开|政务公开|信息公开)"
 )
+# 政府信息公开工作年度报告（2020年度）: the year after the title
+_TITLE_C = re.compile(
+    r"(?P<unit>)(?:政府信息公开|政务公开|信息公开)[^()（）]{0,12}报告\s*[(（]\s*(?P<year>(?:19|20)\d{2})\s*年度?\s*[)）]"
+)
 _SUFFIX = (
     r"(?:人民政府办公室|人民政府|办公室|管理委员会|委员会|管委会|街道办事处|街道|局|委|办|厅|署|院|所|"
     r"中心|部|会|镇|乡|处|站|队|馆|社|公司)"
@@ -131,7 +135,7 @@ def _from_title(text: str) -> tuple[str, int | None]:
     if "报告" not in s and "年报" not in s:
         return "", None
     unit, year = "", None
-    for rx in (_TITLE_A, _TITLE_B):
+    for rx in (_TITLE_A, _TITLE_B, _TITLE_C):
         m = rx.search(s)
         if m:
             unit, year = unit or _clean_unit(m.group("unit")), year or int(m.group("year"))

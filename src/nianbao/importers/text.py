@@ -29,16 +29,28 @@ _RULE_LINE = re.compile(r"^[\-=+:|\s]*[\-=]{3,}[\-=+:|\s]*$")  # borders of plai
 _MD_BLANK = {"-", "—", "–"}  # what Markdown converters write in an empty table cell
 
 
-def _markdown(lines: list[str]) -> tuple[list[str], bool]:
-    """Lines without Markdown marks; whether the text has Markdown pipe tables."""
+_NUMS = r"[+\-−]?\d[\d.,]*(?:\s+[+\-−]?\d[\d.,]*)*"
+# a row's numbers followed by the next rows' numbers, groups divided by a separator token
+_SEP = r"[|│｜/／;；]"
+_RUN_ON = re.compile(rf"^(?P<label>.*?[^\d\s.,|│｜/／;；])\s+(?P<nums>{_NUMS}(?:\s*{_SEP}\s*{_NUMS})+)$")
+_RUN_SEP = re.compile(rf"\s*{_SEP}\s*")
+
+
+def _markdown(lines: list[str]) -> tuple[list[str], bool, set[int]]:
+    """Lines without Markdown marks; whether the text has Markdown pipe tables; the indexes
+    (in the returned lines) of table header rows (the row above a ``|---|`` line)."""
     tables = any(_MD_SEPARATOR.match(ln) and "|" in ln for ln in lines)
-    out = []
+    out: list[str] = []
+    headers: set[int] = set()
     for ln in lines:
         if tables and _MD_SEPARATOR.match(ln) and "|" in ln:
+            prev = next((i for i in range(len(out) - 1, -1, -1) if out[i]), None)
+            if prev is not None and "|" in out[prev]:
+                headers.add(prev)
             continue
         ln = _MD_EMPHASIS.sub(r"\2", _MD_HEADING.sub("", ln))
         out.append(ln)
-    return out, tables
+    return out, tables, headers
 
 
 def _pipe_only(s: str) -> bool:
@@ -64,14 +76,14 @@ def _cells(s: str, markdown: bool) -> list[str]:
 def text_doc(text: str) -> Doc:
     lines = [ln.strip() for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     lines = [ln.replace("\u3000", " ").replace("\xa0", " ").strip() for ln in lines]
-    lines, markdown = _markdown(lines)
-    nonblank = [ln for ln in lines if ln]
-    pipe_only = sum(1 for ln in nonblank if _pipe_only(ln))
-    ends_pipe = sum(1 for ln in nonblank if ln.endswith("|") and not _pipe_only(ln))
+    lines, markdown, headers = _markdown(lines)
+    nonblank = [(i, ln) for i, ln in enumerate(lines) if ln]
+    pipe_only = sum(1 for _, ln in nonblank if _pipe_only(ln))
+    ends_pipe = sum(1 for _, ln in nonblank if ln.endswith("|") and not _pipe_only(ln))
     separators = pipe_only > 0 and ends_pipe * 4 < pipe_only  # shape 3
     b = DocBuilder()
     last_sep = False
-    for s in nonblank:
+    for i, s in nonblank:
         if _PAGE_FOOTER.match(s) or _RULE_LINE.match(s):
             continue
         if _pipe_only(s):
@@ -83,9 +95,15 @@ def text_doc(text: str) -> Doc:
                 b.token("", b.line(s), value=True)
             continue
         last_sep = False
-        if "|" in s:
+        run_on = _RUN_ON.match(s)
+        if run_on and not markdown:
+            groups = [g.split() for g in _RUN_SEP.split(run_on.group("nums"))]
+            b.run_on(run_on.group("label"), groups, b.line(s))
+        elif "|" in s:
             cells = _cells(s, markdown)
-            if sum(1 for c in cells if c) >= 2:
+            if i in headers:
+                b.row(cells, header=True)
+            elif sum(1 for c in cells if c) >= 2:
                 b.row(cells)
             else:
                 b.token(next((c for c in cells if c), ""), b.line(s))

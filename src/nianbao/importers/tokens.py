@@ -37,6 +37,7 @@ NULL_WORDS = {
     "*",
 }
 _NUMLIKE = re.compile(r"^[+\-−]?[\d.,，]*\d[\d.,，]*\s*(件|个|条|项|起|万元|元|%)?$")
+_NUM_UNIT = re.compile(r"^[+\-−]?\d+(?:[.,，]\d+)*\s*[\u4e00-\u9fff]{1,3}$")  # 24千元: a (bad) value
 _DASHES = re.compile(r"^[\-—–－_]+$")
 
 
@@ -47,6 +48,7 @@ class Tok:
     value: bool  # a value cell (number, blank, or short non-label) rather than a label
     line: int  # index into Doc.lines
     block: int = -1  # table number for cells of a table grid; -1 for running text
+    sep: bool = False  # a separator between the groups of numbers of several rows on one line
 
 
 @dataclass
@@ -79,7 +81,7 @@ def is_value_text(text: str) -> bool:
     if s in NULL_WORDS or _DASHES.match(s):
         return True
     num, _ = parse_number(s)
-    if num is not None or _NUMLIKE.match(s):
+    if num is not None or _NUMLIKE.match(s) or _NUM_UNIT.match(s):
         return True
     key = label_key(s)
     return len(s) <= 2 and (not key or key not in _all_label_keys())
@@ -129,14 +131,29 @@ class DocBuilder:
         for w in words[k:]:
             self.token(w, ln, value=True)
 
-    def row(self, cells: list[str], block: int = -1) -> None:
+    def row(self, cells: list[str], block: int = -1, header: bool = False) -> None:
+        """One table row; in a ``header`` row every cell that is not a number is a label."""
         cells = [c.strip() for c in cells]
         ln = self.line(" | ".join(cells))
         first_label = next((i for i, c in enumerate(cells) if not is_value_text(c)), 0)
+        if header:
+            first_label = next((i for i, c in enumerate(cells) if c and parse_number(c)[0] is None), 0)
         if not any(cells[:first_label]):  # blank cells before a row's label are merge padding
             cells = cells[first_label:]
         for c in cells:
-            self.token(c, ln, block)
+            if header and c and parse_number(c)[0] is None:
+                self.token(c, ln, block, value=False)
+            elif not header or c:
+                self.token(c, ln, block)
+
+    def run_on(self, label: str, groups: list[list[str]], ln: int) -> None:
+        """A label followed by several rows' numbers, the groups divided by separators."""
+        self.token(label, ln, value=False)
+        for n, words in enumerate(groups):
+            if n:
+                self.doc.tokens.append(Tok(text="", key="", value=True, line=ln, sep=True))
+            for w in words:
+                self.token(w, ln, value=True)
 
     def grid(self, rows: list[list[tuple[str | None, object]]]) -> None:
         """A table as a grid of (text, identity): a merged cell repeats its identity over the
