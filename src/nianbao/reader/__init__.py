@@ -141,6 +141,16 @@ def _internal(item, exc: BaseException) -> Report:
 # ---- the reader -------------------------------------------------------------------------
 
 
+def _sniff(data: bytes, suffix: str) -> str:
+    """sniff, with what to do for a WPS file that is neither BIFF nor OOXML."""
+    try:
+        return sniff(data, suffix)
+    except Unreadable as e:
+        if suffix in (".et", ".ett") and "另存为" not in str(e):
+            raise Unreadable(f"{e}；{WPS_ADVICE}") from None
+        raise
+
+
 def _read_workbook(item) -> Report:
     report = Report(path=item.display, mtime=getattr(item, "mtime", 0.0) or 0.0)
     try:
@@ -155,13 +165,7 @@ def _read_workbook(item) -> Report:
         raise Unreadable(
             f"文件大小 {len(data) / 2**20:.0f} MB，超过 {MAX_FILE_BYTES // 2**20} MB 的上限，已拒绝读取"
         )
-    suffix = (getattr(item, "suffix", "") or "").lower()
-    try:
-        kind = sniff(data, suffix)
-    except Unreadable as e:
-        if suffix in (".et", ".ett") and "另存为" not in str(e):
-            raise Unreadable(f"{e}；{WPS_ADVICE}") from None
-        raise
+    kind = _sniff(data, (getattr(item, "suffix", "") or "").lower())
     pkg = open_package(data) if kind == "zip" else None
     if pkg is not None and getattr(item, "output_check", False) and "nianbao_output" in pkg.custom:
         from ..inputs import SKIP_OUTPUT
