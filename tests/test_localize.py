@@ -424,3 +424,99 @@ def test_too_many_errors_keeps_the_relation_findings():
     assert f.message == "错误较多，无法判断哪一格有误" and report.corrections == []
     rel = [f for f in report.findings if f.code in ("NB201", "NB202")]
     assert rel and all(f.expected is not None and f.mark == "" for f in rel)
+
+
+# ---- the annotated copy -------------------------------------------------------------------
+
+
+def _annotated(src: Path, out: Path):
+    import openpyxl
+
+    res = _cli("annotate", src, "--out-dir", out)
+    assert res.exit_code == 1, res.output
+    (copy,) = out.glob("*_审核.xlsx")
+    return openpyxl.load_workbook(copy)
+
+
+RED_ORANGE = ("FFFF8F8F", "FFFFC000")  # annotate.ERROR_FILL, annotate.CANDIDATE_FILL (asserted below)
+
+
+def _fills(wb) -> dict[str, str]:
+    """sheet!cell -> fill colour of every filled cell outside 审核结果."""
+    out = {}
+    for ws in wb.worksheets[1:]:
+        for row in ws.iter_rows():
+            for c in row:
+                if c.fill is not None and c.fill.fill_type == "solid":
+                    out[f"{ws.title}!{c.coordinate}"] = c.fill.start_color.rgb
+    return out
+
+
+def _summary_rows(wb) -> list[tuple]:
+    ws = wb["审核结果"]
+    head = next(r for r in range(1, 30) if ws.cell(r, 1).value == "序号")
+    return [r for r in ws.iter_rows(min_row=head + 1, values_only=True) if r[0] is not None]
+
+
+def _relation_formats(ws) -> list[str]:
+    return [r.formula[0] for cf in ws.conditional_formatting for r in cf.rules if "ROUND(" in r.formula[0]]
+
+
+def test_text_in_table_four_is_explained_on_the_summary(tmp_path):
+    """ "无" in 表四 A7: the template's own live check (SUM skips text) would paint E7 red; in
+    the copy A7 is red and explained, E7 is not painted, and every red cell has its line."""
+    from nianbao.annotate import ERROR_FILL
+    from nianbao.samples import build_samples
+
+    made = {p.stem: p for p in build_samples(tmp_path / "样例")}
+    src = made["错误-填写文字"]
+    import openpyxl
+
+    assert _relation_formats(openpyxl.load_workbook(src)["表四"])  # the template has them
+    wb = _annotated(src, tmp_path / "批注")
+    fills = _fills(wb)
+    assert fills.get("表四!A7") == ERROR_FILL and fills.get("表四!E7") not in RED_ORANGE
+    assert _relation_formats(wb["表四"]) == [] and _relation_formats(wb["表三"]) == []
+    rows = _summary_rows(wb)
+    explained = {r[6] for r in rows}
+    assert {k for k, v in fills.items() if v == ERROR_FILL} <= explained
+    assert rows[0][1] == "NB403" and rows[0][6] == "表四!A7" and rows[0][9].startswith("该格应为 ")
+    assert wb["表四"]["A7"].comment.text.startswith("应改为 ")
+
+
+def test_copy_paints_only_the_cell_to_change(tmp_path):
+    from nianbao.annotate import ERROR_FILL
+    from nianbao.template import write_template
+
+    vals = _new_total_359()
+    vals["nb_t3_new_total"] = 360
+    src = tmp_path / "县甲局.xlsx"
+    write_template(src, S21, unit="县甲局", year=2025, values=vals)
+    wb = _annotated(src, tmp_path / "批注")
+    fills = _fills(wb)
+    assert fills.get("表三!J7") == ERROR_FILL and fills.get("表三!J31") not in RED_ORANGE
+    assert wb["表三"]["J7"].comment.text.startswith("应改为 359")
+    assert "由 J7 引起" in wb["表三"]["J31"].comment.text
+    rows = _summary_rows(wb)
+    assert rows[0][1] == "NB401" and rows[0][6] == "表三!J7"  # the suggested change comes first
+
+
+def test_copy_paints_every_candidate_orange(tmp_path):
+    from nianbao.annotate import CANDIDATE_FILL, ERROR_FILL
+    from nianbao.template import write_template
+
+    assert (ERROR_FILL, CANDIDATE_FILL) == RED_ORANGE
+
+    vals = {k: 0 for k in S21.cells}
+    vals.update(nb_t4_review_upheld=2, nb_t4_review_pending=1, nb_t4_review_total=2)
+    src = tmp_path / "县乙局.xlsx"
+    write_template(src, S21, unit="县乙局", year=2025, values=vals)
+    wb = _annotated(src, tmp_path / "批注")
+    fills = _fills(wb)
+    assert {k: v for k, v in fills.items() if v in (CANDIDATE_FILL, ERROR_FILL)} == {
+        "表四!A7": CANDIDATE_FILL,
+        "表四!D7": CANDIDATE_FILL,
+        "表四!E7": CANDIDATE_FILL,
+    }
+    assert wb["表四"]["D7"].comment.text.startswith("可能需要改为 0")
+    assert "以下任一处改正都能使勾稽关系成立" in wb["表四"]["D7"].comment.text

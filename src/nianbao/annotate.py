@@ -18,15 +18,16 @@ from pathlib import Path, PurePath
 
 from . import xlsxpkg
 from .fileio import OutputError, atomic_path
-from .findings import Finding
+from .findings import Finding, fmt_number
 from .layout import a1, parse_a1
 from .model import Report
-from .vocab import Severity, Status
+from .vocab import Mark, Severity, Status
 
 SUMMARY_SHEET = "审核结果"
 OUTPUT_PROPERTY = ("nianbao_output", "annotated")
 AUTHOR = "nianbao"
 ERROR_FILL, WARNING_FILL, PASS_FILL = "FFFF8F8F", "FFFFE966", "FFC6EFCE"
+CANDIDATE_FILL = "FFFFC000"  # orange: one of several equally small changes (error localisation)
 ROW_ERROR_FILL, ROW_WARNING_FILL = "FFFFD7D7", "FFFFF5C2"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAX_XLS_CELLS = 2_000_000
@@ -169,7 +170,8 @@ def _render(
     from openpyxl import load_workbook
 
     wb = load_workbook(io.BytesIO(data), keep_vba=macro, rich_text=True, data_only=False, keep_links=True)
-    links = mark_cells(wb, report.findings)
+    drop_live_checks(wb)
+    links = mark_cells(wb, report.findings, proposals(report))
     _summary(wb, report, src_name, notes, links)
     buf = io.BytesIO()
     wb.save(buf)
@@ -208,7 +210,7 @@ def _annotate_xls(data: bytes, report: Report, src_name: str, fmt: str = ".xls")
                     put(ws.cell(r + 1, c + 1), v)
         for (r0, c0), (r1, c1) in sheet.merged_cell_ranges or []:
             ws.merge_cells(start_row=r0 + 1, start_column=c0 + 1, end_row=r1 + 1, end_column=c1 + 1)
-    links = mark_cells(wb, report.findings)
+    links = mark_cells(wb, report.findings, proposals(report))
     _summary(wb, report, src_name, notes, links)
     buf = io.BytesIO()
     wb.save(buf)
@@ -218,8 +220,62 @@ def _annotate_xls(data: bytes, report: Report, src_name: str, fmt: str = ".xls")
 # --- marking cells ------------------------------------------------------------------------
 
 
-def mark_cells(wb, findings: list[Finding]) -> dict[int, str]:
-    """Fill and comment every cell a finding points at; return id(finding) -> link location."""
+def _refs(f: Finding) -> list[tuple[str, bool]]:
+    """The cells a finding marks: (A1, whether it is about that cell itself)."""
+    refs = [(f.cell, True)] if f.cell else []
+    if f.code == "NB101":
+        refs += [(r, False) for r in f.related]
+    elif f.mark == Mark.CANDIDATE:  # every candidate cell of an ambiguous localisation
+        refs += [(r, True) for r in f.related]
+    return refs
+
+
+def _fill_of(items: list[tuple[Finding, bool]]) -> str | None:
+    """Red for a cell to change (or any other error at it), orange for a candidate, yellow for a
+    warning; none for a cell whose relation fails only because of another cell."""
+    own = [f for f, main in items if main]
+    if any(f.mark == Mark.FIX or (f.is_error and f.mark == Mark.NONE) for f in own):
+        return ERROR_FILL
+    if any(f.mark == Mark.CANDIDATE for f in own):
+        return CANDIDATE_FILL
+    if any(f.mark == Mark.NONE for f, _ in items):
+        return WARNING_FILL
+    return None
+
+
+def proposals(report: Report) -> dict[tuple[str, str], list[str]]:
+    """(sheet, A1) -> the values the cell takes in the report's minimum sets of changes."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for s in report.corrections:
+        for c in s["cells"]:
+            v, (low, high) = c["suggested"], c.get("range") or (None, None)
+            if v is not None:
+                text = fmt_number(v)
+            elif high is None:
+                text = f"不小于 {fmt_number(low or 0)} 的数"
+            else:
+                text = f"{fmt_number(low)} 至 {fmt_number(high)} 之间的数"
+            out.setdefault((c["sheet"], c["cell"]), [])
+            if text not in out[(c["sheet"], c["cell"])]:
+                out[(c["sheet"], c["cell"])].append(text)
+    return out
+
+
+def _comment_text(items: list[tuple[Finding, bool]], values: list[str]) -> str:
+    head = []
+    fix = next((f for f, main in items if main and f.mark == Mark.FIX and f.expected), None)
+    if fix is not None:
+        head.append(f"应改为 {fix.expected}")
+    elif any(main and f.mark == Mark.CANDIDATE for f, main in items):
+        to = f"改为 {'或'.join(values)}" if values else "改正"
+        head.append(f"可能需要{to}（另有其他改法，见下，请核对原始台账）")
+    texts = [f.comment() if main else f.comment().split("\n")[0] for f, main in items]
+    return "\n\n".join(dict.fromkeys(head + texts))
+
+
+def mark_cells(wb, findings: list[Finding], values: dict | None = None) -> dict[int, str]:
+    """Fill and comment every cell a finding points at; return id(finding) -> link location.
+    ``values``: (sheet, A1) -> values proposed by error localisation (see :func:`proposals`)."""
     from openpyxl.comments import Comment
     from openpyxl.styles import PatternFill
 
@@ -229,10 +285,7 @@ def mark_cells(wb, findings: list[Finding]) -> dict[int, str]:
         if not f.sheet or f.sheet not in wb.sheetnames:
             continue
         ws = wb[f.sheet]
-        refs = [(f.cell, True)] if f.cell else []
-        if f.code == "NB101":
-            refs += [(r, False) for r in f.related]
-        for ref, main in refs:
+        for ref, main in _refs(f):
             cell = _cell(ws, ref)
             if cell is None:
                 continue
@@ -240,17 +293,44 @@ def mark_cells(wb, findings: list[Finding]) -> dict[int, str]:
             links.setdefault(id(f), f"{_quote_sheet(f.sheet)}!{cell.coordinate}")
     for (sheet, coord), items in targets.items():
         cell = wb[sheet][coord]
-        error = any(f.is_error for f, main in items if main)
-        colour = ERROR_FILL if error else WARNING_FILL
-        cell.fill = PatternFill(fill_type="solid", start_color=colour, end_color=colour)
-        texts = list(dict.fromkeys(f.comment() if main else f.comment().split("\n")[0] for f, main in items))
-        text = "\n\n".join(texts)
+        colour = _fill_of(items)
+        if colour is not None:
+            cell.fill = PatternFill(fill_type="solid", start_color=colour, end_color=colour)
+        text = _comment_text(items, (values or {}).get((sheet, coord), []))
         if cell.comment is not None and cell.comment.author != AUTHOR:
             text += "\n\n—— 原批注 ——\n" + cell.comment.text
         text = clean(text)
         lines = sum(max(1, len(line) // 18 + 1) for line in text.split("\n"))
         cell.comment = Comment(text, AUTHOR, height=min(600, 20 + 17 * lines), width=300)
     return links
+
+
+def _live_check_re() -> re.Pattern:
+    """A template's live relation check: Op.formula of one rule, or OR(...) of several."""
+    from .relations import OPS
+
+    fails = "|".join(re.escape(op.fails_when) for op in OPS.values())
+    return re.compile(rf"^(?:OR\()?ROUND\(.*\)(?:{fails})\)?$", re.S)
+
+
+def drop_live_checks(wb) -> int:
+    """Remove the template's live relation checks (conditional formats that turn a total red
+    while its relation fails) from the copy: a spreadsheet's SUM skips text, so they can paint
+    a cell that the findings do not name. The copy's colours are the findings'. Input checks
+    (text, negative numbers in a cell) stay: they agree with the findings. Returns how many."""
+    from openpyxl.formatting.formatting import ConditionalFormattingList
+
+    live, dropped = _live_check_re(), 0
+    for ws in wb.worksheets:
+        kept = ConditionalFormattingList()
+        for cf in ws.conditional_formatting:
+            for rule in cf.rules:
+                if rule.type == "expression" and rule.formula and live.match(rule.formula[0]):
+                    dropped += 1
+                else:
+                    kept.add(str(cf.sqref), rule)
+        ws.conditional_formatting = kept
+    return dropped
 
 
 def _cell(ws, ref: str):
@@ -287,6 +367,11 @@ def put(cell, value) -> None:
         cell.data_type = "s"
     else:
         cell.value = value
+
+
+def suggestions_first(findings: list[Finding]) -> list[Finding]:
+    """The findings with the suggested changes (error localisation) first, otherwise in order."""
+    return sorted(findings, key=lambda f: f.mark not in (Mark.FIX, Mark.CANDIDATE))
 
 
 # --- the 审核结果 sheet ---------------------------------------------------------------------
@@ -357,7 +442,8 @@ def _summary(wb, report: Report, src_name: str, notes: list[str], links: dict[in
     put(
         ws["A2"],
         f"由 nianbao 于 {datetime.now():%Y-%m-%d %H:%M} 生成；原文件未作任何修改。"
-        "红色单元格为错误，黄色单元格为警告，点击下表“单元格”一列可跳转到该单元格。",
+        "红色单元格为需要改正的错误，橙色单元格为几种可能的改法之一，黄色单元格为警告，"
+        "点击下表“单元格”一列可跳转到该单元格；建议的改正列在最前。",
     )
     ws["A2"].font = Font(color="FF666666")
     ws["A2"].alignment = wrap
@@ -396,7 +482,7 @@ def _summary(wb, report: Report, src_name: str, notes: list[str], links: dict[in
             put(ws.cell(top, c), h)
             ws.cell(top, c).font = bold
             ws.cell(top, c).fill = fill("FFD9D9D9")
-        for i, f in enumerate(report.findings, 1):
+        for i, f in enumerate(suggestions_first(report.findings), 1):
             r = top + i
             where = f"{f.sheet}!{f.cell}" if f.sheet and f.cell else (f.sheet or f.cell)
             row = [

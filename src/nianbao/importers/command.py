@@ -81,6 +81,11 @@ def import_one(path: Path, target: Path, force: bool) -> tuple[Report, str | Non
     if report.unreadable or not report.form:
         return report, None, None
     spec = get_spec(report.form)
+    if not report.where:  # findings and corrections point at the cells of the workbook written
+        from ..layout import workbook_layout
+
+        lay = workbook_layout(spec)
+        report.where = {k: (tl.sheet, b.ref) for tl in lay.tables for k, b in tl.values.items()}
     run_checks(report, spec)
     values = {k: v for k, v in report.values.items() if k in spec.cells}
     try:
