@@ -52,3 +52,27 @@ def test_corpus_file(rel):
         assert [f.key for f in named] == [k for k, v in expected.items() if v == "?"]
     if not facts["unit"]:
         assert any(f.code == "NB004" for f in r.findings)  # never a guess such as 政府
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("case", [0, 3])
+def test_our_own_published_word_and_pdf_import_without_findings(tmp_path, case):
+    """publish writes the report (with last year's change sentences for case 0); imported
+    again, as Word and as PDF, the issuer, year and every number come back, and no prose
+    sentence is read as a table row."""
+    import shutil
+    import sys
+
+    if not (shutil.which("soffice") or shutil.which("libreoffice")):
+        pytest.skip("LibreOffice (soffice) not installed")
+    sys.path.insert(0, str(CORPUS))
+    import make_corpus
+
+    name, form, unit, year, seed = make_corpus.REPORTS[case]
+    docx, _html, facts = make_corpus._publish(tmp_path, name, form, unit, year, seed)
+    make_corpus._soffice(["--convert-to", "pdf", "--outdir", str(tmp_path), str(docx)], tmp_path)
+    for path in (docx, tmp_path / f"{name}.pdf"):
+        r = read_report_file(Input.of(path))
+        assert (r.form, r.unit, r.year) == (form, unit, year)
+        assert {k: str(v) for k, v in r.values.items()} == facts["values"]
+        assert not [f.message for f in r.findings]

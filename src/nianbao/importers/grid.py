@@ -160,16 +160,26 @@ def _edits(a: str, b: str) -> int:
     return prev[-1]
 
 
-def _with_piece(hay: str, key: str, group: str) -> tuple[int, int] | None:
-    """``key`` with a piece of its group's label inserted (a merged label cut into the text of
-    its rows by a PDF converter): ``1申请人无正当六其他理由…``."""
-    if len(group) < 2 or len(key) < 4:
+def _ancestors(node: Node | None) -> list[str]:
+    """Matching keys of the group labels above a row (（四）无法提供, 三、本年度办理结果)."""
+    out = []
+    while node is not None and node.parent is not None:
+        node = node.parent
+        out.append(label_keys(node.label)[0])
+    return out
+
+
+def _with_piece(hay: str, key: str, groups: list[str]) -> tuple[int, int] | None:
+    """``key`` with a piece of a group label above it inserted (a merged label cut into the
+    text of its rows by a PDF converter): ``1申请人无正当六其他理由…``. Every character of the
+    label is there, in order: an exact match."""
+    if not groups or len(key) < 4:
         return None
-    for p in range(2, len(key) - 1):
+    for p in range(2, len(key)):
         for a in find_all(hay, key[:p]):
             at = a + p
-            for n in range(min(len(group), len(hay) - at), 0, -1):
-                if hay[at : at + n] in group and hay.startswith(key[p:], at + n):
+            for n in range(min(max(map(len, groups)), len(hay) - at), 0, -1):
+                if any(hay[at : at + n] in g for g in groups) and hay.startswith(key[p:], at + n):
                     return a, at + n + len(key) - p
     return None
 
@@ -179,16 +189,16 @@ def _approximate(hay: str, lo: int, hi: int, cands: list[Entry], others: list[En
     label inside, or without its trailing note. Only a unique best candidate is taken."""
     window = hay[lo:hi]
     for c in cands:
+        r = _with_piece(window, c.key, _ancestors(c.node))
+        if r is not None:
+            return Hit(lo + r[0], lo + r[1], c)
+    for c in cands:
         r = fuzzy_find(window, c.key, allowed_errors(c.key))
         if r is not None:
             found = window[r[0] : r[1]]
             rivals = [o for o in others if o.order != c.order and abs(len(o.key) - len(found)) <= r[2]]
             if any(_edits(found, o.key) <= r[2] for o in rivals):
                 return None  # as close to another row's label: not certain
-            return Hit(lo + r[0], lo + r[1], c, fuzzy=True)
-        group = label_keys(c.node.parent.label)[0] if c.node.parent is not None else ""
-        r = _with_piece(window, c.key, group)
-        if r is not None:
             return Hit(lo + r[0], lo + r[1], c, fuzzy=True)
     for c in cands:
         keys = label_keys(c.label)
@@ -264,9 +274,8 @@ def _owner(seg: Seg, hay: str) -> tuple[Hit | None, str]:
     rows = [h for h in seg.hits if h.entry.kind in (LEAF, GROUP)]
     after = rows[-1].end if rows else seg.start
     rest = hay[after : seg.end].replace(MASK, "")
-    node = rows[-1].entry.node if rows else None
-    if node is not None and node.parent is not None and rest and rest in label_keys(node.parent.label)[0]:
-        rest = ""  # a piece of the row's merged group label, cut into its text (PDF)
+    if rows and rest and any(rest in g for g in _ancestors(rows[-1].entry.node)):
+        rest = ""  # a piece of a merged group label above the row, cut into its text (PDF)
     unknown = len(_CJK.findall(rest))
     if rows and (rows[-1].spans or unknown - rows[-1].entry.tail < UNKNOWN_TAIL):
         return rows[-1], ""
