@@ -155,3 +155,54 @@ def test_whole_campaign_in_chromium(site, tmp_path):
     for key in ("nb_t3_new_natural", "nb_t3_new_total", "nb_t4_review_total"):
         sheet, ref = next(iter(wb.defined_names[key].destinations))
         assert Decimal(str(wb[sheet][ref.replace("$", "")].value)) == Decimal(edu_vals[key]), key
+
+
+def test_desk_pages_fit_a_phone(site, tmp_path):
+    """At 390 px no desk page scrolls sideways: wide tables scroll inside themselves."""
+    import json as _json
+
+    roster = tmp_path / "名单.csv"
+    roster.write_text("单位名称\n示例县文化和旅游局/县新闻出版局\n某某镇人民政府\n", "utf-8-sig")
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nianbao.cli",
+            "desk",
+            "create",
+            "--roster",
+            str(roster),
+            "--year",
+            "2025",
+            "--public-url",
+            PUBLIC,
+            "--data",
+            str(Path(tmp_path) / "unused"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert _json.loads(out.stdout)["units"][0]["unit"] == "示例县文化和旅游局/县新闻出版局"
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        ctx = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True)
+        pg = ctx.new_page()
+        pg.goto(site + "/desk")
+        pg.set_input_files("#roster", str(roster))
+        pg.fill("#desk-create #year", "2025")
+        pg.fill("#public_url", PUBLIC)
+        pg.click("#desk-create button[type=submit]")
+        pg.wait_for_selector("#desk-board")
+        board = pg.url
+        pages = [site + "/desk", board, board + "/links"]
+        pg.click("#desk-board tbody tr th a")
+        pages.append(pg.url)
+        pages.append(pg.inner_text("#unit-link").replace(PUBLIC, site))
+        for url in pages:
+            pg.goto(url)
+            width = pg.evaluate("document.documentElement.scrollWidth")
+            pg.screenshot(path=str(SHOTS / f"desk-phone-{len(url) % 97}.png"), full_page=True)
+            assert width <= 390, (url, width)
+        ctx.close()
+        browser.close()
