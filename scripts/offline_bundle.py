@@ -184,6 +184,21 @@ def parse_pins(text: str) -> list[str]:
     return pins
 
 
+def pin_key(pin_or_wheel: str) -> str:
+    """``name==version`` with the name normalised, from a pin or a wheel's file name."""
+    if pin_or_wheel.endswith(".whl"):
+        name, version = pin_or_wheel.split("-")[:2]
+    else:
+        name, version = pin_or_wheel.split("==")
+    return f"{re.sub(r'[-_.]+', '-', name).lower()}=={version}"
+
+
+def is_pure(wheel: str) -> bool:
+    """A wheel for every Python 3 on every platform (``py3-none-any``, ``py2.py3-none-any``)."""
+    python, abi, platform = wheel[: -len(".whl")].split("-")[-3:]
+    return "py3" in python.split(".") and abi == "none" and platform == "any"
+
+
 # ---------------------------------------------------------------- steps that run tools
 
 
@@ -267,22 +282,40 @@ def verify(wheels: Path, target: Target, python: str) -> None:
         raise BundleError(f"{target.key} / Python {python} 的离线安装包不齐全：\n{proc.stderr.strip()}")
 
 
-def fetch(target: Target, python: str, work: Path) -> Path:
-    """Wheels of every runtime dependency of the project for one platform and Python version."""
+def fetch(target: Target, python: str, pins: list[str], work: Path) -> Path:
+    """Wheels of ``pins`` for one platform and Python version, in a folder of their own."""
     dest = work / "download" / target.key / python
     dest.mkdir(parents=True, exist_ok=True)
-    download(compile_pins(target, python), target, python, dest, work)
+    if pins:
+        download(pins, target, python, dest, work)
     return dest
 
 
+Pair = tuple[Target, str]
+
+
 def fetch_all(targets: list[Target], work: Path, jobs: int = 4) -> dict[str, list[Path]]:
-    """Per platform, the union of its wheels over all Python versions (pure ones once)."""
+    """Per platform, the wheels of its pins over all Python versions.
+
+    The first Python version of each platform fetches everything; a pure-Python wheel found then is
+    not asked for again by the other versions or platforms, which fetch only the compiled ones."""
     pairs = [(t, py) for t in targets for py in PYTHONS]
-    with ThreadPoolExecutor(max_workers=jobs) as pool:  # the wait is the network, not the CPU
-        folders = list(pool.map(lambda pair: fetch(*pair, work), pairs))
+    with ThreadPoolExecutor(max_workers=jobs) as pool:  # the wait is mostly the network
+        pins: dict[Pair, list[str]] = dict(
+            zip(pairs, pool.map(lambda p: compile_pins(*p), pairs), strict=True)
+        )
+        first = [p for p in pairs if p[1] == PYTHONS[0]]
+        folders = dict(zip(first, pool.map(lambda p: fetch(*p, pins[p], work), first), strict=True))
+        pure = {pin_key(w.name): w for f in folders.values() for w in f.glob("*.whl") if is_pure(w.name)}
+        rest = [p for p in pairs if p not in folders]
+        todo = {p: [pin for pin in pins[p] if pin_key(pin) not in pure] for p in rest}
+        folders.update(zip(rest, pool.map(lambda p: fetch(*p, todo[p], work), rest), strict=True))
     found: dict[str, dict[str, Path]] = {t.key: {} for t in targets}
-    for (target, _), folder in zip(pairs, folders, strict=True):
-        for wheel in folder.glob("*.whl"):
+    for (target, python), folder in folders.items():
+        for wheel in [
+            *folder.glob("*.whl"),
+            *(pure[k] for k in map(pin_key, pins[target, python]) if k in pure),
+        ]:
             found[target.key].setdefault(wheel.name, wheel)
     return {key: sorted(by_name.values()) for key, by_name in found.items()}
 

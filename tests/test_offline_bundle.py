@@ -137,7 +137,7 @@ def test_windows_files(tmp_path):
     assert "Python 3.11" in install and "官方" in install and "信息技术人员" in install
     assert 'if not exist "%~dp0wheels\\nianbao-*.whl" goto notextracted' in install
     start = assert_bat(files["启动年报助手.bat"][0], "启动年报助手.bat")
-    assert 'nianbao.exe" serve --open' in start and "关闭本窗口" in start
+    assert 'python.exe" -m nianbao.cli serve --open' in start and "关闭本窗口" in start
     assert "Windows" in assert_notepad_txt(files["使用说明.txt"][0], "使用说明.txt")
     assert "@" not in install.replace("@echo", "")  # every placeholder filled
 
@@ -179,6 +179,17 @@ def test_install_sh_messages(tmp_path):
     assert proc.returncode == 1
     assert "没有找到可用的 Python" in proc.stdout and "Python 3.8.10" in proc.stdout
     assert "Python 3.11" in proc.stdout and not (tmp_path / "b" / "包" / "venv").exists()
+
+
+def test_pin_keys_and_pure_wheels():
+    assert ob.pin_key("pdfminer-six==20260107") == ob.pin_key("pdfminer_six-20260107-py3-none-any.whl")
+    assert (
+        ob.pin_key("PyYAML==6.0.4") == "pyyaml==6.0.4" == ob.pin_key("pyyaml-6.0.4-cp312-cp312-win_amd64.whl")
+    )
+    assert ob.is_pure("colorama-0.4.6-py2.py3-none-any.whl") and ob.is_pure("anyio-4.16.0-py3-none-any.whl")
+    assert not ob.is_pure("pypdfium2-5.15.2-py3-none-win_amd64.whl")
+    assert not ob.is_pure("cryptography-50.0.2-cp311-abi3-manylinux_2_28_aarch64.whl")
+    assert not ob.is_pure("old-1.0-py2-none-any.whl")
 
 
 def test_parse_pins():
