@@ -8,8 +8,6 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-
 SRC = Path(__file__).resolve().parent.parent / "src"
 
 
@@ -139,6 +137,5 @@ def test_no_module_imports_another_modules_private_names():
     assert bad == {}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 item 2: the loops go away with the batch engine")
 def test_the_import_graph_has_no_cycles():
     assert cycles(import_graph()) == []

@@ -23,7 +23,7 @@ SRC = Path(nianbao.__file__).resolve().parent
 # literal). Each entry must still be needed (test_allowances_are_all_used).
 ALLOWED = {
     ("checks.py", "error"): "blank-cell mode --blank error (空白即错误)",
-    ("cli.py", "error"): "blank-cell mode --blank error",
+    ("cli/", "error"): "blank-cell mode --blank error",
     ("web/", "error"): "blank-cell mode of the upload form; the JSON key of an error message",
     ("web/storage.py", "failed"): "state of a background job (queued/running/done/failed)",
     ("web/", "warnings"): "JSON key: the count of warnings of a stored result",

@@ -1,21 +1,13 @@
-"""`nianbao demo`: the whole workflow on the bundled samples, as a user would run it."""
+"""`nianbao demo`: the whole workflow on the bundled samples, as a user would run it.
+
+Each step is shown as the command a user types and run by calling that command's
+``*_command`` function (the same code the command line calls after parsing the options)."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-
-from typer.testing import CliRunner
-
-
-def _run(args: list[str]) -> int:
-    from .cli import app
-
-    print("\n$ nianbao " + " ".join(args), flush=True)
-    res = CliRunner().invoke(app, args)
-    print(res.output, end="", flush=True)
-    return res.exit_code
-
 
 DEMO_TEXT = """# 一、总体情况
 （演示文字）本年度，本机关认真贯彻《中华人民共和国政府信息公开条例》，推进主动公开和依申请公开工作。
@@ -47,36 +39,77 @@ def _write_roster(samples: Path, roster: Path) -> list[str]:
 
 COUNTY_UNIT = "示例县人民政府"
 AGGREGATE = ["aggregate", "--year", "2025", "--roster", "单位名单.csv", "--unit", COUNTY_UNIT]
-# Run in the demo folder: the commands read as the README writes them (step 6 word for word).
-ROUNDS = [
-    ["template", "-o", "模板-2021.xlsx", "--year", "2025"],
-    ["template", "-o", "模板-2019.xlsx", "--form", "2019", "--year", "2020"],
-    ["check", "样例"],
-    ["check", "样例", "--format", "csv", "-o", "审核结果.csv"],
-    ["annotate", "样例", "--out-dir", "批注副本"],
-    # first round: some units have not sent their return, some returns have errors
-    [*AGGREGATE, "样例", "-o", "汇总-首轮.xlsx", "--annotate-dir", "汇总批注"],
-    ["publish", "汇总-首轮.xlsx", "-o", "年报-首轮.docx"],  # refused: not every unit is counted
-    # second round: every unit's corrected return is in 收回/
-    [
-        "aggregate",
-        "收回",
-        "-o",
-        "汇总.xlsx",
-        "--year",
-        "2025",
-        "--roster",
-        "单位名单.csv",
-        "--unit",
-        COUNTY_UNIT,
-    ],
-    ["publish", "--text-skeleton", "正文框架.md"],
-    ["publish", "汇总.xlsx", "-o", "年报.docx", "--html", "年报.html", "--text", "正文.md"],
-    ["import", "年报.html", "-o", "由网页导入.xlsx"],
-]
 
 
-def run_demo(out: Path) -> int:
+def _newest_form() -> str:
+    """The default of ``--form``: the newest form version."""
+    from .spec import SPEC_PREFIX, spec_paths
+
+    return max(p.stem.removeprefix(SPEC_PREFIX) for p in spec_paths())
+
+
+def _steps() -> list[tuple[list[str], Callable[[], int]]]:
+    """(the command as the user types it, the call that runs it). Run in the demo folder: the
+    commands read as the README writes them (step 6 word for word)."""
+    from .aggregate.command import aggregate_command
+    from .check import annotate_command, check_command
+    from .importers.command import import_command
+    from .publish.command import publish_command
+    from .template import template_command
+
+    p = Path
+    county = {"year": 2025, "roster": p("单位名单.csv"), "unit": COUNTY_UNIT}
+    return [
+        (
+            ["template", "-o", "模板-2021.xlsx", "--year", "2025"],
+            lambda: template_command(
+                p("模板-2021.xlsx"), _newest_form(), 2025, None, None, None, None, None, False
+            ),
+        ),
+        (
+            ["template", "-o", "模板-2019.xlsx", "--form", "2019", "--year", "2020"],
+            lambda: template_command(p("模板-2019.xlsx"), "2019", 2020, None, None, None, None, None, False),
+        ),
+        (["check", "样例"], lambda: check_command([p("样例")])),
+        (
+            ["check", "样例", "--format", "csv", "-o", "审核结果.csv"],
+            lambda: check_command([p("样例")], "csv", output=p("审核结果.csv")),
+        ),
+        (["annotate", "样例", "--out-dir", "批注副本"], lambda: annotate_command([p("样例")], p("批注副本"))),
+        # first round: some units have not sent their return, some returns have errors
+        (
+            [*AGGREGATE, "样例", "-o", "汇总-首轮.xlsx", "--annotate-dir", "汇总批注"],
+            lambda: aggregate_command(
+                [p("样例")], output=p("汇总-首轮.xlsx"), annotate_dir=p("汇总批注"), **county
+            ),
+        ),
+        # refused: not every unit is counted
+        (
+            ["publish", "汇总-首轮.xlsx", "-o", "年报-首轮.docx"],
+            lambda: publish_command(p("汇总-首轮.xlsx"), p("年报-首轮.docx")),
+        ),
+        # second round: every unit's corrected return is in 收回/
+        (
+            [*AGGREGATE[:1], "收回", "-o", "汇总.xlsx", *AGGREGATE[1:]],
+            lambda: aggregate_command([p("收回")], output=p("汇总.xlsx"), **county),
+        ),
+        (
+            ["publish", "--text-skeleton", "正文框架.md"],
+            lambda: publish_command(None, None, text_skeleton=p("正文框架.md")),
+        ),
+        (
+            ["publish", "汇总.xlsx", "-o", "年报.docx", "--html", "年报.html", "--text", "正文.md"],
+            lambda: publish_command(p("汇总.xlsx"), p("年报.docx"), html=p("年报.html"), text=p("正文.md")),
+        ),
+        (
+            ["import", "年报.html", "-o", "由网页导入.xlsx"],
+            lambda: import_command([p("年报.html")], p("由网页导入.xlsx"), None),
+        ),
+    ]
+
+
+def demo_command(out: Path) -> int:
+    """``nianbao demo``: build the samples in ``out`` and run every step there."""
     import contextlib
 
     from .samples import build_returns, build_samples
@@ -90,15 +123,11 @@ def run_demo(out: Path) -> int:
     units = _write_roster(samples, out / "单位名单.csv")
     build_returns(out / "收回", units, 2025)
     (out / "正文.md").write_text(DEMO_TEXT, encoding="utf-8")
-    from .cli import app
-
-    names = {c.name for c in app.registered_commands}
     print(f"\n以下命令在 {out} 中运行：")
     with contextlib.chdir(out):
-        for args in ROUNDS:
-            if args[0] not in names:
-                continue
-            code = _run(args)
+        for args, run in _steps():
+            print("\n$ nianbao " + " ".join(args), flush=True)
+            code = run()
             if code == 2:
                 print(f"步骤失败：nianbao {' '.join(args)}")
                 return 2

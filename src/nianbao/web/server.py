@@ -264,3 +264,30 @@ def serve(
         sock.close()
     print("nianbao 网页已停止。", flush=True)
     return 0
+
+
+def serve_command(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    data: Path | None = None,
+    token: str | None = None,
+    open_browser: bool = False,
+    show_new_token: bool = False,
+    ssl_certfile: Path | None = None,
+    ssl_keyfile: Path | None = None,
+    public_url: str | None = None,
+) -> int:
+    """``nianbao serve``: show a new access token (``show_new_token``), or run the server."""
+    if show_new_token:
+        print(new_token())
+        return 0
+    return serve(
+        host=host,
+        port=port,
+        data=data,
+        token=token,
+        open_browser=open_browser,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        public_url=public_url,
+    )

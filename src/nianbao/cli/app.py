@@ -1,4 +1,5 @@
-"""The ``nianbao`` command line: a thin typer layer over the modules of each step.
+"""The ``nianbao`` commands: typer parses the options, then each command calls the one
+``*_command`` function of its step, which prints for the user and returns the exit code.
 
 Heavy libraries (openpyxl, xlsxwriter, calamine, docx, pdfplumber) are imported inside the
 commands that need them so that ``nianbao --help`` starts fast.
@@ -11,125 +12,10 @@ from pathlib import Path
 
 import typer
 
+from .zh import install
 
-def _chinese_rich(ru) -> None:
-    """Chinese chrome for typer's help and error panels (users never see English boilerplate)."""
-    ru.ARGUMENTS_PANEL_TITLE, ru.OPTIONS_PANEL_TITLE, ru.COMMANDS_PANEL_TITLE = "参数", "选项", "命令"
-    from .vocab import Severity
+install()  # Chinese help and error text (before any command is declared)
 
-    ru.ERRORS_PANEL_TITLE, ru.DEFAULT_STRING = Severity.ERROR.zh, "[默认：{}]"
-    ru.REQUIRED_LONG_STRING, ru.ABORTED_TEXT = "[必填]", "已中止"
-    ru.ENVVAR_STRING = "[环境变量：{}]"
-    ru.RICH_HELP = "查看帮助：[blue]'{command_path} {help_option}'[/]"
-
-
-class _PatchOnImport:
-    """typer imports its rich_utils (50 ms: rich.markdown and more) only to draw help and error
-    panels; patch it when that happens instead of importing it on every run."""
-
-    name = "typer.rich_utils"
-
-    def find_spec(self, fullname, path, target=None):
-        if fullname != self.name:
-            return None
-        import importlib.machinery
-
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is None or spec.loader is None:
-            return None
-        run = spec.loader.exec_module
-
-        def exec_module(module):
-            run(module)
-            _chinese_rich(module)
-
-        spec.loader.exec_module = exec_module
-        return spec
-
-
-if "typer.rich_utils" in sys.modules:
-    _chinese_rich(sys.modules["typer.rich_utils"])
-else:
-    sys.meta_path.insert(0, _PatchOnImport())
-
-
-def _chinese_help_option(command_cls) -> None:
-    orig = command_cls.get_help_option
-
-    def get_help_option(self, ctx):
-        opt = orig(self, ctx)
-        if opt is not None:
-            opt.help = "显示本帮助并退出"
-        return opt
-
-    command_cls.get_help_option = get_help_option
-
-
-# click's own usage messages (English in the vendored click) -> Chinese
-_USAGE_ZH = [
-    (r"Option '(.+)' requires an argument\.", "选项 {0} 后面需要填写一个值"),
-    (r"Option '(.+)' requires (\d+) arguments\.", "选项 {0} 后面需要填写 {1} 个值"),
-    (r"Option '(.+)' does not take a value\.", "选项 {0} 后面不能带值"),
-    (r"Argument '(.+)' takes (\d+) values\.", "参数 {0} 需要 {1} 个值"),
-    (r"Got unexpected extra arguments? \((.*)\)", "多余的参数：{0}（含空格的路径请用引号括起来）"),
-    (r"Missing command\.", "缺少命令"),
-    (r"No such command '(.*)'\.", "没有 {0} 这个命令"),
-    (r"No such command '(.*)'\. Did you mean (.*)\?", "没有 {0} 这个命令（是否想用：{1}）"),
-]
-
-
-def _chinese_errors(exceptions, formatting) -> None:
-    """Usage line and bad-option messages in Chinese."""
-
-    def hint_of(param, ctx):
-        if param is None:
-            return ""
-        try:
-            return param.get_error_hint(ctx)
-        except TypeError:
-            return param.get_error_hint()
-
-    def bad(self) -> str:
-        hint = self.param_hint if self.param_hint is not None else hint_of(self.param, self.ctx)
-        if isinstance(hint, (list, tuple)):
-            hint = " / ".join(hint)
-        return f"{hint} 的值无效：{self.message}" if hint else f"参数值无效：{self.message}"
-
-    def missing(self) -> str:
-        hint = hint_of(self.param, self.ctx)
-        return f"缺少{'参数' if getattr(self.param, 'param_type_name', '') == 'argument' else '选项'} {hint}"
-
-    def no_such(self) -> str:
-        alt = f"（是否想用：{'、'.join(sorted(self.possibilities))}）" if self.possibilities else ""
-        return f"没有 {self.option_name} 这个选项{alt}"
-
-    def usage(self) -> str:
-        import re
-
-        for pattern, text in _USAGE_ZH:
-            m = re.fullmatch(pattern, self.message)
-            if m:
-                return text.format(*m.groups())
-        return self.message
-
-    exceptions.BadParameter.format_message = bad
-    exceptions.MissingParameter.format_message = missing
-    exceptions.NoSuchOption.format_message = no_such
-    exceptions.UsageError.format_message = usage
-    orig_usage = formatting.HelpFormatter.write_usage
-
-    def write_usage(self, prog, args="", prefix=None):
-        return orig_usage(self, prog, args, "用法：" if prefix is None else prefix)
-
-    formatting.HelpFormatter.write_usage = write_usage
-
-
-from typer._click import exceptions as _vexc  # noqa: E402  (typer 0.26+ vendors click)
-from typer._click import formatting as _vfmt  # noqa: E402
-from typer._click.core import Command as _VendoredCommand  # noqa: E402
-
-_chinese_help_option(_VendoredCommand)
-_chinese_errors(_vexc, _vfmt)
 
 app = typer.Typer(
     help="政府信息公开工作年度报告数据工具：生成模板、审核、批注、汇总、导入、发布。",
@@ -138,16 +24,6 @@ app = typer.Typer(
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-
-
-def _fail(msg: str, code: int = EXIT_USAGE) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-
-    Console(stderr=True).print(f"[bold red]错误：[/]{escape(msg)}", highlight=False)
-    raise typer.Exit(code)
 
 
 def _choice(allowed, what: str):
@@ -163,7 +39,7 @@ def _choice(allowed, what: str):
 
 
 def _form_versions() -> tuple[str, ...]:
-    from .spec import SPEC_PREFIX, spec_paths
+    from ..spec import SPEC_PREFIX, spec_paths
 
     return tuple(sorted((p.stem.removeprefix(SPEC_PREFIX) for p in spec_paths()), reverse=True))
 
@@ -188,7 +64,7 @@ def template_cmd(
     deadline: str | None = typer.Option(None, "--deadline", help="报送截止时间，写入填报说明"),
     force: bool = typer.Option(False, "--force", help="覆盖已存在的输出文件"),
 ) -> None:
-    from .template import template_command
+    from ..template import template_command
 
     raise typer.Exit(
         template_command(
@@ -209,34 +85,6 @@ _format_option = _choice(("text", "json", "csv"), "输出格式")
 _blank_option = _choice(("zero", "error"), "--blank（zero 空白按 0 计并提示，error 空白即错误）")
 
 
-def _load_previous(previous: Path | None):
-    from .pipeline import load_previous
-
-    if previous is None:
-        return None
-    try:
-        prev = load_previous(previous)
-    except FileNotFoundError:
-        _fail(f"找不到上年数据文件：{previous}")
-    if prev.unreadable:
-        _fail(f"上年数据文件无法读取：{previous}（{prev.findings[0].message if prev.findings else ''}）")
-    return prev
-
-
-def _check_inputs(paths: list[Path], blank: str, previous: Path | None):
-    from .pipeline import collect_reports
-    from .render import Progress
-
-    prev = _load_previous(previous)
-    return collect_reports(paths, blank, prev, progress_factory=Progress)
-
-
-def _exit_code(reports) -> int:
-    from .vocab import Status
-
-    return EXIT_FINDINGS if any(r.status != Status.PASSED for r in reports) else EXIT_OK
-
-
 @app.command("check", help="审核退回的填报表：文件、文件夹（含子文件夹）或 .zip 压缩包，逐格报告问题。")
 def check_cmd(
     paths: list[Path] = typer.Argument(..., help="要审核的文件、文件夹或 .zip", show_default=False),
@@ -250,22 +98,9 @@ def check_cmd(
     previous: Path | None = typer.Option(None, "--previous", help="同一单位上年的填报表，用于跨年度核对"),
     output: Path | None = typer.Option(None, "-o", "--output", help="把结果写入文件（json/csv 格式时）"),
 ) -> None:
-    from .fileio import OutputError, write_bytes_atomic
-    from .render import print_text, to_csv, to_json, write_stdout
+    from ..check import check_command
 
-    reports, skipped = _check_inputs(paths, blank, previous)
-    if fmt == "text":
-        print_text(reports, skipped)
-    else:
-        text = to_json(reports, skipped) if fmt == "json" else to_csv(reports)
-        if output:
-            try:
-                write_bytes_atomic(output, text.encode("utf-8"))
-            except OutputError as e:
-                _fail(str(e))
-        else:
-            write_stdout(text if fmt == "csv" else text + "\n")
-    raise typer.Exit(_exit_code(reports))
+    raise typer.Exit(check_command(paths, fmt, blank, previous, output))
 
 
 @app.command(
@@ -278,26 +113,9 @@ def annotate_cmd(
     blank: str = typer.Option("zero", "--blank", callback=_blank_option, help="空白格处理：zero 或 error"),
     previous: Path | None = typer.Option(None, "--previous", help="同一单位上年的填报表，用于跨年度核对"),
 ) -> None:
-    from rich.console import Console
-    from rich.markup import escape
+    from ..check import annotate_command
 
-    from .pipeline import annotate_one as annotate_report
-
-    con = Console(stderr=True, highlight=False)
-    reports, skipped = _check_inputs(paths, blank, previous)
-    usage_error = False
-    for r in reports:
-        res = annotate_report(r, out_dir, force=force)
-        con.print(res.markup())
-        usage_error |= not res.ok
-    from .render import summary, summary_counts
-
-    s = summary(reports, skipped)
-    con.print(
-        f"共 {s['files']} 个文件：{summary_counts(s)}；"
-        f"跳过 {s['skipped']} 个。批注副本在：{escape(str(out_dir))}"
-    )
-    raise typer.Exit(EXIT_USAGE if usage_error else _exit_code(reports))
+    raise typer.Exit(annotate_command(paths, out_dir, force, blank, previous))
 
 
 @app.command(
@@ -306,22 +124,16 @@ def annotate_cmd(
 def demo_cmd(
     out: Path = typer.Argument(Path("demo-output"), help="演示输出文件夹"),
 ) -> None:
-    from .demo import run_demo
+    from ..demo import demo_command
 
-    raise typer.Exit(run_demo(out))
+    raise typer.Exit(demo_command(out))
 
 
 @app.command("rules", help="列出全部审核规则及其代码（错误/警告）。")
 def rules_cmd() -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from ..check import rules_command
 
-    from .findings import rule_catalogue
-
-    t = Table("代码", "级别", "规则", "适用表式", header_style="bold")
-    for r in rule_catalogue():
-        t.add_row(r["code"], r["severity"].zh, r["name"], r["forms"])
-    Console(highlight=False).print(t)
+    raise typer.Exit(rules_command())
 
 
 @app.command(
@@ -353,7 +165,7 @@ def publish_cmd(
         None, "--text-skeleton", help="只生成正文框架文件（如 正文.md，含六个标题和待填写处），供编写 --text"
     ),
 ) -> None:
-    from .publish.command import publish_command
+    from ..publish.command import publish_command
 
     raise typer.Exit(
         publish_command(
@@ -399,19 +211,16 @@ def serve_cmd(
         help="报送台发给各单位的链接所用地址，如 http://192.168.1.10:8765（默认：本机内网地址）",
     ),
 ) -> None:
-    from .web.server import new_token as make_token
-    from .web.server import serve
+    from ..web.server import serve_command
 
-    if new_token:
-        print(make_token())
-        raise typer.Exit(0)
     raise typer.Exit(
-        serve(
+        serve_command(
             host=host,
             port=port,
             data=data,
             token=token,
             open_browser=open_browser,
+            show_new_token=new_token,
             ssl_certfile=ssl_certfile,
             ssl_keyfile=ssl_keyfile,
             public_url=public_url,
@@ -453,81 +262,23 @@ def aggregate_cmd(
     blank: str = typer.Option("zero", "--blank", callback=_blank_option, help="空白格处理：zero 或 error"),
     force: bool = typer.Option(False, "--force", help="覆盖已存在的汇总表和批注副本"),
 ) -> None:
-    from rich.console import Console
+    from ..aggregate.command import aggregate_command
 
-    from .aggregate import Roster, aggregate, load_previous, print_text, to_json
-    from .aggregate.workbook import EarlyBook, write_aggregate
-    from .fileio import OutputError
-    from .render import Progress, write_stdout
-    from .roster import RosterError, read_roster
-
-    if output is None and fmt == "text":
-        _fail("请用 -o 指定汇总表输出文件，如 -o 汇总.xlsx")
-    if output is not None and output.suffix.lower() != ".xlsx":
-        _fail(f"汇总表须为 .xlsx 文件：{output}")
-    if output is not None and output.exists() and not force:
-        _fail(f"输出文件已存在：{output}（如需覆盖请加 --force）")
-    if year is not None and not 1990 <= year <= 2100:
-        _fail(f"报告年度应为四位年份，如 2025（收到的是 {year}）")
-    ros = None
-    if roster is not None:
-        try:
-            ros = Roster(read_roster(roster))
-        except RosterError as e:
-            _fail(str(e))
-    prev = None
-    if previous is not None:
-        try:
-            prev = load_previous(
-                previous, ros, blank, progress_factory=lambda n: Progress(n, "正在读取上年数据")
-            )
-        except FileNotFoundError:
-            _fail(f"找不到上年数据：{previous}（请给出上年的汇总表，或上年各单位填报表所在的文件夹）")
-        except Exception as exc:
-            _fail(f"读取上年数据 {previous} 时发生内部错误（技术信息：{type(exc).__name__}）")
-    # with an output, 明细 is written while the files are read (see aggregate.workbook.EarlyBook)
-    early = EarlyBook(output, force, ros) if output is not None else None
-    try:
-        try:
-            res = aggregate(
-                paths,
-                roster=ros,
-                previous=prev,
-                annotate_dir=annotate_dir,
-                include_failed=include_failed,
-                year=year,
-                blank=blank,
-                force=force,
-                progress_factory=lambda n: Progress(n, "正在汇总"),
-                early=early,
-            )
-        except Exception as exc:
-            _fail(
-                f"汇总时发生内部错误（技术信息：{type(exc).__name__}），请将输入文件夹与此信息反馈给维护人员"
-            )
-        res.unit = (unit or "").strip()
-        try:
-            err = Console(stderr=True, highlight=False)
-            for msg in res.annotate_messages:
-                err.print(msg)
-            if output is not None:
-                try:
-                    write_aggregate(res, output, force=force, early=early)
-                except OutputError as e:
-                    _fail(str(e))
-                except Exception as exc:
-                    _fail(f"写入汇总表 {output} 时发生内部错误（技术信息：{type(exc).__name__}）")
-            if fmt == "json":
-                write_stdout(to_json(res) + "\n")
-            else:
-                print_text(res, output)
-            code = EXIT_USAGE if res.annotate_failed else (EXIT_FINDINGS if res.has_problems() else EXIT_OK)
-        finally:
-            res.close()
-    finally:
-        if early is not None:
-            early.discard()  # nothing left behind when the run stops half way
-    raise typer.Exit(code)
+    raise typer.Exit(
+        aggregate_command(
+            paths,
+            output=output,
+            roster=roster,
+            previous=previous,
+            annotate_dir=annotate_dir,
+            include_failed=include_failed,
+            year=year,
+            unit=unit,
+            fmt=fmt,
+            blank=blank,
+            force=force,
+        )
+    )
 
 
 @app.command(
@@ -546,7 +297,7 @@ def import_cmd(
     ),
     force: bool = typer.Option(False, "--force", help="覆盖已存在的输出文件"),
 ) -> None:
-    from .importers.command import import_command
+    from ..importers.command import import_command
 
     raise typer.Exit(import_command(reports, output, out_dir, fmt, force))
 
@@ -579,14 +330,14 @@ def desk_create_cmd(
     ),
     issuer: str | None = typer.Option(None, "--unit", help="汇总单位（本级机关）名称，如 某县人民政府"),
 ) -> None:
-    from .desk.command import desk_create_command
+    from ..desk.command import desk_create_command
 
     raise typer.Exit(desk_create_command(roster, year, data, form, deadline, public_url, name, issuer))
 
 
 @desk_app.command("list", help="列出全部报送任务及各状态的单位数。")
 def desk_list_cmd(data: Path | None = _desk_data) -> None:
-    from .desk.command import desk_list_command
+    from ..desk.command import desk_list_command
 
     raise typer.Exit(desk_list_command(data))
 
@@ -597,7 +348,7 @@ def desk_export_cmd(
     output: Path = typer.Option(..., "-o", "--output", help="导出文件，如 报送任务.zip"),
     data: Path | None = _desk_data,
 ) -> None:
-    from .desk.command import desk_export_command
+    from ..desk.command import desk_export_command
 
     raise typer.Exit(desk_export_command(collection, output, data))
 
@@ -607,7 +358,7 @@ def desk_import_cmd(
     path: Path = typer.Argument(..., help="导出的文件"),
     data: Path | None = _desk_data,
 ) -> None:
-    from .desk.command import desk_import_command
+    from ..desk.command import desk_import_command
 
     raise typer.Exit(desk_import_command(path, data))
 
@@ -617,7 +368,7 @@ def desk_backup_cmd(
     target: Path = typer.Argument(..., help="备份到的文件夹"),
     data: Path | None = _desk_data,
 ) -> None:
-    from .desk.command import desk_backup_command
+    from ..desk.command import desk_backup_command
 
     raise typer.Exit(desk_backup_command(target, data))
 
@@ -628,7 +379,3 @@ def main() -> None:  # pragma: no cover - console entry
     except KeyboardInterrupt:
         print("已中断", file=sys.stderr)
         sys.exit(130)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

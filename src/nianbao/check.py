@@ -1,0 +1,116 @@
+"""``nianbao check``, ``nianbao annotate`` and ``nianbao rules``: the check step's commands. Like every
+``*_command`` they print for the user and return the exit code; the CLI only parses options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .exits import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, CommandError, print_error
+from .model import Report
+
+
+def load_previous_report(previous: Path | None) -> Report | None:
+    """Last year's report of the same unit (``--previous``); CommandError when unusable."""
+    from .pipeline import load_previous
+
+    if previous is None:
+        return None
+    try:
+        prev = load_previous(previous)
+    except FileNotFoundError:
+        raise CommandError(f"找不到上年数据文件：{previous}") from None
+    if prev.unreadable:
+        raise CommandError(
+            f"上年数据文件无法读取：{previous}（{prev.findings[0].message if prev.findings else ''}）"
+        )
+    return prev
+
+
+def check_inputs(paths: list[Path], blank: str, previous: Path | None):
+    """(reports, skipped) of the user's inputs, with a progress bar."""
+    from .pipeline import collect_reports
+    from .render import Progress
+
+    prev = load_previous_report(previous)
+    return collect_reports(paths, blank, prev, progress_factory=Progress)
+
+
+def exit_code(reports) -> int:
+    from .vocab import Status
+
+    return EXIT_FINDINGS if any(r.status != Status.PASSED for r in reports) else EXIT_OK
+
+
+def check_command(
+    paths: list[Path],
+    fmt: str = "text",
+    blank: str = "zero",
+    previous: Path | None = None,
+    output: Path | None = None,
+) -> int:
+    """``nianbao check``: the findings of every input, as text, JSON or CSV."""
+    from .fileio import OutputError, write_bytes_atomic
+    from .render import print_text, to_csv, to_json, write_stdout
+
+    try:
+        reports, skipped = check_inputs(paths, blank, previous)
+    except CommandError as e:
+        return print_error(e.message, e.code)
+    if fmt == "text":
+        print_text(reports, skipped)
+    else:
+        text = to_json(reports, skipped) if fmt == "json" else to_csv(reports)
+        if output:
+            try:
+                write_bytes_atomic(output, text.encode("utf-8"))
+            except OutputError as e:
+                return print_error(str(e))
+        else:
+            write_stdout(text if fmt == "csv" else text + "\n")
+    return exit_code(reports)
+
+
+def annotate_command(
+    paths: list[Path],
+    out_dir: Path,
+    force: bool = False,
+    blank: str = "zero",
+    previous: Path | None = None,
+) -> int:
+    """``nianbao annotate``: an annotated copy of every workbook checked."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from .pipeline import annotate_one
+    from .render import summary, summary_counts
+
+    con = Console(stderr=True, highlight=False)
+    try:
+        reports, skipped = check_inputs(paths, blank, previous)
+    except CommandError as e:
+        return print_error(e.message, e.code)
+    usage_error = False
+    for r in reports:
+        res = annotate_one(r, out_dir, force=force)
+        con.print(res.markup())
+        usage_error |= not res.ok
+    s = summary(reports, skipped)
+    con.print(
+        f"共 {s['files']} 个文件：{summary_counts(s)}；"
+        f"跳过 {s['skipped']} 个。批注副本在：{escape(str(out_dir))}"
+    )
+    return EXIT_USAGE if usage_error else exit_code(reports)
+
+
+def rules_command() -> int:
+    """``nianbao rules``: every rule and its code, as a table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .findings import rule_catalogue
+
+    t = Table("代码", "级别", "规则", "适用表式", header_style="bold")
+    for r in rule_catalogue():
+        t.add_row(r["code"], r["severity"].zh, r["name"], r["forms"])
+    Console(highlight=False).print(t)
+    return EXIT_OK

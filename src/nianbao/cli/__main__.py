@@ -1,0 +1,5 @@
+"""``python -m nianbao.cli``."""
+
+from .app import main
+
+main()

@@ -1,0 +1,60 @@
+"""The Chinese patches of typer and its vendored click are pinned: they fail loudly here, not
+silently for the user, when typer moves outside the range they were written for."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from nianbao.cli import app
+from nianbao.cli.zh import TYPER_RANGE, patch_targets
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _version(text: str) -> tuple[int, int]:
+    major, minor = re.match(r"(\d+)\.(\d+)", text).groups()
+    return int(major), int(minor)
+
+
+def test_the_range_is_the_one_pyproject_declares():
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["dependencies"]
+    typer = next(d for d in deps if re.match(r"typer\b", d))
+    low = re.search(r">=\s*([\d.]+)", typer).group(1)
+    high = re.search(r"<\s*([\d.]+)", typer).group(1)
+    assert (_version(low), _version(high)) == TYPER_RANGE
+
+
+def test_installed_typer_is_in_the_range():
+    low, high = TYPER_RANGE
+    assert low <= _version(importlib.metadata.version("typer")) < high
+
+
+@pytest.mark.parametrize("module", sorted(patch_targets()))
+def test_every_patch_target_exists(module):
+    mod = importlib.import_module(module)
+    for target in patch_targets()[module]:
+        owner = mod
+        for part in target.split("."):
+            assert hasattr(owner, part), f"{module}.{target} is gone: the Chinese patch has nothing to patch"
+            owner = getattr(owner, part)
+
+
+def test_the_patches_are_applied():
+    from typer._click import exceptions, formatting
+    from typer._click.core import Command
+
+    assert exceptions.UsageError.format_message.__module__ == "nianbao.cli.zh"
+    assert exceptions.BadParameter.format_message.__module__ == "nianbao.cli.zh"
+    assert formatting.HelpFormatter.write_usage.__module__ == "nianbao.cli.zh"
+    assert Command.get_help_option.__module__ == "nianbao.cli.zh"
+    res = CliRunner().invoke(app, ["check", "--help"])
+    assert "用法：" in res.output and "选项" in res.output and "显示本帮助并退出" in res.output
+    res = CliRunner().invoke(app, ["check", "--nope"])
+    assert res.exit_code == 2 and "没有 --nope 这个选项" in res.output
