@@ -206,6 +206,73 @@ def with_units(spec: Spec, vals: dict, title: list[str], year: int) -> tuple[str
     return "\n".join(lines) + "\n", truth
 
 
+# ------------------------------------------------------------------ an irregular web table
+def html_irregular(spec: Spec, vals: dict, title: list[str], year: int) -> tuple[str, dict]:
+    """A web page whose 表二 grid does not line up (value cells merged over other columns than
+    their headers), with line breaks inside header cells, empty cells as &nbsp; and the amount
+    written with 元; 表三 zeros left empty."""
+    truth = {k: _t(v) for k, v in vals.items()}
+    td = "<td nowrap='nowrap'><p align='center'>{}</p></td>"
+    td2 = "<td colspan='2' nowrap='nowrap'><p align='center'>{}</p></td>"
+    out = [
+        "<html><head><meta charset='utf-8'></head><body>",
+        *(f"<p style='text-align:center'>{t}</p>" for t in title),
+    ]
+    for k, heading in enumerate(spec.body):
+        out.append(f"<p>{heading}</p>")
+        table = next((t for t in spec.tables if t.title == heading), None)
+        if table is None:
+            out.append(f"<p>{_body(year, k)}</p>")
+            continue
+        out.append("<table border='1'><tbody>")
+        for sec in table.sections:
+            cols = sec.leaf_columns()
+            if table.key == "t2":
+                out.append(f"<tr><td colspan='5'><p>{sec.title}</p></td></tr>")
+                heads = [c.label[:3] + "<br />" + c.label[3:] for c in cols]
+                if len(heads) == 1:
+                    cells = [td.format(sec.corner), f"<td colspan='4'><p>{heads[0]}</p></td>"]
+                else:
+                    cells = [td.format(sec.corner), td.format(heads[0]), td2.format(heads[1])]
+                    cells += [td.format(h) for h in heads[2:]]
+                out.append("<tr>" + "".join(cells) + "</tr>")
+            elif table.key == "t3":
+                out.append(
+                    f"<tr><td colspan='3' rowspan='3'>{sec.corner}</td><td colspan='7'>申请人情况</td></tr>"
+                )
+                out.append(
+                    "<tr><td rowspan='2'>自然人</td><td colspan='5'>法人或其他组织</td>"
+                    "<td rowspan='2'>总计</td></tr>"
+                )
+                out.append("<tr>" + "".join(td.format(c.label) for c in cols[1:-1]) + "</tr>")
+            else:
+                out.append("<tr>" + "".join(td.format(c.label) for c in cols) + "</tr>")
+            for _s, leaf, g, cells in _rows(spec, table.key):
+                if _s is not sec:
+                    continue
+                texts = []
+                for c in cells:
+                    v = vals[c.key]
+                    if spec.kinds[c.kind].get("type") == "decimal":
+                        texts.append(f"{_t(v)}元" if "万元" not in c.col_label else _t(v))
+                    elif table.key == "t3" and v == 0:
+                        texts.append("&nbsp;")
+                        truth[c.key] = ""
+                    else:
+                        texts.append(_t(v))
+                label = f"<td colspan='3'>{g + ' ' if g else ''}{leaf.label}</td>" if leaf.label else ""
+                if table.key == "t2" and len(texts) > 1:  # the values merged one column earlier
+                    row = [td2.format(texts[0])] + [td.format(x) for x in texts[1:]]
+                elif table.key == "t2":
+                    row = [f"<td colspan='4'><p>{texts[0]}</p></td>"]
+                else:
+                    row = [td.format(x) for x in texts]
+                out.append("<tr>" + label + "".join(row) + "</tr>")
+        out.append("</tbody></table>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n", truth
+
+
 # ------------------------------------------------------------------ the set
 CASES = [
     # (file, form, shape, title lines, issuer expected, year, seed)
@@ -247,6 +314,24 @@ CASES = [
         205,
     ),
     ("units-2019.txt", "2019", with_units, ["政府信息公开工作年度报告（2020年）"], "示例县财政局", 2020, 206),
+    (
+        "html-irregular-2019.html",
+        "2019",
+        html_irregular,
+        ["2019年示例市人民政府办公厅政府信息公开工作年度报告"],
+        "示例市人民政府办公厅",
+        2019,
+        207,
+    ),
+    (
+        "html-irregular-2021.html",
+        "2021",
+        html_irregular,
+        ["示例市某某区人民政府", "2022年政府信息公开工作年度报告"],
+        "示例市某某区人民政府",
+        2022,
+        208,
+    ),
 ]
 # how the issuer is found when the title does not name it
 TAILS = {
