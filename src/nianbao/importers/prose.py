@@ -122,9 +122,14 @@ _SIGN_UNIT = re.compile(r"^(?P<unit>" + _UNIT_CHARS + r"{2,40}" + _SUFFIX + r")$
 _DATE_LINE = re.compile(r"^(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日$")
 
 
+# the verb of a sentence that names the report: 现公布X2023年…, 特编制X2023年…
+_VERB = re.compile(r"^(?:现将|现予|现|特|特此|兹|依法)?(?:公布|发布|编制|印发|公开)(?:了)?")
+
+
 def _clean_unit(u: str) -> str:
     u = u.strip(" 《》“”\"'「」【】[]()（）")
     u = u.removeprefix("关于")
+    u = _VERB.sub("", u)
     if not u or u.startswith(_NOT_UNIT) or u in GENERIC_UNITS:
         return ""
     return u
@@ -147,8 +152,9 @@ def _title(lines: list[str]) -> tuple[str, int | None]:
     unit, year = "", None
     for i, line in enumerate(lines):
         u, y = _from_title(line)
-        if y and not u and i > 0 and not re.search(r"(?:19|20)\d{2}", lines[i - 1]):
-            u = _from_title(lines[i - 1] + line)[0]
+        if (not u or not y) and i > 0:  # the title over two lines (issuer, or issuer and year, above)
+            u2, y2 = _from_title(lines[i - 1] + line)
+            u, y = u or u2, y or y2
         unit, year = unit or u, year or y
         if unit and year:
             break
