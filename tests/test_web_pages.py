@@ -157,3 +157,34 @@ def test_start_up_prints_addresses_people_can_open(capsys):
     _announce(urls, Path("/srv/nianbao"), "x" * 20, from_env=False)
     out = capsys.readouterr().out
     assert "http://127.0.0.1:8765/" in out and "0.0.0.0" not in out and "NIANBAO_TOKEN" in out
+
+
+# ---------------------------------------------------------------- 8: roster templates
+def test_roster_templates_report_progress_and_refuse_a_second_press(site):
+    import threading
+
+    roster = ("单位名称\n" + "".join(f"示例县第{i:02d}局\n" for i in range(40))).encode()
+    job, seen, answer = "roster0123456789abcdef", [], {}
+
+    def press(key: str):
+        files = [("roster", ("名单.csv", roster))]
+        answer[key] = site.post("/templates/roster", files=files, data={"form": "2021", "job": job})
+
+    first = threading.Thread(target=press, args=("first",))
+    first.start()
+    while first.is_alive():
+        r = site.get(f"/api/templates/progress/{job}")
+        if r.status_code == 200:
+            seen.append(r.json())
+            if len(seen) == 1:
+                press("second")  # the same request again while it runs
+        time.sleep(0.1)
+    first.join()
+    assert answer["second"].status_code == 409 and "正在生成" in answer["second"].text
+    assert answer["first"].status_code == 200
+    assert len(zipfile.ZipFile(io.BytesIO(answer["first"].content)).namelist()) == 40
+    assert any(0 < d["done"] < d["total"] == 40 for d in seen), seen
+    assert [d["done"] for d in seen] == sorted(d["done"] for d in seen)
+    assert site.get(f"/api/templates/progress/{job}").status_code == 404  # over: nothing left behind
+    page = site.get("/templates").text
+    assert 'id="roster-submit"' in page and 'id="roster-status"' in page and 'role="status"' in page

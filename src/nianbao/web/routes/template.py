@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import zipfile
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..common import (
@@ -24,7 +25,7 @@ from ..common import (
     web_of,
     year_of,
 )
-from ..storage import name_part, sanitize_filename
+from ..storage import name_part, read_json, sanitize_filename, write_json
 
 
 def template_name(unit: str | None, year: int | None) -> str:
@@ -42,11 +43,18 @@ def make_template_bytes(form: str, unit: str | None, year: int | None) -> bytes:
         return p.read_bytes()
 
 
-def roster_zip(roster: str, form: str, year: int | None, out: str, max_units: int) -> tuple[int, str]:
-    """Templates for every unit of ``roster`` zipped into ``out``: (count, error message).
+def roster_zip(
+    roster: str, form: str, year: int | None, out: str, max_units: int, progress: str | None = None
+) -> tuple[int, str]:
+    """Templates for every unit of ``roster`` zipped into ``out``: (count, error message); how
+    far it got is written to the JSON file ``progress`` after every unit.
 
     Runs in a child process: the roster is a user's file."""
     from ...roster import RosterError, read_roster
+
+    def tell(done: int, total: int) -> None:
+        if progress:
+            write_json(Path(progress), {"done": done, "total": total})
 
     try:
         units = read_roster(Path(roster))
@@ -55,8 +63,9 @@ def roster_zip(roster: str, form: str, year: int | None, out: str, max_units: in
     if len(units) > max_units:
         return 0, f"名单中有 {len(units)} 个单位，超过一次 {max_units} 个的上限，请拆分名单。"
     taken: set[str] = set()
+    tell(0, len(units))
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        for u in units:
+        for k, u in enumerate(units, 1):
             unit = clean_text(u.get("单位名称"), 100)
             name = template_name(unit, year)
             n = 1
@@ -65,6 +74,7 @@ def roster_zip(roster: str, form: str, year: int | None, out: str, max_units: in
                 name = template_name(f"{unit}（{n}）", year)
             taken.add(name)
             z.writestr(name, make_template_bytes(form, unit, year))
+            tell(k, len(units))
     return len(units), ""
 
 
@@ -105,12 +115,26 @@ async def template_roster(req: Request):
             raise UploadError(f"单位名单“{name}”格式不支持：请使用 .xlsx、.xls、.ods 或 .csv 文件。")
     except UploadError as e:
         return web.refuse(req, e, "template.html", **ctx)
+    progress = _progress_file(web, fields.get("job"))
+    if progress is not None and progress.exists():
+        return web.refuse(
+            req, UploadError("这份名单的模板正在生成，请等待完成。", 409), "template.html", **ctx
+        )
+    try:
+        return await _roster_answer(req, web, files[0], name, (version, year), progress, ctx)
+    finally:
+        if progress is not None:
+            progress.unlink(missing_ok=True)
+
+
+async def _roster_answer(req, web, upload, name: str, form: tuple, progress: Path | None, ctx: dict):
+    version, year = form
     with tempfile.TemporaryDirectory(prefix="nianbao-") as tmp:
         src = Path(tmp) / name
-        src.write_bytes(await files[0].read())
+        src.write_bytes(await upload.read())
         out = Path(tmp) / "templates.zip"
         try:
-            args = (str(src), version, year, str(out), web.limits.roster_units)
+            args = (str(src), version, year, str(out), web.limits.roster_units, progress and str(progress))
             count, err = await in_child(roster_zip, *args)
         except Exception:
             count, err = 0, f"单位名单“{name}”无法读取（文件可能已损坏）。"
@@ -121,8 +145,29 @@ async def template_roster(req: Request):
     return Response(data, media_type="application/zip", headers=attachment(zname))
 
 
+_JOB_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def _progress_file(web, job) -> Path | None:
+    """Where a roster request names its progress (``job``: a random ID the page chose)."""
+    if not isinstance(job, str) or not _JOB_RE.match(job):
+        return None
+    folder = web.storage.root / "progress"
+    folder.mkdir(exist_ok=True)
+    return folder / f"roster-{job}.json"
+
+
+async def roster_progress(req: Request):
+    """How far the roster request ``job`` is: {"done": n, "total": m}; 404 once it is over."""
+    p = _progress_file(web_of(req), req.path_params["job"])
+    if p is None or not p.exists():
+        return JSONResponse({"error": "没有正在生成的模板。"}, status_code=404)
+    return JSONResponse(read_json(p) or {"done": 0, "total": 0})
+
+
 ROUTES = [
     Route("/templates", template_page),
     Route("/templates/download", template_download, methods=["POST"]),
     Route("/templates/roster", template_roster, methods=["POST"]),
+    Route("/api/templates/progress/{job}", roster_progress),
 ]

@@ -110,6 +110,77 @@
     });
   }
 
+  function randomId() {
+    var a = new Uint8Array(16);
+    (window.crypto || window.msCrypto).getRandomValues(a);
+    return Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  function savedName(xhr, fallback) {
+    var cd = xhr.getResponseHeader("Content-Disposition") || "", m = /filename\*=UTF-8''([^;]+)/.exec(cd);
+    return m ? decodeURIComponent(m[1]) : fallback;
+  }
+
+  function setupRoster(form) {
+    // templates for a whole roster take a while: show how far it is, and allow one press only
+    var button = form.querySelector("#roster-submit"), box = form.querySelector("#roster-progress"),
+        status = form.querySelector("#roster-status"), errorBox = form.querySelector("#roster-error"),
+        fill = box.querySelector(".bar span");
+    form.addEventListener("submit", function (e) {
+      if (!window.FormData || !window.XMLHttpRequest || !window.URL || !URL.createObjectURL) return;
+      e.preventDefault();
+      if (button.disabled) return;
+      var job = randomId(), data = new FormData(form), timer = null;
+      data.append("job", job);
+      button.disabled = true; button.setAttribute("aria-busy", "true");
+      box.hidden = false; errorBox.hidden = true; fill.style.width = "0%";
+      status.textContent = "正在读取单位名单…";
+      function done() { clearInterval(timer); button.disabled = false; button.removeAttribute("aria-busy"); }
+      function poll() {
+        var p = new XMLHttpRequest();
+        p.open("GET", "/api/templates/progress/" + job);
+        p.onload = function () {
+          var doc = null;
+          try { doc = JSON.parse(p.responseText); } catch (err) { return; }
+          if (doc && doc.total) {
+            status.textContent = "正在生成模板：" + doc.done + " / " + doc.total + " 个单位";
+            fill.style.width = Math.round(100 * doc.done / doc.total) + "%";
+          }
+        };
+        p.send();
+      }
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", form.action);
+      xhr.responseType = "blob";
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.onload = function () {
+        done();
+        if (xhr.status === 200) {
+          var name = savedName(xhr, "年报模板.zip"), a = document.createElement("a");
+          a.href = URL.createObjectURL(xhr.response); a.download = name;
+          document.body.appendChild(a); a.click(); a.remove();
+          fill.style.width = "100%"; status.textContent = "已生成：" + name + "（已开始下载）";
+          return;
+        }
+        box.hidden = true;
+        var reader = new FileReader();
+        reader.onload = function () {
+          var doc = null;
+          try { doc = JSON.parse(reader.result); } catch (err) { /* not JSON */ }
+          errorBox.textContent = (doc && doc.error) || "生成失败（" + xhr.status + "），请重试。";
+          errorBox.hidden = false;
+        };
+        reader.readAsText(xhr.response);
+      };
+      xhr.onerror = function () {
+        done(); box.hidden = true;
+        errorBox.textContent = "与服务的连接断开，请稍后重试。"; errorBox.hidden = false;
+      };
+      xhr.send(data);
+      timer = setInterval(poll, 600);
+    });
+  }
+
   function setupInvalid(input) {
     // the browser's own message ("match the requested format") is English on many systems
     input.addEventListener("invalid", function () {
@@ -128,6 +199,8 @@
     Array.prototype.forEach.call(document.querySelectorAll("form[data-confirm]"), function (f) {
       f.addEventListener("submit", function (e) { if (!window.confirm(f.dataset.confirm)) e.preventDefault(); });
     });
+    var roster = document.getElementById("roster-form");
+    if (roster) setupRoster(roster);
     var form = document.getElementById("upload-form");
     if (form) setupUpload(form);
     var box = document.getElementById("progress");
