@@ -126,6 +126,7 @@ async def batch_api(req: Request):
             "error": m.get("error"),
             "summary": m.get("summary") or {},
             "progress": web.storage.progress(m["id"]),
+            "checked": bool(m.get("results")),  # results can be shown while the copies are made
         }
     )
 

@@ -93,6 +93,7 @@
         var doc;
         try { doc = JSON.parse(xhr.responseText); } catch (err) { setTimeout(tick, 2000); return; }
         if (doc.state === "done" || doc.state === "failed") { window.location.reload(); return; }
+        if (doc.checked && box.dataset.checked === "0") { window.location.reload(); return; }  // results are in
         var p = doc.progress || {};
         if (p.phase) { text.textContent = p.phase + "：" + p.done + " / " + p.total; fill.style.width = (p.percent || 0) + "%"; }
         setTimeout(tick, 700);
