@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import time
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
@@ -190,3 +197,69 @@ def test_serve_refuses_a_short_token_in_chinese(tmp_path):
         cli_app, ["serve", "--host", "0.0.0.0", "--data", str(tmp_path)], env={"NIANBAO_TOKEN": "abc12345"}
     )
     assert res.exit_code == 2 and "至少需要 12 个字符" in res.output and "--new-token" in res.output
+
+
+# ---------------------------------------------------------------- transport
+def test_tls_files_are_checked_before_starting(tmp_path):
+    def serve(*args):
+        return CliRunner().invoke(cli_app, ["serve", "--data", str(tmp_path / "d"), *args])
+
+    res = serve("--ssl-certfile", str(tmp_path / "a.crt"))
+    assert res.exit_code == 2 and "必须同时给出" in res.output
+    res = serve("--ssl-certfile", str(tmp_path / "a.crt"), "--ssl-keyfile", str(tmp_path / "a.key"))
+    assert res.exit_code == 2 and "证书文件" in res.output and "不存在" in res.output
+    (tmp_path / "a.crt").write_text("not a certificate")
+    (tmp_path / "a.key").write_text("not a key")
+    res = serve("--ssl-certfile", str(tmp_path / "a.crt"), "--ssl-keyfile", str(tmp_path / "a.key"))
+    assert res.exit_code == 2 and "无法使用" in res.output and "PEM" in res.output
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not shutil.which("openssl"), reason="needs the openssl command")
+def test_https_with_the_offices_own_certificate(tmp_path):
+    crt, key = tmp_path / "server.crt", tmp_path / "server.key"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(crt),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = "import sys; from nianbao.cli import main; sys.argv[0] = 'nianbao'; main()"
+    cmd = [sys.executable, "-c", code, "serve", "--port", str(port), "--data", str(tmp_path / "d")]
+    cmd += ["--ssl-certfile", str(crt), "--ssl-keyfile", str(key)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        first = proc.stdout.readline() + proc.stdout.readline()
+        assert f"https://127.0.0.1:{port}/" in first
+        trust, r = ssl.create_default_context(cafile=str(crt)), None
+        for _ in range(100):
+            try:
+                r = httpx.get(f"https://127.0.0.1:{port}/", verify=trust, timeout=2)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert r is not None and r.status_code == 200 and "年度报告" in r.text
+        with pytest.raises(httpx.HTTPError):  # plain HTTP is not answered
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=2).raise_for_status()
+    finally:
+        proc.terminate()
+        proc.wait(10)

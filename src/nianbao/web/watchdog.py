@@ -19,9 +19,14 @@ GONE_EXIT = 3  # exit code of a process whose parent went away
 
 def _windows_checker(pid: int) -> Callable[[], bool]:
     import ctypes
+    from ctypes import wintypes
 
     synchronize, wait_timeout = 0x00100000, 0x102
-    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+    kernel32.OpenProcess.restype = wintypes.HANDLE  # a HANDLE is 64 bits: never let ctypes cut it to int
+    kernel32.OpenProcess.argtypes = (wintypes.DWORD, wintypes.BOOL, wintypes.DWORD)
+    kernel32.WaitForSingleObject.restype = wintypes.DWORD
+    kernel32.WaitForSingleObject.argtypes = (wintypes.HANDLE, wintypes.DWORD)
     handle = kernel32.OpenProcess(synchronize, False, pid)
     if not handle:
         return lambda: False
