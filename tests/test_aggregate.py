@@ -365,30 +365,30 @@ def test_previous_as_last_years_folder(county):
 def test_workbook(county):
     wb = openpyxl.load_workbook(county["out"])
     names = wb.sheetnames
-    assert names[:5] == ["汇总", "报送情况", "明细", "问题清单", "分类汇总"]
+    tables = [tl.sheet for tl in workbook_layout(S21).tables]
+    assert names[:8] == ["汇总", *tables, "报送情况", "明细", "问题清单", "分类汇总"]
     assert wb[S21.workbook["meta_sheet"]].sheet_state == "hidden"
     meta = {r[0].value: r[1].value for r in wb[S21.workbook["meta_sheet"]].iter_rows()}
     assert meta["kind"] == "aggregate" and meta["version"] == "2021" and meta["year"] == str(YEAR)
     assert wb.custom_doc_props["nianbao_output"].value == "aggregate"
 
-    # 汇总: every official table with its labels, every sum at the layout's place under it
-    ws = wb["汇总"]
-    col_a = {ws.cell(r, 1).value: r for r in range(1, ws.max_row + 1)}
+    # each official table on its own sheet, where the template has it, with the county sums
     for tl in workbook_layout(S21).tables:
-        off = col_a[tl.title.text] - 1 - tl.title.row
+        ws = wb[tl.sheet]
         for b in tl.boxes:
             if b.role != "value" and b.text:
-                assert ws.cell(b.row + off + 1, b.col + 1).value == b.text
+                assert ws.cell(b.row + 1, b.col + 1).value == b.text
         for key, b in tl.values.items():
-            got = ws.cell(b.row + off + 1, b.col + 1).value
+            got = ws.cell(b.row + 1, b.col + 1).value
             assert Decimal(str(got)) == county["sums"][key], key
             dest = next(iter(wb.defined_names[key].destinations))
-            assert dest[0] == "汇总" and dest[1].replace("$", "") == b.ref.replace(
-                str(b.row + 1), str(b.row + off + 1)
-            )
+            assert dest[0] == tl.sheet and dest[1].replace("$", "") == b.ref
+    ws = wb["汇总"]
     note = ws.cell(2, 1).value
-    assert f"{len(SUMMED)} 个单位" in note
+    assert f"{len(SUMMED)}/" in note and f"{len(SUMMED)}/{len(SUMMED)} " not in note  # some left out
     assert all(n in ws.cell(3, 1).value for n in SUMMED)
+    links = [ws.cell(r, 1).hyperlink for r in range(6, 6 + len(tables))]
+    assert [h.location.split("!")[0].strip("'") for h in links] == tables
 
     # 报送情况: header, one row per unit file, colours, the roster's extra column
     st = wb["报送情况"]
@@ -766,3 +766,26 @@ def test_unit_with_a_readable_and_an_unreadable_file_is_counted_once(tmp_path):
     rows = [[c.value for c in r] for r in ws.iter_rows(values_only=False)]
     jia = [r for r in rows if "甲局" in r]
     assert jia and not any("无法读取" in r for r in jia)
+
+
+def test_last_years_aggregate_of_the_earlier_layout_is_still_read(tmp_path):
+    """Aggregates written before each table had its own sheet stacked the tables on 汇总."""
+    from nianbao.aggregate.sheets import stacked_where
+    from nianbao.layout import parse_a1
+    from nianbao.reader.aggregate import read_aggregate
+    from nianbao.template import meta_rows, write_meta_sheet
+
+    values = consistent_values(S21, 9)
+    path = tmp_path / "2024年汇总.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("汇总")
+    for key, (_, ref) in stacked_where(S21).items():
+        ws.write_number(*parse_a1(ref), float(values[key]))
+    write_meta_sheet(
+        wb.add_worksheet(S21.workbook["meta_sheet"]), {"kind": "aggregate", **meta_rows(S21, "", 2024)}
+    )
+    wb.set_custom_property("nianbao_output", "aggregate", "text")
+    wb.close()
+    county = read_aggregate(path).county
+    assert county.year == 2024
+    assert {k: county.values[k] for k in S21.cells} == {k: Decimal(str(v)) for k, v in values.items()}

@@ -39,7 +39,7 @@ def test_demo_runs_the_whole_workflow(demo):
     assert "错误-七总计不符_审核.xlsx" in annotated
     # first round: two units sent nothing, so the county report is refused
     wb = openpyxl.load_workbook(out / "汇总-首轮.xlsx", read_only=True)
-    assert wb.sheetnames[:4] == ["汇总", "报送情况", "明细", "问题清单"]
+    assert wb.sheetnames[:7] == ["汇总", "表二", "表三", "表四", "报送情况", "明细", "问题清单"]
     states = [c for row in wb["报送情况"].iter_rows(values_only=True) for c in row]
     assert states.count("未报送") == 2
     assert "仅汇总了 3/" in res.output.replace("\n", "") and not (out / "年报-首轮.docx").exists()

@@ -8,7 +8,7 @@ from decimal import Decimal
 from functools import cache
 
 from ..findings import fmt_number
-from ..layout import TableLayout, a1, workbook_layout
+from ..layout import a1, workbook_layout
 from ..spec import Spec
 from .status import (
     DUPLICATE,
@@ -73,23 +73,22 @@ STATUS_COLOURS = {
 MAX_UNZIPPED = 256 * 1024 * 1024  # refuse to inflate an absurd "last year's aggregate"
 
 
-# ---------------------------------------------------------------- geometry of 汇总
+# ---------------------------------------------------------------- where the county sums are
+def county_where(spec: Spec) -> dict[str, tuple[str, str]]:
+    """cell key -> (sheet, A1) of the county sums: each table on its own sheet, as in the template."""
+    return {k: (tl.sheet, b.ref) for tl in workbook_layout(spec).tables for k, b in tl.values.items()}
+
+
 @cache
-def table_stack(spec: Spec) -> tuple[tuple[TableLayout, int], ...]:
-    """Each table's layout with the row offset that places it on the 汇总 sheet."""
-    out, row = [], HEAD_ROWS
+def stacked_where(spec: Spec) -> dict[str, tuple[str, str]]:
+    """Where aggregates of earlier versions put the county sums: the tables stacked on 汇总
+    below ``HEAD_ROWS`` rows (read back as last year's data)."""
+    out, row = {}, HEAD_ROWS
     for tl in workbook_layout(spec).tables:
         off = row - tl.title.row
-        out.append((tl, off))
+        out.update({k: (SUMMARY, a1(b.row + off, b.col)) for k, b in tl.values.items()})
         row = tl.last_row + off + 2
-    return tuple(out)
-
-
-def county_where(spec: Spec) -> dict[str, tuple[str, str]]:
-    """cell key -> (sheet, A1) of the county sums on the 汇总 sheet."""
-    return {
-        k: (SUMMARY, a1(b.row + off, b.col)) for tl, off in table_stack(spec) for k, b in tl.values.items()
-    }
+    return out
 
 
 def _num(v):
@@ -153,8 +152,27 @@ def write_text(ws, r: int, c: int, value, fmt=None) -> None:
         ws.write_blank(r, c, None, fmt)
 
 
-def print_setup(ws) -> None:
+def print_setup(ws, header: str = "") -> None:
+    """A list printed landscape, fit to the page width, its header row on every page."""
     ws.set_landscape()
     ws.set_paper(9)  # A4
     ws.fit_to_pages(1, 0)
+    ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
     ws.repeat_rows(0)
+    ws.set_footer("&C第 &P 页，共 &N 页")
+    if header:
+        ws.set_header("&L" + header.replace("&", "&&"))
+
+
+# 明细 and 分类汇总 have a column per value cell (about 200): no page shows them legibly, so they
+# are for the screen; printed, they give this note only (in their empty top-left cells).
+SCREEN_ONLY = ("仅供屏幕查看，不打印", "合计见“表二”“表三”“表四”", "各单位情况见“报送情况”")
+
+
+def screen_only(ws, row: int, fmt_first, fmt_rest) -> None:
+    """Row ``row`` (0, 1, 2: written in order, as the sheet streams) of the screen-only note in
+    column A; the note is the print area."""
+    ws.write_string(row, 0, SCREEN_ONLY[row], fmt_first if row == 0 else fmt_rest)
+    if row == 0:
+        ws.print_area(0, 0, len(SCREEN_ONLY) - 1, 0)
+        ws.set_paper(9)

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
 from .. import __version__
 from ..fileio import AtomicOutput, OutputError, atomic_path
-from ..layout import Box, col_letter
+from ..layout import Box, col_letter, workbook_layout
 from ..spec import Spec, get_spec
-from ..template import meta_rows, write_meta_sheet
+from ..template import meta_rows, quote_sheet, write_meta_sheet
 from .core import Result
 from .sheets import (
     CATEGORIES,
@@ -39,8 +38,8 @@ from .sheets import (
     SUMMARY,
     Formats,
     print_setup,
+    screen_only,
     streaming_sheet,
-    table_stack,
     write_number,
     write_text,
 )
@@ -63,6 +62,7 @@ class _Writer:
         self.wb, self.spec, self.out, self.f = wb, spec, out, Formats(wb)
         self.res: Result | None = None
         self.summary = wb.add_worksheet(SUMMARY)
+        self.tables = [wb.add_worksheet(tl.sheet) for tl in workbook_layout(spec).tables]
         self.status = streaming_sheet(wb, STATUS_SHEET)
         self.detail = streaming_sheet(wb, DETAIL)
         self.issues = streaming_sheet(wb, FINDINGS)
@@ -100,7 +100,8 @@ class _Writer:
             for s, n in c.items()
             if n and s not in (PASSED, WARNINGS) and not (s == FAILED and res.include_failed)
         ]
-        note = f"本表为 {len(summed)} 个单位的合计（{'、'.join(parts) or '无'}）"
+        cov = res.coverage()
+        note = f"计入 {cov.summed}/{cov.expected} 个单位（{'、'.join(parts) or '无'}）"
         if res.include_failed and c[FAILED]:
             note += "，其中有错误的单位也已计入"
         note += "；未计入：" + ("、".join(left) if left else "无") + "。"
@@ -114,79 +115,79 @@ class _Writer:
             names.append(e.name)
         return note, "计入汇总的单位：" + ("、".join(names) if names else "无")
 
+    def _table_status(self, tl) -> tuple[str, str]:
+        """(text, colour) of a table's check on the county sums."""
+        errs = [x for x in self.res.county.findings if x.table == tl.table.name and x.is_error]
+        warns = [x for x in self.res.county.findings if x.table == tl.table.name and not x.is_error]
+        text = PASSED.zh if not errs else f"{len(errs)} 处不相符（见“{FINDINGS}”）"
+        if warns:
+            text += f"；{len(warns)} 项提示"
+        return text, "#006100" if not errs else "#C00000"
+
     def write_summary(self, ws) -> None:
-        from ..template import column_widths, row_heights, text_width
+        """汇总: whose aggregate, which units it covers, and each table's check with a link to
+        the table's own sheet (printed like the template's)."""
+        from ..template import page_setup, text_width
 
         spec, res, f = self.spec, self.res, self.f
-        stack = table_stack(spec)
-        width = max(tl.width for tl, _ in stack)
-        widths: dict[int, float] = {}
-        for tl, _ in stack:
-            for i, w in enumerate(column_widths(tl)):
-                widths[tl.title.col + i] = max(widths.get(tl.title.col + i, 0), w)
-        for c, w in widths.items():
+        widths = (14.0, 36.0, 60.0)
+        for c, w in enumerate(widths):
             ws.set_column(c, c, w)
         title = res.unit + spec.workbook["title"].replace("{year}", str(res.year) if res.year else "    ")
-        ws.merge_range(
-            0, 0, 0, width - 1, f"{title}（{SUMMARY}）", f(font_name="黑体", font_size=16, align="center")
-        )
+        ws.merge_range(0, 0, 0, 2, f"{title}（{SUMMARY}）", f(font_name="黑体", font_size=16, align="center"))
         ws.set_row(0, 32)
         note, names = self._note()
         for r, text in ((1, note), (2, names)):
-            ws.merge_range(r, 0, r, width - 1, "", f(text_wrap=True))
+            ws.merge_range(r, 0, r, 2, "", f(text_wrap=True))
             ws.write_string(r, 0, text, f(text_wrap=True))
-            usable = max(sum(widths.get(c, 9.0) for c in range(width)) - 2, 20)
-            ws.set_row(r, min(14 * math.ceil(text_width(text) / usable) + 6, 409))
+            ws.set_row(r, min(14 * math.ceil(text_width(text) / (sum(widths) - 2)) + 6, 409))
+        head = f(bold=True, border=1, bg_color="#E7E6E6", align="center")
+        for c, h in enumerate(("表", "汇总校验", "内容（每张表一个工作表，与模板相同，可单独打印）")):
+            ws.write_string(4, c, h, head)
+        link = f(border=1, font_color="blue", underline=1, align="center")
+        r = 4
+        for tl, sheet in zip(workbook_layout(spec).tables, self.tables, strict=True):
+            r += 1
+            ws.write_url(r, 0, f"internal:{quote_sheet(sheet.name)}!A1", link, tl.table.name)
+            text, colour = self._table_status(tl)
+            ws.write_string(r, 1, text, f(border=1, bold=True, font_color=colour))
+            ws.write_string(r, 2, tl.title.text, f(border=1, text_wrap=True))
+            self.write_table(sheet, tl)
+        page_setup(ws, (0, 0, r, 2), landscape=False, header=res.unit)
+
+    def write_table(self, ws, tl) -> None:
+        """One official table with the county sums, where the template has it."""
+        from ..template import column_widths, row_heights, table_page_setup
+
+        spec, res, f = self.spec, self.res, self.f
+        widths = column_widths(tl)
+        wmap = {tl.title.col + i: w for i, w in enumerate(widths)}
+        for c, w in wmap.items():
+            ws.set_column(c, c, w)
+        self._box(ws, tl.title, tl.title.text, f(font_name="黑体", font_size=16, align="center"))
+        ws.set_row(tl.title.row, 32)
         label = f(border=1, align="center", text_wrap=True, bg_color="#E7E6E6")
         label_left = f(border=1, align="left", text_wrap=True, bg_color="#E7E6E6")
-        for tl, off in stack:
-            boxes = [replace(b, row=b.row + off) for b in tl.boxes]
-            self._box(
-                ws,
-                replace(tl.title, row=tl.title.row + off),
-                tl.title.text,
-                f(font_name="黑体", font_size=13, align="center"),
-            )
-            ws.set_row(tl.title.row + off, 26)
-            srow = tl.status.row + off
-            ws.write_string(srow, tl.status_label.col, "汇总校验", label)
-            errs = [x for x in res.county.findings if x.table == tl.table.name and x.is_error]
-            warns = [x for x in res.county.findings if x.table == tl.table.name and not x.is_error]
-            text = PASSED.zh if not errs else f"{len(errs)} 处不相符（见“{FINDINGS}”）"
-            if warns:
-                text += f"；{len(warns)} 项提示"
-            colour = "#006100" if not errs else "#C00000"
-            self._box(
-                ws,
-                replace(tl.status, row=srow),
-                text,
-                f(border=1, bold=True, font_color=colour, align="left"),
-            )
-            for b in boxes:
-                if b.role == "value":
-                    continue
+        ws.write_string(tl.status_label.row, tl.status_label.col, "汇总校验", label)
+        text, colour = self._table_status(tl)
+        self._box(ws, tl.status, text, f(border=1, bold=True, font_color=colour, align="left"))
+        ws.set_row(tl.status.row, 22)
+        for b in tl.boxes:
+            if b.role != "value":
                 left = (b.role == "rowhead" and b.nrows == 1) or b.role == "corner"
                 self._box(ws, b, b.text, label_left if left else label)
-            for r, h in row_heights(boxes, widths).items():
-                ws.set_row(r, h)
-            for key, b in tl.values.items():
-                kind = spec.kinds[spec.cells[key].kind]
-                fmt = f(
-                    border=1,
-                    align="center",
-                    font_size=11,
-                    num_format="0.00##" if kind.get("type") == "decimal" else "0",
-                )
-                bb = replace(b, row=b.row + off)
-                if bb.merged:
-                    ws.merge_range(bb.row, bb.col, bb.last_row, bb.last_col, "", fmt)
-                write_number(ws, bb.row, bb.col, res.sums.get(key, Decimal(0)), fmt)
-                self.wb.define_name(key, f"='{SUMMARY}'!${col_letter(bb.col)}${bb.row + 1}")
-        last = max(tl.last_row + off for tl, off in stack)
-        ws.set_landscape()
-        ws.set_paper(9)
-        ws.fit_to_pages(1, 0)
-        ws.print_area(0, 0, last, width - 1)
+        heights = row_heights(tl.boxes, wmap)
+        for r, h in heights.items():
+            ws.set_row(r, h)
+        for key, b in tl.values.items():
+            kind = spec.kinds[spec.cells[key].kind]
+            decimal = kind.get("type") == "decimal"
+            fmt = f(border=1, align="center", font_size=11, num_format="0.00##" if decimal else "0")
+            if b.merged:
+                ws.merge_range(b.row, b.col, b.last_row, b.last_col, "", fmt)
+            write_number(ws, b.row, b.col, res.sums.get(key, Decimal(0)), fmt)
+            self.wb.define_name(key, f"={quote_sheet(ws.name)}!${col_letter(b.col)}${b.row + 1}")
+        table_page_setup(ws, tl, widths, heights, header=res.unit)
 
     @staticmethod
     def _box(ws, b: Box, text: str, fmt) -> None:
@@ -249,7 +250,7 @@ class _Writer:
                     write_text(ws, r, c, unit.get(h, ""), cell)
         ws.freeze_panes(1, 1)
         ws.autofilter(0, 0, max(len(res.entries), 1), len(cols) - 1)
-        print_setup(ws)
+        print_setup(ws, self.res.unit)
 
     def _relative(self, path: str) -> str:
         try:
@@ -267,6 +268,7 @@ class _Writer:
         ws.set_column(1, n - 1, 11)
         ws.set_column(n, n + len(keys) - 1, 14)
         for i, name in enumerate(LABEL_ROWS):
+            screen_only(ws, i, f(bold=True, font_color="#C00000"), f(text_wrap=True, valign="top"))
             write_text(ws, i, n - 1, name, f(bold=True, align="right"))
             for j, k in enumerate(keys):
                 cell = spec.cells[k]
@@ -376,7 +378,7 @@ class _Writer:
                 put(e.name, e.file, x)
         ws.freeze_panes(1, 0)
         ws.autofilter(0, 0, max(r - 1, 1), len(FINDING_COLUMNS) - 1)
-        print_setup(ws)
+        print_setup(ws, self.res.unit)
 
     # -- machine-readable marks
     def meta(self) -> dict[str, str]:

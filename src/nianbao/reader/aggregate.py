@@ -16,8 +16,8 @@ from ..aggregate.sheets import (
     DETAIL_LEAD,
     MAX_UNZIPPED,
     OUTPUT_KIND,
-    SUMMARY,
     county_where,
+    stacked_where,
 )
 from ..aggregate.status import (
     COUNTY,
@@ -46,7 +46,9 @@ def _sheet_rows(wb, name: str, nrows: int | None = None) -> list[list] | None:
     if name not in wb.sheet_names:
         return None
     return (
-        wb.get_sheet_by_name(name).to_python(nrows=nrows) if nrows else wb.get_sheet_by_name(name).to_python()
+        wb.get_sheet_by_name(name).to_python(nrows=nrows, skip_empty_area=False)
+        if nrows
+        else wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
     )
 
 
@@ -93,9 +95,13 @@ def read_aggregate(src: Path | str | bytes, display: str = "") -> AggregateData 
         except KeyError:
             return None
         year = int(meta["year"]) if meta.get("year", "").isdigit() else None
-        rows = _sheet_rows(wb, SUMMARY) or []
+        where = county_where(spec)
+        if any(sheet not in wb.sheet_names for sheet, _ in where.values()):
+            where = stacked_where(spec)  # written by an earlier version
+        sheets = {sheet: _sheet_rows(wb, sheet) or [] for sheet, _ in where.values()}
         values = {}
-        for key, (_, ref) in county_where(spec).items():
+        for key, (sheet, ref) in where.items():
+            rows = sheets[sheet]
             r, c = parse_a1(ref)
             raw = rows[r][c] if r < len(rows) and c < len(rows[r]) else None
             v, _why = parse_number(raw if raw != "" else None)

@@ -16,6 +16,7 @@ from .base import (
     PROP_PREFIX,
     UNFILLED,
     meta_rows,
+    quote_sheet,
     write_meta_sheet,
 )
 from .command import template_command
@@ -27,7 +28,7 @@ from .formulas import (
     status_text,
     validation_for,
 )
-from .geometry import column_widths, fits_one_page, row_heights, text_width
+from .geometry import column_widths, fits_one_page, page_setup, row_heights, table_page_setup, text_width
 from .writer import write_template
 
 __all__ = [
@@ -43,8 +44,11 @@ __all__ = [
     "invalid_count",
     "live_rules",
     "meta_rows",
+    "page_setup",
+    "quote_sheet",
     "row_heights",
     "status_text",
+    "table_page_setup",
     "template_command",
     "text_width",
     "validation_for",

@@ -77,3 +77,35 @@ def fits_one_page(widths: list[float], height_pt: float, shrink: float = 0.75) -
     page_w, page_h = 842 - 0.8 * 72, 595 - 1.2 * 72 - 30
     scale = min(1.0, page_w / width_pt)
     return height_pt * scale * shrink <= page_h
+
+
+# ---------------------------------------------------------------- printing
+def page_setup(ws, area: tuple[int, int, int, int], *, landscape=True, pages_tall=0, header="") -> None:
+    """A4, fit to the page width (and ``pages_tall`` pages, 0: as many as needed), centred,
+    page numbers in the footer, ``header`` (the unit) top left; ``area`` = (r0, c0, r1, c1)."""
+    if landscape:
+        ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, pages_tall)
+    ws.center_horizontally()
+    ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+    ws.print_area(*area)
+    ws.set_footer("&C第 &P 页，共 &N 页")
+    if header:
+        ws.set_header("&L" + header.replace("&", "&&"))
+
+
+def table_page_setup(
+    ws, tl: TableLayout, widths: list[float], heights: Mapping[int, float], header=""
+) -> None:
+    """An official table printed on its own: one page when it fits legibly, else page after page
+    with its header rows repeated (and frozen on screen)."""
+    total = sum(heights.get(r, 15.0) for r in range(tl.title.row, tl.last_row + 1))
+    tall = 1 if fits_one_page(widths, total) else 0
+    c0 = tl.title.col
+    page_setup(ws, (tl.title.row, c0, tl.last_row, c0 + tl.width - 1), pages_tall=tall, header=header)
+    hdr = sorted(tl.header_rows)
+    if hdr and hdr == list(range(hdr[0], hdr[-1] + 1)):
+        ws.repeat_rows(hdr[0], hdr[-1])
+        first_value_col = min(b.col for b in tl.values.values())
+        ws.freeze_panes(hdr[-1] + 1, first_value_col)

@@ -44,7 +44,7 @@ from .formulas import (
     status_text,
     validation_for,
 )
-from .geometry import column_widths, fits_one_page, row_heights, text_width
+from .geometry import column_widths, page_setup, row_heights, table_page_setup, text_width
 
 
 # ---------------------------------------------------------------- writer
@@ -120,18 +120,9 @@ class _Writer:
         last_row: int,
         last_col: int,
         landscape: bool = True,
-        pages_tall: int = 0,
     ) -> None:
-        if landscape:
-            ws.set_landscape()
-        ws.set_paper(9)  # A4
-        ws.fit_to_pages(1, pages_tall)
-        ws.center_horizontally()
-        ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
-        ws.print_area(first_row, first_col, last_row, last_col)
-        ws.set_footer("&C第 &P 页，共 &N 页")
-        if self.unit:
-            ws.set_header("&L" + self.unit.replace("&", "&&"))
+        area = (first_row, first_col, last_row, last_col)
+        page_setup(ws, area, landscape=landscape, header=self.unit or "")
 
     # -- sheets
     def build(self) -> None:
@@ -298,14 +289,7 @@ class _Writer:
                 )
         self._live_checks(tl, ws)
         self.protect(ws)
-        total = sum(heights.get(r, 15.0) for r in range(tl.title.row, tl.last_row + 1))
-        tall = 1 if fits_one_page(widths, total) else 0
-        self.print_setup(ws, tl.title.row, c0, tl.last_row, c0 + tl.width - 1, pages_tall=tall)
-        hdr = sorted(tl.header_rows)
-        if hdr and hdr == list(range(hdr[0], hdr[-1] + 1)):
-            ws.repeat_rows(hdr[0], hdr[-1])
-            first_value_col = min(b.col for b in tl.values.values())
-            ws.freeze_panes(hdr[-1] + 1, first_value_col)
+        table_page_setup(ws, tl, widths, heights, header=self.unit or "")
 
     def _live_checks(self, tl: TableLayout, ws) -> None:
         errors = live_rules(self.spec, tl, Severity.ERROR)
