@@ -13,6 +13,7 @@ from pathlib import Path
 from ..findings import Finding
 from ..model import Report
 from ..spec import Spec, form_for_year, get_spec
+from ..vocab import Status
 from .coverage import Coverage
 from .previous import Previous, previous_findings
 from .status import (
@@ -189,6 +190,132 @@ def _duplicates(u: Units, rows: list[int], read: set[int]) -> None:
         u.winner[i] = rows[0]
 
 
+def _status(report: Report) -> Status:
+    """The row status of a file as read and checked (before settling)."""
+    if report.unreadable:
+        return UNREADABLE
+    if report.empty:
+        return EMPTY
+    if report.errors:
+        return FAILED
+    return WARNINGS if report.warnings else PASSED
+
+
+@dataclass
+class _Intake:
+    """What reading the inputs gathers: each checked file becomes a row of ``units`` and a
+    record in the spool; outputs found among the inputs are skipped; annotated copies made."""
+
+    units: Units
+    previous: Previous | None
+    annotate_dir: Path | None
+    force: bool
+    detail: _EarlyRows | None
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    dropped: list[int] = field(default_factory=list)  # input rows that turned out to be our own outputs
+    messages: list[str] = field(default_factory=list)
+    annotate_failed: bool = False
+
+    def feed(self, paths: list[Path]):
+        """The inputs under ``paths``; what the walk skips is noted."""
+        from ..inputs import SKIPPED, UNSUPPORTED, iter_collect
+
+        for tag, x in iter_collect(paths, defer_output_check=True):
+            if tag == SKIPPED:
+                self.skipped.append(x)
+                continue
+            if tag == UNSUPPORTED:
+                x.error = "不支持的文件类型"  # read as unreadable, with the other files
+            yield x
+
+    def _annotated(self, item, report: Report) -> str:
+        """The annotated copy of a file with errors (when asked for): its path, or ""."""
+        from ..pipeline import annotate_one
+
+        if self.annotate_dir is None or not report.errors or report.unreadable:
+            return ""
+        report.input = item
+        res = annotate_one(report, Path(self.annotate_dir), force=self.force)
+        self.messages.append(res.markup())
+        self.annotate_failed |= not res.ok
+        return str(res.target) if res.made else ""
+
+    def put(self, idx: int, item, report: Report) -> None:
+        """Reduce one checked file to its row and spool record."""
+        if report.skipped:  # one of our own outputs (the reader looked at its properties)
+            self.skipped.append((report.path, report.skipped))
+            self.dropped.append(idx)
+            if self.detail:
+                self.detail.put(idx, None)
+            return
+        ros, prev = self.units.ros, self.previous
+        name, ridx, reported = _identify(item, report, ros)
+        if prev is not None and report.form and not report.unreadable and not report.empty:
+            spec = get_spec(report.form)
+            report.findings.extend(previous_findings(report, spec, prev.for_unit(name, ros)))
+        annotated = self._annotated(item, report)
+        vals = report.compact if report.compact is not None else compact_values(report)
+        mtime = report.mtime or (item.mtime if item is not None else 0.0) or 0.0
+        details = (
+            report.path,
+            reported if reported != name else "",
+            report.filler,
+            report.phone,
+            str(report.date or ""),
+            mtime,
+            report.errors,
+            report.warnings,
+            annotated,
+            _reason(report) if report.unreadable else "",
+        )
+        status = _status(report)
+        spooled = self.units.spool.put(details, vals, report.findings)
+        self.units.put(idx, name, status, ridx, report.form, report.year, spooled)
+        if self.detail:
+            self.detail.put(idx, (name, ridx, status, report.path, report.form, vals))
+
+
+def _sums(units: Units, spec: Spec) -> tuple[dict[str, Decimal], dict[str, tuple[int, dict]]]:
+    """The county sums over the units that count, and per 类别 (units, sums) when the roster
+    has categories."""
+    ros, spool = units.ros, units.spool
+    keys = list(spec.cells)
+    zero = [0] * len(keys)
+    total = zero  # column sums; ints and Decimals add up exactly together
+    cats: dict[str, list] = {}  # 类别 -> [units, column sums]
+    for i in units.order:
+        if not units.summed(i):
+            continue
+        vals = spool.get(units.offsets[i])[0]
+        total = [t if v is None else t + v for t, v in zip(total, vals, strict=False)]
+        if ros is not None and ros.has_category:
+            bucket = cats.setdefault(ros.category(units.roster[i]) or UNCATEGORISED, [0, zero])
+            bucket[0] += 1
+            bucket[1] = [t if v is None else t + v for t, v in zip(bucket[1], vals, strict=False)]
+    sums = {k: Decimal(t) for k, t in zip(keys, total, strict=False)}
+    return sums, {
+        c: (n, {k: Decimal(t) for k, t in zip(keys, col, strict=False)}) for c, (n, col) in cats.items()
+    }
+
+
+def _county(spec: Spec, form: str, year: int | None, sums: dict, previous, blank: str) -> Report:
+    """The county sums as a report, checked like a unit's (without error localisation)."""
+    from ..checks import run_checks
+    from .sheets import county_where
+
+    county = Report(
+        path=COUNTY,
+        form=form,
+        unit=COUNTY,
+        year=year,
+        values=dict(sums),
+        where=county_where(spec),
+        source="aggregate",
+    )
+    run_checks(county, spec, previous.county if previous else None, blank, localise=False)
+    return county
+
+
 def aggregate(
     paths: list[Path],
     *,
@@ -209,138 +336,47 @@ def aggregate(
     to a row of :class:`Units` and a record in the spool, and forgotten. ``early`` (an
     :class:`aggregate.workbook.EarlyBook`) gets the rows of 明细 in input order as the files are
     read; ``Result.early_detail`` tells whether they turned out final."""
-    from ..checks import run_checks
-    from ..inputs import SKIPPED, UNSUPPORTED, count_inputs, iter_collect
-    from ..pipeline import annotate_one
+    from ..inputs import count_inputs
 
     ros = Roster(roster) if isinstance(roster, list) else roster
     paths = [Path(p) for p in paths]
-    spool = Spool()
-    units = Units(spool, ros)
-    skipped: list[tuple[str, str]] = []
-    dropped: list[int] = []  # input rows that turned out to be our own outputs
-    messages: list[str] = []
-    annotate_failed = False
+    units = Units(Spool(), ros)
     detail = _EarlyRows(early, ros, include_failed) if early is not None else None
-
-    def feed():
-        for tag, x in iter_collect(paths, defer_output_check=True):
-            if tag == SKIPPED:
-                skipped.append(x)
-                continue
-            if tag == UNSUPPORTED:
-                x.error = "不支持的文件类型"  # read as unreadable, with the other files
-            yield x
-
+    got = _Intake(units, previous, annotate_dir, force, detail)
     total = count_inputs(paths) if progress_factory else 0
     bar = progress_factory(total) if progress_factory and total else None
     try:
         lean = "compact" if previous is None and annotate_dir is None else None
         for idx, item, report in stream_reports(
-            feed(), blank, jobs, bar.advance if bar else None, shape=lean
+            got.feed(paths), blank, jobs, bar.advance if bar else None, shape=lean
         ):
-            if report.skipped:  # one of our own outputs (the reader looked at its properties)
-                skipped.append((report.path, report.skipped))
-                dropped.append(idx)
-                if detail:
-                    detail.put(idx, None)
-                continue
-            name, ridx, reported = _identify(item, report, ros)
-            if previous is not None and report.form and not report.unreadable and not report.empty:
-                spec = get_spec(report.form)
-                report.findings.extend(previous_findings(report, spec, previous.for_unit(name, ros)))
-            annotated = ""
-            if annotate_dir is not None and report.errors and not report.unreadable:
-                report.input = item
-                res = annotate_one(report, Path(annotate_dir), force=force)
-                messages.append(res.markup())
-                annotate_failed |= not res.ok
-                if res.made:
-                    annotated = str(res.target)
-            vals = report.compact if report.compact is not None else compact_values(report)
-            mtime = report.mtime or (item.mtime if item is not None else 0.0) or 0.0
-            details = (
-                report.path,
-                reported if reported != name else "",
-                report.filler,
-                report.phone,
-                str(report.date or ""),
-                mtime,
-                report.errors,
-                report.warnings,
-                annotated,
-                _reason(report) if report.unreadable else "",
-            )
-            status = (
-                UNREADABLE
-                if report.unreadable
-                else EMPTY
-                if report.empty
-                else FAILED
-                if report.errors
-                else WARNINGS
-                if report.warnings
-                else PASSED
-            )
-            units.put(
-                idx, name, status, ridx, report.form, report.year, spool.put(details, vals, report.findings)
-            )
-            if detail:
-                detail.put(idx, (name, ridx, status, report.path, report.form, vals))
+            got.put(idx, item, report)
     finally:
         if bar:
             bar.close()
-    units.compact(dropped)
+    units.compact(got.dropped)
     if ros is not None:
         have = set(units.roster)
         for i in range(len(ros)):
             if i not in have:
                 units.put(len(units), ros.name(i), MISSING, i)
     _settle(units, year, include_failed)
-    form, year = units.form, units.year
     early_detail = detail is not None and detail.final(units)
-
-    spec = get_spec(form)
-    keys = list(spec.cells)
-    zero = [0] * len(keys)
-    total = zero  # column sums; ints and Decimals add up exactly together
-    cats: dict[str, list] = {}  # 类别 -> [units, column sums]
-    for i in units.order:
-        if not units.summed(i):
-            continue
-        vals = spool.get(units.offsets[i])[0]
-        total = [t if v is None else t + v for t, v in zip(total, vals, strict=False)]
-        if ros is not None and ros.has_category:
-            bucket = cats.setdefault(ros.category(units.roster[i]) or UNCATEGORISED, [0, zero])
-            bucket[0] += 1
-            bucket[1] = [t if v is None else t + v for t, v in zip(bucket[1], vals, strict=False)]
-    sums = {k: Decimal(t) for k, t in zip(keys, total, strict=False)}
-    cats = {c: [n, {k: Decimal(t) for k, t in zip(keys, col, strict=False)}] for c, (n, col) in cats.items()}
-    from .sheets import county_where
-
-    county = Report(
-        path=COUNTY,
-        form=form,
-        unit=COUNTY,
-        year=year,
-        values=dict(sums),
-        where=county_where(spec),
-        source="aggregate",
-    )
-    run_checks(county, spec, previous.county if previous else None, blank, localise=False)
+    spec = get_spec(units.form)
+    sums, cats = _sums(units, spec)
     return Result(
         spec=spec,
-        year=year,
+        year=units.year,
         units=units,
         sums=sums,
-        categories={c: (n, s) for c, (n, s) in cats.items()},
-        county=county,
-        skipped=skipped,
+        categories=cats,
+        county=_county(spec, units.form, units.year, sums, previous, blank),
+        skipped=got.skipped,
         roster=ros,
-        spool=spool,
+        spool=units.spool,
         include_failed=include_failed,
-        annotate_messages=messages,
-        annotate_failed=annotate_failed,
+        annotate_messages=got.messages,
+        annotate_failed=got.annotate_failed,
         early_detail=early_detail,
     )
 
