@@ -244,7 +244,10 @@ def check_rule(
     expected = balance(rule.linear().coeffs[rule.target], lhs, rhs, actual)
     lab = _labels(spec, rule.target)
     e, a = fmt_number(expected), fmt_number(actual)
-    msg = rule.message.format(
+    applies = rule.applies_at(issuer_level(report)) if rule.levels else True
+    if applies is False:  # not at this issuer's level (规章 at a 设区的市, say)
+        return None
+    msg = (rule.message if applies else rule.question).format(
         expected=e, actual=a, lhs_value=fmt_number(lhs), rhs_value=fmt_number(rhs), **lab
     )
     related = [report.where[c][1] for c in rule.cells() if c != rule.target and c in report.where]
@@ -258,6 +261,15 @@ def check_rule(
         **lab,
         **_loc(report, rule.target),
     )
+
+
+def issuer_level(report: Report) -> str | None:
+    """The level of the report's issuer: the roster's 层级 when known, else from its name."""
+    if report.level:
+        return report.level
+    from .levels import issuer_level as from_name
+
+    return from_name(report.unit)
 
 
 def check_report(

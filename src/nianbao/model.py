@@ -48,6 +48,7 @@ class Report:
     # them (see pipeline.compact_values) when they were compacted in a worker
     input: Any = field(default=None, repr=False)
     compact: tuple | None = field(default=None, repr=False)
+    level: str = ""  # the issuer's level when a roster states it (nianbao.levels); "" = from the name
     corrections: list[dict] = field(default_factory=list)  # error localisation: every minimum set
     corrections_truncated: bool = False  # more minimum sets than listed
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from .levels import LEVELS
 from .relations import OPS, Linear, Op, linear_form
 from .vocab import CodeCollision, Severity, code_registry
 
@@ -169,6 +170,14 @@ class Rule:
     rhs: list[Term]
     target: str
     message: str
+    levels: tuple[str, ...] = ()  # issuer levels the rule applies at (nianbao.levels); () = all
+    question: str = ""  # the message when the issuer's level is not known
+
+    def applies_at(self, level: str | None) -> bool | None:
+        """Whether the rule applies to an issuer at ``level``; None when that is not known."""
+        if not self.levels:
+            return True
+        return None if level is None else level in self.levels
 
     @property
     def uses_previous(self) -> bool:
@@ -423,6 +432,9 @@ def _expand_rule(rr: dict, idx: int, tables: list[Table], cells: dict[str, Cell]
     for need in ("code", "severity", "table", "for_each", "lhs", "rhs", "message"):
         if need not in rr:
             raise SpecError(path, where, f"缺少 {need}")
+    levels = tuple(rr.get("levels") or ())
+    if not set(levels) <= set(LEVELS):
+        raise SpecError(path, where, f"levels 只能是 {list(LEVELS)} 中的层级")
     if rr["severity"] not in Severity.values():
         raise SpecError(path, where, "severity 只能是 error 或 warning")
     op = OPS.get(str(rr.get("op", "eq")))
@@ -496,6 +508,8 @@ def _expand_rule(rr: dict, idx: int, tables: list[Table], cells: dict[str, Cell]
                     rhs=rhs,
                     target=target,
                     message=rr["message"],
+                    levels=levels,
+                    question=rr.get("question") or rr["message"],
                 )
             )
     if not out:
