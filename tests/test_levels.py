@@ -52,9 +52,12 @@ def test_level_from_the_name(name, level):
 
 
 def test_every_prefecture_level_division_is_one():
-    from nianbao.levels import _divisions  # noqa: PLC2701 - the data file itself, read as a test
+    import yaml
 
-    names = [n for ns in _divisions()["prefectures"].values() for n in ns]
+    from nianbao.spec import templates_dir
+
+    data = yaml.safe_load((templates_dir() / "divisions.yaml").read_text(encoding="utf-8"))
+    names = [n for ns in data["prefectures"].values() for n in ns]
     assert len(names) == len(set(names)) == 333
     assert all(issuer_level(f"{n}人民政府") == PREFECTURE for n in names)
     assert all(issuer_level(f"{n}某某县人民政府") == COUNTY for n in names)
@@ -170,3 +173,39 @@ def test_roster_level_wins_over_the_name():
     assert [f for f in check_report(cur, spec, previous=prev) if f.code == "NB303"] == []
     cur.level = COUNTY
     assert [f for f in check_report(cur, spec, previous=prev) if f.code == "NB303"]
+
+
+def _issues(book) -> list[tuple]:
+    import openpyxl
+
+    ws = openpyxl.load_workbook(book, read_only=True)["问题清单"]
+    rows = list(ws.iter_rows(values_only=True))
+    head = rows[0]
+    return [dict(zip(head, r, strict=False)) for r in rows[1:]]
+
+
+def test_aggregate_takes_the_level_from_the_roster(tmp_path):
+    """Two units whose names say nothing of their level; the roster's 层级 does."""
+    from typer.testing import CliRunner
+
+    from nianbao.cli import app
+    from nianbao.template import write_template
+
+    spec = get_spec("2021")
+    src = tmp_path / "报送"
+    src.mkdir()
+    for unit in ("甲单位", "乙单位", "丙单位"):
+        cur, _ = clean_pair(spec, unit, rules=True)
+        write_template(src / f"{unit}.xlsx", spec, unit=unit, year=2025, values=cur.values)
+    roster = tmp_path / "名单.csv"
+    roster.write_text("单位名称,层级\n甲单位,市级\n乙单位,县级\n丙单位,\n", encoding="utf-8")
+    out = tmp_path / "汇总.xlsx"
+    res = CliRunner().invoke(app, ["aggregate", str(src), "-o", str(out), "--roster", str(roster)])
+    assert res.exit_code in (0, 1), res.output
+    nb303 = {}
+    for row in _issues(out):
+        if row.get("代码") == "NB303":
+            nb303.setdefault(row["单位"], []).append(row["说明"])
+    assert "甲单位" not in nb303  # 设区的市级: makes 规章
+    assert nb303["乙单位"] and all("其他机关一般应为 0" in m for m in nb303["乙单位"])
+    assert nb303["丙单位"] and all("是否有规章制定权" in m for m in nb303["丙单位"])

@@ -294,6 +294,41 @@ def check_report(
     return out
 
 
+def _scoped_where(report: Report, spec: Spec, old: list[Finding]) -> dict:
+    """Where the cells of a (slim) checked report are: its own map, else our template's layout."""
+    if report.where:
+        return report.where
+    where = {f.key: (f.sheet, f.cell) for f in old if f.key and f.sheet}
+    if report.source == "template":
+        from .layout import workbook_layout
+
+        lay = workbook_layout(spec)
+        where.update({k: (tl.sheet, b.ref) for tl in lay.tables for k, b in tl.values.items()})
+    return where
+
+
+def apply_level(report: Report, spec: Spec, level: str) -> None:
+    """Decide again the rules that depend on the issuer's level (NB303), now that a roster
+    states it (the checks took it from the name). Uses the report's values, or the compact
+    tuple a worker left (pipeline.compact_values)."""
+    scoped = [r for r in spec.rules if r.levels and not r.uses_previous]
+    report.level = level
+    if not scoped:
+        return
+    keys = {(r.code, r.target) for r in scoped}
+    old = [f for f in report.findings if (f.code, f.key) in keys]
+    values = report.values
+    if not values and report.compact is not None:
+        packed = zip(spec.cells, report.compact, strict=True)
+        values = {k: (None if v is None else Decimal(v)) for k, v in packed}
+    if not values:
+        return
+    probe = Report(path=report.path, unit=report.unit, level=level, values=values, invalid=report.invalid)
+    probe.where = _scoped_where(report, spec, old)
+    report.findings = [f for f in report.findings if (f.code, f.key) not in keys]
+    report.findings += [f for f in (check_rule(r, spec, probe) for r in scoped) if f is not None]
+
+
 def run_checks(
     report: Report,
     spec: Spec | None,

@@ -250,6 +250,11 @@ class _Intake:
             return
         ros, prev = self.units.ros, self.previous
         name, ridx, reported = _identify(item, report, ros)
+        level = ros.level(ridx) if ros is not None and ridx is not None else None
+        if level and report.form and not report.unreadable and not report.empty:
+            from ..checks import apply_level
+
+            apply_level(report, get_spec(report.form), level)
         if prev is not None and report.form and not report.unreadable and not report.empty:
             spec = get_spec(report.form)
             report.findings.extend(previous_findings(report, spec, prev.for_unit(name, ros)))

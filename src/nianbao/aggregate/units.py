@@ -67,6 +67,12 @@ class Roster:
     def category(self, i: int) -> str:
         return self.units[i].get(self._category, "")
 
+    def level(self, i: int) -> str | None:
+        """The unit's level from the roster's 层级 column (nianbao.levels), None when not stated."""
+        from ..levels import LEVEL_COLUMN, level_of_label
+
+        return level_of_label(self.units[i].get(LEVEL_COLUMN))
+
     def __len__(self) -> int:
         return len(self.units)
 
