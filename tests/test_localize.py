@@ -66,6 +66,8 @@ def set_works(spec: Spec, rules, x: dict, cells: tuple[str, ...]) -> bool:
     for co, _ in rules:
         if not any(c in co for c in cells) and sum(c * x[k] for k, c in co.items()) != 0:
             return False
+    if not cells:  # nothing to change, and every rule holds
+        return True
     a = np.array([[float(co.get(c, 0)) for c in cells] for co, _ in rows])
     b = np.array([-float(sum(c * x[k] for k, c in co.items() if k not in cells)) for co, _ in rows])
     sol, _, rank, _ = np.linalg.lstsq(a, b, rcond=None)
