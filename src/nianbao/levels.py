@@ -12,15 +12,9 @@ from __future__ import annotations
 import re
 from functools import cache
 
-NATIONAL, PROVINCE, PREFECTURE, COUNTY, TOWNSHIP = "national", "province", "prefecture", "county", "township"
-LEVELS = (NATIONAL, PROVINCE, PREFECTURE, COUNTY, TOWNSHIP)
-LEVEL_ZH = {
-    NATIONAL: "国务院部门",
-    PROVINCE: "省级",
-    PREFECTURE: "设区的市级",
-    COUNTY: "县级",
-    TOWNSHIP: "乡级",
-}
+from .vocab import Level
+
+NATIONAL, PROVINCE, PREFECTURE, COUNTY, TOWNSHIP = Level
 LEVEL_COLUMN = "层级"  # the roster column that states a unit's level
 _HAN = r"[\u3400-\u9fff]"
 _COUNTY = re.compile(rf"{_HAN}{{1,7}}?(?:自治县|自治旗|县|旗|特区|林区|新区|区|市)")
@@ -102,8 +96,8 @@ def level_of_label(text: str | None) -> str | None:
         return None
     for level, words in _divisions()["level_words"].items():
         if t in words:
-            return level
+            return Level(level)
     for level, words in _divisions()["level_words"].items():
         if any(t.startswith(w) for w in words if len(w) > 1):
-            return level
+            return Level(level)
     return None

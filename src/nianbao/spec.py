@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from .levels import LEVELS
 from .relations import OPS, Linear, Op, linear_form
-from .vocab import CodeCollision, Severity, code_registry
+from .vocab import CodeCollision, Level, Severity, code_registry
 
 SPEC_PREFIX = "gov-info-disclosure-"
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -433,8 +432,8 @@ def _expand_rule(rr: dict, idx: int, tables: list[Table], cells: dict[str, Cell]
         if need not in rr:
             raise SpecError(path, where, f"缺少 {need}")
     levels = tuple(rr.get("levels") or ())
-    if not set(levels) <= set(LEVELS):
-        raise SpecError(path, where, f"levels 只能是 {list(LEVELS)} 中的层级")
+    if not set(levels) <= set(Level.__members__.values()):
+        raise SpecError(path, where, f"levels 只能是 {[str(x) for x in Level]} 中的层级")
     if rr["severity"] not in Severity.values():
         raise SpecError(path, where, "severity 只能是 error 或 warning")
     op = OPS.get(str(rr.get("op", "eq")))

@@ -154,6 +154,26 @@ class UploadSource(StrEnum):
         return {"unit": "单位上传", "clerk": "管理员代传"}[self]
 
 
+class Level(StrEnum):
+    """The level of a report's issuer (nianbao.levels): rules may apply at some levels only."""
+
+    NATIONAL = "national"
+    PROVINCE = "province"
+    PREFECTURE = "prefecture"
+    COUNTY = "county"
+    TOWNSHIP = "township"
+
+    @property
+    def zh(self) -> str:
+        return {
+            "national": "国务院部门",
+            "province": "省级",
+            "prefecture": "设区的市级",
+            "county": "县级",
+            "township": "乡级",
+        }[self]
+
+
 class Mark(StrEnum):
     """How error localisation sees the cell a finding points at (what an annotated copy paints)."""
 
