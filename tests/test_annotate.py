@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -13,10 +15,12 @@ import pytest
 import xlsxwriter
 from openpyxl.utils import get_column_letter
 from PIL import Image
+from typer.testing import CliRunner
 
 from nianbao import annotate as ann
 from nianbao import xlsxpkg
 from nianbao.annotate import AnnotateError, annotate_workbook, output_name
+from nianbao.cli import app
 from nianbao.fileio import OutputError
 from nianbao.findings import Finding
 from nianbao.layout import a1, workbook_layout
@@ -424,3 +428,54 @@ def test_ole_that_is_not_xls(tmp_path):
     with pytest.raises(AnnotateError, match=r"加密\.xlsx"):
         annotate_workbook(ann.OLE_MAGIC + bytes(4096), "加密.xlsx", report(), tmp_path / "o.xlsx")
     assert not list(tmp_path.iterdir())
+
+
+# ---------------------------------------------------------------- 审核结果 shows every line
+def _annotated_with_long_explanations(tmp_path: Path) -> list[Path]:
+    from nianbao.samples import ERROR_CASES, build_samples
+
+    build_samples(tmp_path / "in")
+    srcs = [tmp_path / "in" / f"{stem}.xlsx" for stem in ERROR_CASES]
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["annotate", *map(str, srcs), "--out-dir", str(out)])
+    assert res.exit_code == 1, res.output
+    return sorted(out.iterdir())
+
+
+def test_result_rows_are_as_tall_as_their_wrapped_text(tmp_path):
+    """Rows of default height clip wrapped explanations (…应为 359（六类申): every row of
+    审核结果 is given the height of its longest text at the column's width."""
+    import math
+
+    copies = _annotated_with_long_explanations(tmp_path)
+    checked = 0
+    for path in copies:
+        ws = openpyxl.load_workbook(path)[ann.SUMMARY_SHEET]
+        top = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == ann.HEADERS[0])
+        width = ws.column_dimensions[get_column_letter(len(ann.HEADERS))].width
+        for r in range(top + 1, ws.max_row + 1):
+            message = str(ws.cell(r, len(ann.HEADERS)).value or "")
+            lines = math.ceil(len(message) * 2 / width)  # CJK characters take two units
+            height = ws.row_dimensions[r].height
+            assert height is not None and height >= 14 * lines, (path.name, r, height, message)
+            checked += lines > 1
+    assert checked, "the fixture must have explanations longer than one line"
+
+
+@pytest.mark.libreoffice
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="需要 LibreOffice")
+def test_result_explanations_print_in_full_in_libreoffice(tmp_path):
+    """LibreOffice prints (PDF) every explanation of 审核结果 whole: no line is clipped."""
+    copies = _annotated_with_long_explanations(tmp_path)
+    cmd = ["soffice", f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}", "--headless"]
+    cmd += ["--convert-to", "pdf", "--outdir", str(tmp_path / "pdf"), *map(str, copies)]
+    assert subprocess.run(cmd, capture_output=True, timeout=180).returncode == 0
+    for path in copies:
+        pdf = tmp_path / "pdf" / f"{path.stem}.pdf"
+        raw = subprocess.run(["pdftotext", "-raw", str(pdf), "-"], capture_output=True, text=True).stdout
+        printed = re.sub(r"\s+", "", raw)
+        ws = openpyxl.load_workbook(path)[ann.SUMMARY_SHEET]
+        top = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == ann.HEADERS[0])
+        for r in range(top + 1, ws.max_row + 1):
+            message = re.sub(r"\s+", "", str(ws.cell(r, len(ann.HEADERS)).value or ""))
+            assert message in printed, (path.name, message)

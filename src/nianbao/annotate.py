@@ -401,6 +401,24 @@ def _cover_labels(report: Report) -> tuple[str, str]:
     return spec.cover_label("unit"), spec.cover_label("year")
 
 
+LINE_PT = 16.0  # one line of 11 pt text, with room for the CJK fallback fonts of WPS and LibreOffice
+
+
+def fit_height(cells: list[tuple[object, float]]) -> float:
+    """Row height (points) showing every line of wrapped texts in cells of the given widths
+    (Excel units): no spreadsheet program grows a row by itself when a file is opened."""
+    import math
+
+    from .template import text_width
+
+    def lines(text, width: float) -> int:
+        usable = max(width - 1.5, 2.0)
+        parts = str("" if text is None else text).split("\n")
+        return sum(max(1, math.ceil(text_width(part) * 1.1 / usable)) for part in parts)
+
+    return min(409.0, max(18.0, max((lines(t, w) for t, w in cells), default=1) * LINE_PT + 4))
+
+
 def _summary(wb, report: Report, src_name: str, notes: list[str], links: dict[int, str]) -> None:
     from openpyxl.packaging.custom import StringProperty
     from openpyxl.styles import Alignment, Font, PatternFill
@@ -435,6 +453,7 @@ def _summary(wb, report: Report, src_name: str, notes: list[str], links: dict[in
         put(ws.cell(row, 2), value)
         ws.cell(row, 2).alignment = wrap
         ws.merge_cells(f"{a1(row - 1, merge_from - 1)}:{last}{row}")
+        ws.row_dimensions[row].height = fit_height([(value, sum(WIDTHS[merge_from - 1 :]))])
 
     put(ws["A1"], f"审核结果：{src_name}")
     ws["A1"].font = Font(bold=True, size=14)
@@ -448,7 +467,7 @@ def _summary(wb, report: Report, src_name: str, notes: list[str], links: dict[in
     ws["A2"].font = Font(color="FF666666")
     ws["A2"].alignment = wrap
     ws.merge_cells(f"A2:{last}2")
-    ws.row_dimensions[2].height = 30
+    ws.row_dimensions[2].height = fit_height([(ws["A2"].value, sum(WIDTHS))])
     unit_label, year_label = _cover_labels(report)
     line(3, unit_label, report.unit or "（未填写）")
     line(4, year_label, str(report.year) if report.year else "（未填写）")
@@ -461,12 +480,12 @@ def _summary(wb, report: Report, src_name: str, notes: list[str], links: dict[in
     ws.cell(6, 2).fill = fill(colour)
     ws.cell(6, 2).font = Font(bold=True, size=12)
     put(ws.cell(6, 3), hint)
+    ws.row_dimensions[6].height = fit_height([(hint, sum(WIDTHS[2:]))])
     ws.merge_cells(f"C6:{last}6")
     line(7, Severity.ERROR.zh, f"{report.errors} 条")
     line(8, Severity.WARNING.zh, f"{report.warnings} 条")
     note_text = "\n".join(f"{i}. {n}" for i, n in enumerate(notes, 1)) if notes else "无"
     line(9, "未能保留的内容", note_text)
-    ws.row_dimensions[9].height = max(18, 16 * sum(1 + len(n) // 90 for n in note_text.split("\n")))
     if notes:
         ws.cell(9, 2).font = Font(color="FFC00000")
 
@@ -500,6 +519,9 @@ def _summary(wb, report: Report, src_name: str, notes: list[str], links: dict[in
             for c, v in enumerate(row, 1):
                 put(ws.cell(r, c), v)
                 ws.cell(r, c).alignment = wrap
+            ws.row_dimensions[r].height = fit_height(
+                [(ws.cell(r, c).value, w) for c, w in enumerate(WIDTHS, 1)]
+            )
             ws.cell(r, 3).fill = fill(ROW_ERROR_FILL if f.is_error else ROW_WARNING_FILL)
             ws.cell(r, 10).fill = fill(ROW_ERROR_FILL if f.is_error else ROW_WARNING_FILL)
             loc = links.get(id(f))
