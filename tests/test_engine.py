@@ -70,3 +70,28 @@ def test_small_batches_run_here_and_an_exception_costs_one_input():
 def test_forced_workers_pin_a_crash_on_its_input_even_in_a_small_batch():
     got = list(run_batch([2, 11, 3], _square, failed=_failed, crashed=_crashed, parallel=True, jobs=2))
     assert [r for _, _, r in got] == [4, "crashed 11", 9]
+
+
+def test_import_of_a_large_batch_goes_through_the_workers_in_input_order(tmp_path, capsys):
+    import json
+    from pathlib import Path
+
+    from conftest import consistent_values
+    from fixtures_import import report_text
+    from nianbao.importers.command import import_command
+    from nianbao.spec import get_spec
+
+    spec = get_spec("2021")
+    src = tmp_path / "报告"
+    src.mkdir()
+    n = engine.PARALLEL_MIN + 2
+    for i in range(n):
+        text = report_text(consistent_values(spec, seed=i), "cell_lines", spec=spec)
+        (src / f"{i:02}局.txt").write_text(text, encoding="utf-8")
+    (src / f"{n:02}坏.pdf").write_bytes(b"%PDF-1.4 not really")
+    code = import_command([src], None, tmp_path / "out", fmt="json")
+    files = json.loads(capsys.readouterr().out)["files"]
+    assert code == 1  # the broken PDF
+    assert [Path(f["path"]).name for f in files] == sorted(p.name for p in src.iterdir())
+    assert [f["status"] for f in files] == ["passed"] * n + ["unreadable"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{i:02}局.xlsx" for i in range(n)]
