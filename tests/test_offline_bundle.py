@@ -304,6 +304,8 @@ def test_bundle_contents(bundles, tmp_path):
         assert f"nianbao-{VERSION}-py3-none-any.whl" in wheels
         # The Windows-only dependency is in the Windows bundle, and only there.
         assert any(w.startswith("colorama-") for w in wheels) == target.windows, key
+        # Optional dependencies stay optional: nothing of the test or bundle extras.
+        assert not [w for w in wheels if re.match(r"(pytest|hypothesis|playwright|ruff|uv|xlwt)-", w)], key
         for wheel in wheels:
             platform_tag = wheel[:-4].split("-")[-1]
             allowed = ["any"] + (["win_amd64"] if target.windows else [f"manylinux.*_{target.arch}"])
