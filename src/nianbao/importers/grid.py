@@ -303,6 +303,8 @@ def _is_marker(key: str, markers: set[str]) -> bool:
 
 def _made_of(key: str, marks: set[str]) -> bool:
     """Is ``key`` one or more markers written one after another (a header line of a PDF)?"""
+    if len(key) > 200:  # prose
+        return False
     ok = [True] + [False] * len(key)
     for i in range(1, len(key) + 1):
         ok[i] = any(ok[i - len(m)] and key.endswith(m, 0, i) for m in marks if len(m) <= i)
