@@ -273,8 +273,59 @@ def html_irregular(spec: Spec, vals: dict, title: list[str], year: int) -> tuple
     return "\n".join(out) + "\n", truth
 
 
+# ------------------------------------------------------------------ one cell per line
+def cell_lines(spec: Spec, vals: dict, title: list[str], year: int) -> tuple[str, dict]:
+    """A web page flattened one cell per line, each ending in " |": an empty cell is a line
+    "|", the columns a merged label spans are a line "||" after the row; zeros left empty."""
+    truth = {k: _t(v) for k, v in vals.items()}
+    out = list(title)
+    for k, heading in enumerate(spec.body):
+        out.append(heading)
+        table = next((t for t in spec.tables if t.title == heading), None)
+        if table is None:
+            out.append(_body(year, k))
+            continue
+        for sec in table.sections:
+            if sec.title:
+                out += [f"{sec.title} |", "|||"]
+            out += [
+                f"{x} |" for x in ([sec.corner] if sec.corner else []) + [c.label for c in sec.leaf_columns()]
+            ]
+            for _s, leaf, g, cells in _rows(spec, table.key):
+                if _s is not sec:
+                    continue
+                out += [f"{x} |" for x in (g, leaf.label) if x]
+                for c in cells:
+                    if vals[c.key] == 0 and table.key == "t3":
+                        out.append("|")
+                        truth[c.key] = ""
+                    else:
+                        out.append(f"{_t(vals[c.key])} |")
+                if table.key == "t3":
+                    out.append("||")
+    return "\n".join(out) + "\n", truth
+
+
 # ------------------------------------------------------------------ the set
 CASES = [
+    (
+        "cell-lines-2021.txt",
+        "2021",
+        cell_lines,
+        ["示例县统计局2023年政府信息公开工作年度报告"],
+        "示例县统计局",
+        2023,
+        209,
+    ),
+    (
+        "cell-lines-2019.txt",
+        "2019",
+        cell_lines,
+        ["示例县统计局2020年政府信息公开工作年度报告"],
+        "示例县统计局",
+        2020,
+        210,
+    ),
     # (file, form, shape, title lines, issuer expected, year, seed)
     (
         "md-grouped-2021.md",

@@ -402,7 +402,9 @@ def _fill_row(
     """Put the values of one row into the report (blank, number or unreadable per cell)."""
     texts = [t.text for t in seg.vals if not t.sep] if seg is not None else []
     spans = [c.col.span for c in cells]
-    pad = _label_pad(spec, cells[0].table, cells[0].row)
+    # the blanks of a merged label lead its values only when the row is one line (shape 1)
+    lines = {t.line for t in seg.labels[-1:] + seg.vals} if seg is not None else set()
+    pad = _label_pad(spec, cells[0].table, cells[0].row) if len(lines) == 1 else None
     status, mapped = map_values(texts, spans, pad) if texts else (BLANK_ROW, [""] * len(cells))
     if status not in (OK, BLANK_ROW):
         shown = "、".join(shorten(t, 12) for t in texts if t) or "无"

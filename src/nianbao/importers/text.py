@@ -91,7 +91,7 @@ def text_doc(text: str) -> Doc:
                 if last_sep:  # two separators in a row enclose a blank cell
                     b.token("", b.line(""), value=True)
                 last_sep = True
-            else:
+            elif s.count("|") == 1:  # an empty cell; "||", "|||": the columns a merged cell spans
                 b.token("", b.line(s), value=True)
             continue
         last_sep = False

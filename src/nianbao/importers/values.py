@@ -16,12 +16,12 @@ def _span_map(window: list[str], spans: list[int]) -> tuple[str, ...] | None:
     return tuple(out)
 
 
-def map_values(cells: list[str], spans: list[int], pad: int = 0) -> tuple[str, list[str] | None]:
+def map_values(cells: list[str], spans: list[int], pad: int | None = 0) -> tuple[str, list[str] | None]:
     """(status, texts per column). A column spanning several grid columns takes the text of
     any of them. Extra blank cells (merged label or value cells) are dropped only where that
     leaves one reading, or where exactly ``pad`` blanks (the grid columns the row label spans
-    beyond its first, as a flattened row shows them) lead; a row with missing or surplus
-    numbers is never guessed."""
+    beyond its first, as a flattened row shows them) lead (``pad`` None: where the blanks
+    stand is not known); a row with missing or surplus numbers is never guessed."""
     width, n_cols = sum(spans), len(spans)
     filled = [c for c in cells if c]
     if not filled:
