@@ -76,3 +76,36 @@ def test_our_own_published_word_and_pdf_import_without_findings(tmp_path, case):
         assert (r.form, r.unit, r.year) == (form, unit, year)
         assert {k: str(v) for k, v in r.values.items()} == facts["values"]
         assert not [f.message for f in r.findings]
+
+
+def _read_text(text: str, name: str):
+    from nianbao.importers import parse_text
+
+    return parse_text(text, name)
+
+
+def test_fuzzy_label_and_unit_conversion_are_said_with_the_text_as_printed():
+    r = read_report_file(Input.of(CORPUS / "damaged" / "pdf-broken-2021.txt"))
+    fuzzy = [f.message for f in r.findings if f.code == "NB007"]
+    assert len(fuzzy) == 1 and "“2.其他法律行政法规禁公开”" in fuzzy[0] and "禁止公开" in fuzzy[0]
+    r = read_report_file(Input.of(CORPUS / "damaged" / "units-2021.txt"))
+    conv = [f for f in r.findings if f.code == "NB007" and f.key == "nb_t2_fee_amount"]
+    assert conv and "元" in conv[0].actual and "万元" in conv[0].message
+    rejected = [f for f in r.findings if f.code == "NB102"]
+    assert len(rejected) == 1 and "千元" in rejected[0].message
+
+
+def test_run_on_rows_with_a_number_missing_are_named_not_guessed():
+    text = (CORPUS / "damaged" / "pdf-broken-2021.txt").read_text(encoding="utf-8")
+    line = next(ln for ln in text.splitlines() if ln.count("|") == 2)
+    broken = line.rsplit(" ", 1)[0]  # the last group loses a number
+    r = _read_text(text.replace(line, broken), "年报.txt")
+    truth = TRUTH["damaged/pdf-broken-2021.txt"]["values"]
+    rows = ("r_open", "r_partial", "deny_1")
+    named = [f for f in r.findings if f.code == "NB003" and "组数值" in f.message]
+    assert len(named) == 3
+    for k, v in truth.items():
+        if any(k.startswith(f"nb_t3_{x}_") for x in rows):
+            assert r.values[k] is None and k in r.invalid
+        elif v not in ("", "?"):
+            assert r.values[k] == Decimal(v), k
