@@ -55,7 +55,7 @@ def score_file(rel: str, facts: dict) -> tuple[Score, object]:
         got = r.values.get(key)
         if want in ("", "?"):  # must come out blank / must not be imported
             ok = got is None and ((key in r.blank) if want == "" else (key in r.invalid))
-            s.given += int(got is not None)
+            s.given += int(got is not None or ok)  # left blank / refused: a decision, and right
             s.right += int(ok)
             if got is not None:
                 s.wrong.append(f"{key}: {got} ≠ {want or '空白'}")
@@ -114,6 +114,8 @@ def render(by_shape: dict[str, Score]) -> str:
         "见到的损坏形态由脚本写出的文本（数字为自编）。",
         "",
         "- 召回率 = 导入正确的数值格 / 全部数值格；精确率 = 导入正确的数值格 / 导入了数值的格。",
+        "- 原文为空（`-`、`&nbsp;`）的格按空白导入、带有表式不认可的单位（如“千元”）的格不导入并报错，",
+        "  二者都算导入正确。",
         "- 未能确定所在行、列的数值不导入，并在问题清单中写明（因此精确率应始终为 100 %）。",
         "",
         "| 来源形态 | 文件数 | 数值格 | 召回率 | 精确率 | 单位正确 | 年度正确 |",
