@@ -522,3 +522,29 @@ def test_copy_paints_every_candidate_orange(tmp_path):
     }
     assert wb["表四"]["D7"].comment.text.startswith("可能需要改为 0")
     assert "以下任一处改正都能使勾稽关系成立" in wb["表四"]["D7"].comment.text
+
+
+def test_web_page_names_the_cell_to_change(tmp_path):
+    from markupsafe import escape
+
+    from nianbao.template import write_template
+    from test_web import browser, create_app, upload, wait
+
+    vals = _new_total_359()
+    vals["nb_t3_new_total"] = 360
+    amb = {k: 0 for k in S21.cells}
+    amb.update(nb_t4_review_upheld=2, nb_t4_review_pending=1, nb_t4_review_total=2)
+    files = []
+    for name, values in (("县甲局.xlsx", vals), ("县乙局.xlsx", amb)):
+        write_template(tmp_path / name, S21, unit=name[:3], year=2025, values=values)
+        files.append((name, (tmp_path / name).read_bytes()))
+    with browser(create_app(tmp_path / "data")) as client:
+        r = upload(client, files)
+        batch = r.headers["location"].rsplit("/", 1)[1]
+        assert wait(client, f"/api/batches/{batch}")["state"] == "done"
+        page = client.get(f"/batches/{batch}").text
+    cell = "<code>表三!J7</code>（一、本年新收政府信息公开申请数量 / 总计）"
+    assert f"最可能填错：</strong>{cell}应为 359，实为 360" in page
+    assert "以下任一处改正都能使勾稽关系成立" in page
+    assert "<li><code>表四!A7</code> 改为 1</li><li><code>表四!D7</code> 改为 0</li>" in page
+    assert str(escape("由 J7 引起")) in page

@@ -18,7 +18,7 @@ from pathlib import Path, PurePath
 
 from . import xlsxpkg
 from .fileio import OutputError, atomic_path
-from .findings import Finding, fmt_number
+from .findings import Finding
 from .layout import a1, parse_a1
 from .model import Report
 from .vocab import Mark, Severity, Status
@@ -245,16 +245,12 @@ def _fill_of(items: list[tuple[Finding, bool]]) -> str | None:
 
 def proposals(report: Report) -> dict[tuple[str, str], list[str]]:
     """(sheet, A1) -> the values the cell takes in the report's minimum sets of changes."""
+    from .localize.explain import correction_text
+
     out: dict[tuple[str, str], list[str]] = {}
     for s in report.corrections:
         for c in s["cells"]:
-            v, (low, high) = c["suggested"], c.get("range") or (None, None)
-            if v is not None:
-                text = fmt_number(v)
-            elif high is None:
-                text = f"不小于 {fmt_number(low or 0)} 的数"
-            else:
-                text = f"{fmt_number(low)} 至 {fmt_number(high)} 之间的数"
+            text = correction_text(c)
             out.setdefault((c["sheet"], c["cell"]), [])
             if text not in out[(c["sheet"], c["cell"])]:
                 out[(c["sheet"], c["cell"])].append(text)

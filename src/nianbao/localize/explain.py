@@ -43,6 +43,16 @@ def value_text(ch: Change) -> str:
     return f"{fmt_number(ch.low)} 至 {fmt_number(ch.high)} 之间的数"
 
 
+def correction_text(c: dict) -> str:
+    """The value a cell of a ``corrections`` entry (the JSON contract) must take, as shown."""
+    if c.get("suggested") is not None:
+        return fmt_number(c["suggested"])
+    low, high = c.get("range") or (None, None)
+    if high is None:
+        return f"不小于 {fmt_number(low or 0)} 的数"
+    return f"{fmt_number(low)} 至 {fmt_number(high)} 之间的数"
+
+
 def _name(report, spec: Spec, key: str, with_table: bool = True) -> str:
     ref = _ref(report, key) or spec.cells[key].key
     return f"{spec.cells[key].table.name} {ref}" if with_table else ref

@@ -19,6 +19,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from ..localize.explain import correction_text
 from ..vocab import Incident
 from .common import HERE, MB, BodyTooLarge, Limits, Web, is_loopback, mb, plain_page, wants_json, web_of
 from .guard import Guard
@@ -67,6 +68,7 @@ def create_app(
     runner = Runner(storage)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals.update(limits=limits, token_required=bool(token), data_dir=str(storage.root))
+    templates.env.filters["suggested"] = correction_text
     throttle = Throttle()
     web = Web(
         storage=storage, runner=runner, limits=limits, templates=templates, token=token, throttle=throttle
