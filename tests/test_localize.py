@@ -548,3 +548,27 @@ def test_web_page_names_the_cell_to_change(tmp_path):
     assert "以下任一处改正都能使勾稽关系成立" in page
     assert "<li><code>表四!A7</code> 改为 1</li><li><code>表四!D7</code> 改为 0</li>" in page
     assert str(escape("由 J7 引起")) in page
+
+
+def test_aggregate_lists_the_suggested_change_first(tmp_path):
+    import openpyxl
+
+    from nianbao.template import write_template
+
+    src = tmp_path / "报送"
+    src.mkdir()
+    vals = _new_total_359()
+    write_template(src / "县丙局.xlsx", S21, unit="县丙局", year=2025, values=vals)
+    vals["nb_t3_new_total"] = 360
+    write_template(src / "县甲局.xlsx", S21, unit="县甲局", year=2025, values=vals)
+    out = tmp_path / "汇总.xlsx"
+    res = _cli("aggregate", src, "-o", out)
+    assert res.exit_code == 1, res.output
+    wb = openpyxl.load_workbook(out, read_only=True)
+    issues = [r for r in wb["问题清单"].iter_rows(values_only=True)][1:]
+    mine = [r for r in issues if r[0] == "县甲局"]
+    assert [r[2] for r in mine] == ["NB401", "NB201", "NB203"]
+    assert mine[0][11].startswith("最可能填错：表三 J7") and mine[2][9] in (None, "")
+    status = {r[0]: r for r in wb["报送情况"].iter_rows(values_only=True)}
+    assert "最可能填错：表三!J7 应为 359" in status["县甲局"][11]
+    assert "最可能填错" not in (status["县丙局"][11] or "")

@@ -243,6 +243,12 @@ def _fill_of(items: list[tuple[Finding, bool]]) -> str | None:
     return None
 
 
+def _suggestions_first(findings: list[Finding]) -> list[Finding]:
+    from .localize.explain import suggestions_first
+
+    return suggestions_first(findings)
+
+
 def proposals(report: Report) -> dict[tuple[str, str], list[str]]:
     """(sheet, A1) -> the values the cell takes in the report's minimum sets of changes."""
     from .localize.explain import correction_text
@@ -363,11 +369,6 @@ def put(cell, value) -> None:
         cell.data_type = "s"
     else:
         cell.value = value
-
-
-def suggestions_first(findings: list[Finding]) -> list[Finding]:
-    """The findings with the suggested changes (error localisation) first, otherwise in order."""
-    return sorted(findings, key=lambda f: f.mark not in (Mark.FIX, Mark.CANDIDATE))
 
 
 # --- the 审核结果 sheet ---------------------------------------------------------------------
@@ -497,7 +498,7 @@ def _summary(wb, report: Report, src_name: str, notes: list[str], links: dict[in
             put(ws.cell(top, c), h)
             ws.cell(top, c).font = bold
             ws.cell(top, c).fill = fill("FFD9D9D9")
-        for i, f in enumerate(suggestions_first(report.findings), 1):
+        for i, f in enumerate(_suggestions_first(report.findings), 1):
             r = top + i
             where = f"{f.sheet}!{f.cell}" if f.sheet and f.cell else (f.sheet or f.cell)
             row = [

@@ -196,6 +196,15 @@ class _Writer:
         write_text(ws, b.row, b.col, text, fmt)
 
     # -- 报送情况
+    def _unit_note(self, e) -> str:
+        """The row's remark, and for a unit with errors where error localisation puts them."""
+        if e.status != FAILED:
+            return e.note
+        from ..localize.explain import unit_note
+
+        where = unit_note(self.res.findings(e))
+        return "；".join(x for x in (e.note, where) if x)
+
     def write_status(self, ws) -> None:
         res, f = self.res, self.f
         extra = res.roster.extra_columns if res.roster else []
@@ -225,7 +234,7 @@ class _Writer:
                 e.file,
                 None,
                 summed,
-                e.note,
+                self._unit_note(e),
             ]
             for c, v in enumerate(row):
                 if isinstance(v, int):
@@ -373,8 +382,10 @@ class _Writer:
 
         for x in res.county.findings:
             put(COUNTY, self.out.name, x)
+        from ..localize.explain import suggestions_first
+
         for e in res.entries:
-            for x in res.findings(e):
+            for x in suggestions_first(res.findings(e)):
                 put(e.name, e.file, x)
         ws.freeze_panes(1, 0)
         ws.autofilter(0, 0, max(r - 1, 1), len(FINDING_COLUMNS) - 1)

@@ -185,3 +185,23 @@ def apply(report, spec: Spec, findings: list[Finding], blank: str = "zero") -> l
     for part in loc.parts:
         own += _part_findings(report, spec, part, findings)
     return own + findings
+
+
+def suggestions_first(findings: list[Finding]) -> list[Finding]:
+    """The findings with the suggested changes (cells to change, candidates) first, otherwise in
+    their order: what a reader should look at before the relations they explain."""
+    return sorted(findings, key=lambda f: f.mark not in (FIX, CANDIDATE))
+
+
+def unit_note(findings: list[Finding]) -> str:
+    """One line for a unit's row of a list (报送情况): the localisation of its errors."""
+    fixes = [f for f in findings if f.code in ("NB401", "NB403") and f.expected]
+    parts = []
+    if fixes:
+        cells = "、".join(f"{f.location} 应为 {f.expected}" for f in fixes)
+        parts.append(f"最可能填错：{cells}")
+    if any(f.code == "NB402" for f in findings):
+        parts.append("有多种改法都能使勾稽关系成立，请核对原始台账（见问题清单）")
+    if any(f.code == "NB404" for f in findings):
+        parts.append("错误较多，无法判断哪一格有误")
+    return "；".join(parts)
