@@ -13,6 +13,7 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import cache
 
+from ..model import SMALL_DECIMALS
 from ..spec import Rule, Spec
 from ..vocab import Severity
 
@@ -21,7 +22,7 @@ from ..vocab import Severity
 class Domain:
     """What a cell may hold: a lower bound (None: any) and whether it must be whole."""
 
-    low: Fraction | None
+    low: int | Fraction | None
     integer: bool
 
     def admits(self, v: Fraction) -> bool:
@@ -66,6 +67,8 @@ class Form:
     coeffs: list[dict[int, int]]  # per rule: cell number -> coefficient
     rules_of: dict[int, list[int]]  # cell number -> the rules it is in
     domains: list[Domain]
+    parts: list[list[int]]  # the connected parts of the rules (through shared cells)
+    part_of: list[int]  # rule -> its part
 
     @property
     def cells(self) -> frozenset[int]:
@@ -86,9 +89,16 @@ def form_system(spec: Spec) -> Form:
     domains = []
     for k in keys:
         kind = spec.kinds[spec.cells[k].kind]
-        low = Fraction(Decimal(str(kind["min"]))) if "min" in kind else None
+        low = exact(Decimal(str(kind["min"]))) if "min" in kind else None
         domains.append(Domain(low, kind.get("type") == "integer"))
-    return Form(spec, keys, index, rules, coeffs, rules_of, domains)
+    parts: list[list[int]] = []
+    part_of = [-1] * len(rules)
+    for j in range(len(rules)):
+        if part_of[j] < 0:
+            parts.append(_component(coeffs, rules_of, {j}))
+            for j2 in parts[-1]:
+                part_of[j2] = len(parts) - 1
+    return Form(spec, keys, index, rules, coeffs, rules_of, domains, parts, part_of)
 
 
 @dataclass(eq=False)
@@ -108,30 +118,46 @@ class Problem:
         return bool(self.failing or self.forced)
 
 
+_SMALL = {id(d): i for i, d in SMALL_DECIMALS.items()}  # the shared Decimals readers store
+
+
+def exact(v) -> int | Fraction:
+    """A value as an exact rational: an int when whole (the common case, and fast)."""
+    if v is None:
+        return 0
+    n = _SMALL.get(id(v))
+    if n is not None:
+        return n
+    n = int(v)
+    return n if n == v else Fraction(v)
+
+
 def _observed(form: Form, values: dict, unknown_keys: set[str]) -> tuple[dict, set[int], set[int]]:
-    x: dict[int, Fraction] = {}
+    x: dict[int, int | Fraction] = {}
     unknown: set[int] = set()
     bad: set[int] = set()
+    domains, keys, get = form.domains, form.keys, values.get
     for i in form.rules_of:
-        key = form.keys[i]
-        v = values.get(key)
+        key = keys[i]
         if key in unknown_keys:
             unknown.add(i)
-            x[i] = Fraction(0)
+            x[i] = 0
             continue
-        x[i] = Fraction(0) if v is None else Fraction(v)
-        if not form.domains[i].admits(x[i]):
+        v = x[i] = exact(get(key))
+        if v.__class__ is int and v >= 0:  # whole and non-negative: fits every domain
+            continue
+        if not domains[i].admits(v):
             bad.add(i)
     return x, unknown, bad
 
 
-def _component(form: Form, seeds: set[int]) -> list[int]:
+def _component(coeffs: list[dict], rules_of: dict, seeds: set[int]) -> list[int]:
     """The rules connected to ``seeds`` through shared cells."""
     seen, todo = set(seeds), list(seeds)
     while todo:
         j = todo.pop()
-        for i in form.coeffs[j]:
-            for j2 in form.rules_of[i]:
+        for i in coeffs[j]:
+            for j2 in rules_of[i]:
                 if j2 not in seen:
                     seen.add(j2)
                     todo.append(j2)
@@ -141,16 +167,13 @@ def _component(form: Form, seeds: set[int]) -> list[int]:
 def components(problem: Problem) -> list[Problem]:
     """The problem split into its connected parts (each solved on its own: the minimum sets of
     the whole are the combinations of the parts' minimum sets)."""
-    form, out, left = problem.form, [], set(problem.rules)
-    while left:
-        part = _component(form, {min(left)})
-        left -= set(part)
+    form, out = problem.form, []
+    for p in sorted({form.part_of[j] for j in problem.rules}):
+        part = form.parts[p]
         cells = frozenset(i for j in part for i in form.coeffs[j])
-        failing = [j for j in problem.failing if j in part]
-        sub = Problem(
-            form, problem.x, problem.forced & cells, problem.unknown & cells, problem.residual, failing, part
-        )
-        out.append(sub)
+        failing = [j for j in problem.failing if form.part_of[j] == p]
+        forced, unknown = problem.forced & cells, problem.unknown & cells
+        out.append(Problem(form, problem.x, forced, unknown, problem.residual, failing, part))
     return out
 
 
@@ -158,9 +181,10 @@ def build_problem(form: Form, values: dict, unknown_keys: set[str]) -> Problem:
     """The problem for one report: ``values`` by cell key (None: blank), ``unknown_keys`` the
     cells with no usable value (text, formula errors; blanks under --blank error)."""
     x, unknown, bad = _observed(form, values, unknown_keys)
-    residual = [sum((c * x[i] for i, c in co.items()), Fraction(0)) for co in form.coeffs]
+    residual = [sum([c * x[i] for i, c in co.items()]) for co in form.coeffs]
     forced = unknown | bad
     failing = [j for j, r in enumerate(residual) if r]
     seeds = set(failing).union(*(form.rules_of[i] for i in forced))
-    comp = _component(form, seeds) if seeds else []
+    hit = {form.part_of[j] for j in seeds}
+    comp = sorted(j for p in hit for j in form.parts[p])
     return Problem(form, x, frozenset(forced), frozenset(unknown), residual, failing, comp)
