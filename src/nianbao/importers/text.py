@@ -32,8 +32,9 @@ _MD_BLANK = {"-", "—", "–"}  # what Markdown converters write in an empty ta
 _NUMS = r"[+\-−]?\d[\d.,]*(?:\s+[+\-−]?\d[\d.,]*)*"
 # a row's numbers followed by the next rows' numbers, groups divided by a separator token
 _SEP = r"[|│｜/／;；]"
-_RUN_ON = re.compile(rf"^(?P<label>.*?[^\d\s.,|│｜/／;；])\s+(?P<nums>{_NUMS}(?:\s*{_SEP}\s*{_NUMS})+)$")
-_RUN_SEP = re.compile(rf"\s*{_SEP}\s*")
+# (a separator stands between spaces: 2024/01/15 is a date, not three rows)
+_RUN_ON = re.compile(rf"^(?P<label>.*?[^\d\s.,|│｜/／;；])\s+(?P<nums>{_NUMS}(?:\s+{_SEP}\s+{_NUMS})+)$")
+_RUN_SEP = re.compile(rf"\s+{_SEP}\s+")
 
 
 def _markdown(lines: list[str]) -> tuple[list[str], bool, set[int]]:
