@@ -789,3 +789,79 @@ def test_last_years_aggregate_of_the_earlier_layout_is_still_read(tmp_path):
     county = read_aggregate(path).county
     assert county.year == 2024
     assert {k: county.values[k] for k in S21.cells} == {k: Decimal(str(v)) for k, v in values.items()}
+
+
+# ---------------------------------------------------------------- roll-up: a city of its counties
+def _county_aggregate(base: Path, county: str, n: int, *, bad: int = 0, year: int = YEAR, spec=S21) -> dict:
+    """``nianbao aggregate --unit <county>`` of ``n`` units (the last ``bad`` with an error);
+    the values of the units it counts."""
+    src = base / county
+    src.mkdir(parents=True)
+    counted = {}
+    for i in range(n):
+        values = dict(consistent_values(spec, 300 + 10 * len(county) + i))
+        if i >= n - bad:
+            values[next(r.target for r in spec.rules if r.severity == "error" and not r.uses_previous)] += 1
+        else:
+            counted[i] = values
+        unit_file(src / f"{county}{i}局.xlsx", f"{county}{i}局", values, year=year, spec=spec)
+    out = base / "市" / f"{county}汇总.xlsx"
+    out.parent.mkdir(exist_ok=True)
+    res = CliRunner().invoke(app, ["aggregate", str(src), "-o", str(out), "--unit", f"{county}人民政府"])
+    assert res.exit_code in (0, 1) and out.exists(), res.output
+    return counted
+
+
+def test_rollup_sums_county_aggregates_with_their_coverage(tmp_path):
+    jia = _county_aggregate(tmp_path, "甲县", 3)
+    yi = _county_aggregate(tmp_path, "乙县", 3, bad=1)  # counts 2 of 3: flagged
+    _county_aggregate(tmp_path, "丁县", 2, year=YEAR - 1)  # another year
+    _county_aggregate(tmp_path, "戊县", 2, spec=get_spec("2019"), year=YEAR)  # another form
+    city = tmp_path / "市"
+    annotated = CliRunner().invoke(
+        app, ["annotate", str(tmp_path / "乙县" / "乙县2局.xlsx"), "--out-dir", str(city)]
+    )
+    assert annotated.exit_code == 1  # an annotated copy among the aggregates: skipped
+    roster = tmp_path / "市名单.csv"
+    names = ["甲县人民政府", "乙县人民政府", "丙县人民政府", "丁县人民政府", "戊县人民政府"]
+    roster.write_text("单位名称\n" + "\n".join(names) + "\n", "utf-8-sig")
+    code, doc = run_json(city, "--roster", roster, "--year", YEAR)
+    assert code == 1
+    assert statuses(doc) == {
+        "甲县人民政府": ["passed"],
+        "乙县人民政府": ["warnings"],
+        "丙县人民政府": ["missing"],
+        "丁县人民政府": ["wrong_year"],
+        "戊县人民政府": ["wrong_form"],
+    }
+    assert [Path(s["path"]).name for s in doc["skipped"]] == ["乙县2局_审核.xlsx"]
+    assert any(f["code"] == "NB008" and f["unit"] == "乙县人民政府" for f in doc["findings"])
+    for k in S21.cells:
+        want = sum(Decimal(str(v[k])) for v in [*jia.values(), *yi.values()])
+        assert Decimal(str(doc["sums"][k])) == want, k
+    out = tmp_path / "市汇总.xlsx"
+    res = CliRunner().invoke(app, ["aggregate", str(city), "-o", str(out), "--roster", str(roster)])
+    assert res.exit_code == 1, res.output
+    rows = {r[0]: r for r in openpyxl.load_workbook(out)["报送情况"].iter_rows(min_row=2, values_only=True)}
+    assert "计入 3/3 个单位" in rows["甲县人民政府"][11]
+    assert "计入 2/3 个单位" in rows["乙县人民政府"][11] and "有错误 1" in rows["乙县人民政府"][11]
+    # last year's roll-up as --previous: the counties are compared with their own last year
+    code, doc = run_json(city, "--roster", roster, "--year", YEAR, "--previous", out)
+    assert any(f["unit"] == "甲县人民政府" and f["code"].startswith("NB30") for f in doc["findings"])
+
+
+def test_aggregates_and_unit_returns_are_not_mixed_unless_asked(tmp_path):
+    jia = _county_aggregate(tmp_path, "甲县", 2)
+    city = tmp_path / "市"
+    own = consistent_values(S21, 77)
+    unit_file(city / "市直属局.xlsx", "市直属局", own)
+    code, doc = run_json(city)
+    assert code == 0 and statuses(doc) == {"市直属局": ["passed"]}
+    assert [(Path(s["path"]).name, "--mixed" in s["reason"]) for s in doc["skipped"]] == [
+        ("甲县汇总.xlsx", True)
+    ]
+    code, doc = run_json(city, "--mixed")
+    assert code == 0 and statuses(doc) == {"市直属局": ["passed"], "甲县人民政府": ["passed"]}
+    for k in S21.cells:
+        want = Decimal(str(own[k])) + sum(Decimal(str(v[k])) for v in jia.values())
+        assert Decimal(str(doc["sums"][k])) == want, k

@@ -423,9 +423,6 @@ def test_a_county_reports_its_aggregate_to_the_city_through_a_unit_link(tmp_path
         city.close()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="aggregates as inputs of aggregate (roll-up, issue 15 item 7) not yet landed"
-)
 def test_the_city_aggregate_sums_the_county_aggregates(tmp_path):
     from nianbao.desk.outputs import aggregate_accepted
 

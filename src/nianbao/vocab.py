@@ -230,6 +230,7 @@ TOOL_CODES: dict[str, Code] = merge_codes(
         ("NB005", Severity.ERROR, "处理该文件时发生内部错误"),
         ("NB006", Severity.WARNING, "文件部分内容无法保留或读取"),
         ("NB007", Severity.WARNING, "导入年报时按近似的行名或换算后的单位读取（请核对）"),
+        ("NB008", Severity.WARNING, "下级汇总表不是全部单位的合计"),
         ("NB101", Severity.WARNING, "空白单元格（按 0 计）"),
         ("NB102", Severity.ERROR, "不是有效数字"),
         ("NB105", Severity.ERROR, "公式无法计算"),

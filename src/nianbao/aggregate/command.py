@@ -78,7 +78,7 @@ def _report(res, output: Path | None, fmt: str, force: bool, early) -> int:
     return EXIT_USAGE if res.annotate_failed else (EXIT_FINDINGS if res.has_problems() else EXIT_OK)
 
 
-def _run(paths, output, ros, prev, annotate_dir, include_failed, year, unit, fmt, blank, force) -> int:
+def _run(paths, output, ros, prev, annotate_dir, include_failed, year, unit, fmt, blank, force, mixed) -> int:
     from ..render import Progress
     from .core import aggregate
     from .workbook import EarlyBook
@@ -98,6 +98,7 @@ def _run(paths, output, ros, prev, annotate_dir, include_failed, year, unit, fmt
                 force=force,
                 progress_factory=lambda n: Progress(n, "正在汇总"),
                 early=early,
+                mixed=mixed,
             )
         except Exception as exc:
             raise CommandError(
@@ -125,12 +126,14 @@ def aggregate_command(
     fmt: str = "text",
     blank: str = "zero",
     force: bool = False,
+    mixed: bool = False,
 ) -> int:
     """``nianbao aggregate``: the exit code (0 all passed, 1 problems found, 2 usage/output)."""
     try:
         _check_options(output, fmt, force, year)
         ros = _roster(roster)
         prev = _previous(previous, ros, blank)
-        return _run(paths, output, ros, prev, annotate_dir, include_failed, year, unit, fmt, blank, force)
+        args = (annotate_dir, include_failed, year, unit, fmt, blank, force, mixed)
+        return _run(paths, output, ros, prev, *args)
     except CommandError as e:
         return print_error(e.message, e.code)

@@ -36,6 +36,8 @@ from .status import (
 from .stream import compact_values, stream_reports
 from .units import DETAILS, Entry, Roster, Rows, Spool, Units
 
+SKIP_MIXED = "nianbao 生成的汇总表，不与单位填报表一起汇总，已跳过（如需一并汇总请加 --mixed）"
+
 
 # ---------------------------------------------------------------- the aggregate
 @dataclass
@@ -215,6 +217,17 @@ class _Intake:
     dropped: list[int] = field(default_factory=list)  # input rows that turned out to be our own outputs
     messages: list[str] = field(default_factory=list)
     annotate_failed: bool = False
+    aggregates: list[tuple[int, str]] = field(default_factory=list)  # lower levels' aggregates read
+    returns: int = 0  # units' own returns read
+
+    def unmix(self, mixed: bool) -> None:
+        """Aggregates and units' returns are not summed together unless ``mixed``: among
+        returns, aggregates (such as last run's output left in the folder) are skipped."""
+        if mixed or not self.aggregates or not self.returns:
+            return
+        for idx, path in self.aggregates:
+            self.skipped.append((path, SKIP_MIXED))
+            self.dropped.append(idx)
 
     def feed(self, paths: list[Path]):
         """The inputs under ``paths``; what the walk skips is noted."""
@@ -240,6 +253,27 @@ class _Intake:
         self.annotate_failed |= not res.ok
         return str(res.target) if res.made else ""
 
+    def _kind(self, idx: int, report: Report) -> str:
+        """Note a lower level's aggregate (a unit of this one, named by its --unit) or a unit's
+        return; for an aggregate, the units it covers (计入 37/40 个单位), flagged (NB008) when
+        they are not all of them."""
+        if report.source != "aggregate":
+            self.returns += not report.unreadable
+            return ""
+        from ..findings import make
+
+        self.aggregates.append((idx, report.path))
+        if self.detail:
+            self.detail.ok = False  # 明细 is written afresh once it is known whether it counts
+        if report.unit == COUNTY:
+            report.unit = ""  # made without --unit: named after its file
+        cov = report.coverage
+        if cov is None:
+            return "下级汇总表"
+        if not cov.complete:
+            report.findings.append(make("NB008", f"该汇总表{cov.text()}，不是全部单位的合计"))
+        return f"下级汇总表，{cov.text()}"
+
     def put(self, idx: int, item, report: Report) -> None:
         """Reduce one checked file to its row and spool record."""
         if report.skipped:  # one of our own outputs (the reader looked at its properties)
@@ -248,6 +282,7 @@ class _Intake:
             if self.detail:
                 self.detail.put(idx, None)
             return
+        covers = self._kind(idx, report)
         ros, prev = self.units.ros, self.previous
         name, ridx, reported = _identify(item, report, ros)
         level = ros.level(ridx) if ros is not None and ridx is not None else None
@@ -271,7 +306,7 @@ class _Intake:
             report.errors,
             report.warnings,
             annotated,
-            _reason(report) if report.unreadable else "",
+            _reason(report) if report.unreadable else covers,
         )
         status = _status(report)
         spooled = self.units.spool.put(details, vals, report.findings)
@@ -334,13 +369,16 @@ def aggregate(
     progress_factory=None,
     jobs: int | None = None,
     early=None,
+    mixed: bool = False,
 ) -> Result:
     """Read, check, identify, settle and sum. The caller writes the outputs and calls close().
 
     Inputs are streamed (:func:`inputs.iter_collect`): each file is read and checked, reduced
     to a row of :class:`Units` and a record in the spool, and forgotten. ``early`` (an
     :class:`aggregate.workbook.EarlyBook`) gets the rows of 明细 in input order as the files are
-    read; ``Result.early_detail`` tells whether they turned out final."""
+    read; ``Result.early_detail`` tells whether they turned out final. Aggregates made here are
+    read as units of a roll-up (a city of its counties' 汇总.xlsx) when no unit's return is among
+    the inputs, or with ``mixed``; annotated copies are always skipped."""
     from ..inputs import count_inputs
 
     ros = Roster(roster) if isinstance(roster, list) else roster
@@ -359,6 +397,7 @@ def aggregate(
     finally:
         if bar:
             bar.close()
+    got.unmix(mixed)
     units.compact(got.dropped)
     if ros is not None:
         have = set(units.roster)

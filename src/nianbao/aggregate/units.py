@@ -288,7 +288,15 @@ class Entry:
 
     @property
     def note(self) -> str:
-        """Why the row has its status (Chinese), '' for units summed without remark."""
+        """Why the row has its status (Chinese), '' for units summed without remark; for a
+        lower level's aggregate, which units it covers (计入 37/40 个单位) first."""
+        why = self._why()
+        if self.status in (UNREADABLE, MISSING):
+            return why
+        covers = self._details()[DETAILS.index("reason")]
+        return "；".join(x for x in (covers, why) if x)
+
+    def _why(self) -> str:
         u, s = self._u, self.status
         if s == UNREADABLE:
             return self._details()[DETAILS.index("reason")]

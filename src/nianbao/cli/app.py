@@ -237,7 +237,9 @@ _text_json_option = _choice(("text", "json"), "输出格式")
 )
 def aggregate_cmd(
     paths: list[Path] = typer.Argument(
-        ..., help="各单位填报表：文件、文件夹（含子文件夹）或 .zip", show_default=False
+        ...,
+        help="各单位填报表（或下级 nianbao 汇总表）：文件、文件夹（含子文件夹）或 .zip",
+        show_default=False,
     ),
     output: Path | None = typer.Option(
         None, "-o", "--output", help="汇总表输出文件，如 汇总.xlsx（--format json 时可省略）"
@@ -261,6 +263,12 @@ def aggregate_cmd(
     fmt: str = typer.Option("text", "--format", callback=_text_json_option, help="输出格式：text 或 json"),
     blank: str = typer.Option("zero", "--blank", callback=_blank_option, help="空白格处理：zero 或 error"),
     force: bool = typer.Option(False, "--force", help="覆盖已存在的汇总表和批注副本"),
+    mixed: bool = typer.Option(
+        False,
+        "--mixed",
+        help="下级汇总表与单位填报表一起汇总（默认：只有汇总表时逐个作为一个单位汇总，"
+        "与填报表混在一起时跳过汇总表）",
+    ),
 ) -> None:
     from ..aggregate.command import aggregate_command
 
@@ -277,6 +285,7 @@ def aggregate_cmd(
             fmt=fmt,
             blank=blank,
             force=force,
+            mixed=mixed,
         )
     )
 

@@ -167,10 +167,11 @@ def _read_workbook(item) -> Report:
         )
     kind = _sniff(data, (getattr(item, "suffix", "") or "").lower())
     pkg = open_package(data) if kind == "zip" else None
-    if pkg is not None and getattr(item, "output_check", False) and "nianbao_output" in pkg.custom:
+    output = pkg.custom.get("nianbao_output") if pkg is not None else None
+    if output not in (None, "aggregate") and getattr(item, "output_check", False):
         from ..inputs import SKIP_OUTPUT
 
-        report.skipped = SKIP_OUTPUT  # an annotated copy or an aggregate: not a submission
+        report.skipped = SKIP_OUTPUT  # an annotated copy: not a submission
         return report
     if pkg is not None and pkg.custom.get("nianbao_output") == "aggregate":
         from .aggregate import read_aggregate_report  # an aggregate: its county sums
