@@ -40,6 +40,7 @@ KIND_WORKBOOK, KIND_REPORT, KIND_UNSUPPORTED = "workbook", "report", "unsupporte
 SKIP_LOCK = "Excel/WPS 临时锁定文件（~$ 开头，文件正被打开），已跳过"
 SKIP_HIDDEN = "隐藏文件，已跳过"
 SKIP_OUTPUT = "nianbao 生成的文件（批注副本或汇总表），已跳过"
+READ_AGGREGATES = "read_aggregates"  # Input.output_check of a roll-up: only annotated copies skipped
 SKIP_HIDDEN_DIR = "隐藏文件夹，已跳过"
 SKIP_LINKED_DIR = "指向其他位置的文件夹链接，已跳过"
 
@@ -59,7 +60,8 @@ class Input:
     error: str | None = None  # set when the item cannot be read at all (Chinese reason)
     # not yet known whether this is one of nianbao's own outputs: the reader looks at the
     # package's custom properties (which it parses anyway) and reports it as skipped
-    output_check: bool = False
+    # (READ_AGGREGATES: all but aggregates, which a roll-up reads as units)
+    output_check: bool | str = False
 
     @classmethod
     def of(cls, path: Path | str) -> Input:

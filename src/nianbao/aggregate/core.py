@@ -231,7 +231,7 @@ class _Intake:
 
     def feed(self, paths: list[Path]):
         """The inputs under ``paths``; what the walk skips is noted."""
-        from ..inputs import SKIPPED, UNSUPPORTED, iter_collect
+        from ..inputs import READ_AGGREGATES, SKIPPED, UNSUPPORTED, iter_collect
 
         for tag, x in iter_collect(paths, defer_output_check=True):
             if tag == SKIPPED:
@@ -239,6 +239,8 @@ class _Intake:
                 continue
             if tag == UNSUPPORTED:
                 x.error = "不支持的文件类型"  # read as unreadable, with the other files
+            if x.output_check:
+                x.output_check = READ_AGGREGATES  # a lower level's aggregate is a unit of a roll-up
             yield x
 
     def _annotated(self, item, report: Report) -> str:

@@ -168,11 +168,13 @@ def _read_workbook(item) -> Report:
     kind = _sniff(data, (getattr(item, "suffix", "") or "").lower())
     pkg = open_package(data) if kind == "zip" else None
     output = pkg.custom.get("nianbao_output") if pkg is not None else None
-    if output not in (None, "aggregate") and getattr(item, "output_check", False):
-        from ..inputs import SKIP_OUTPUT
+    check = getattr(item, "output_check", False)
+    if output is not None and check:
+        from ..inputs import READ_AGGREGATES, SKIP_OUTPUT
 
-        report.skipped = SKIP_OUTPUT  # an annotated copy: not a submission
-        return report
+        if not (output == "aggregate" and check == READ_AGGREGATES):
+            report.skipped = SKIP_OUTPUT  # an annotated copy or an aggregate: not a submission
+            return report
     if pkg is not None and pkg.custom.get("nianbao_output") == "aggregate":
         from .aggregate import read_aggregate_report  # an aggregate: its county sums
 
