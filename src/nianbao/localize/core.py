@@ -12,6 +12,7 @@ from .system import Form, Problem, build_problem, components, form_system
 
 MAX_EXTRA = 6  # more cells than this to change: "错误较多"
 CAP = 10  # sets shown at most
+LARGEST = 10**12  # a part with a value beyond this is not localised (错误较多)
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,10 @@ def _part(problem: Problem, method: str) -> Part:
     part = Part(
         failing=[form.rules[j] for j in problem.failing], rules=[form.rules[j] for j in problem.rules]
     )
+    cells = {i for j in problem.rules for i in form.coeffs[j]}
+    if any(abs(problem.x[i]) > LARGEST for i in cells):  # no office counts in trillions: not guessed
+        part.too_many = True
+        return part
     res = _minimum_sets(problem, method)
     if res is None:
         part.too_many = True

@@ -10,6 +10,7 @@ Imported only when needed: a passing batch never loads SciPy. Used for
 from __future__ import annotations
 
 import math
+import time
 from fractions import Fraction
 
 import numpy as np
@@ -17,6 +18,12 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from .linalg import Linear
 from .system import Problem
+
+# Wall-clock limit of one HiGHS solve, and of the whole enumeration of minimum sets: a report so
+# broken that the solver needs longer is reported as 错误较多 (no cell is named), never guessed.
+TIME_LIMIT_S = 1.0
+ENUMERATION_S = 2.0
+OPTIONS = {"time_limit": TIME_LIMIT_S}
 
 TOL = 1e-6
 
@@ -46,7 +53,7 @@ def _restricted(problem: Problem, lin: Linear):
 
 def _solve(c, a, b, low, high, integ):
     cons = [LinearConstraint(a, b, b)] if len(b) else []
-    return milp(c, constraints=cons, integrality=integ, bounds=Bounds(low, high))
+    return milp(c, constraints=cons, integrality=integ, bounds=Bounds(low, high), options=OPTIONS)
 
 
 def feasible(problem: Problem, lin: Linear) -> bool:
@@ -91,7 +98,7 @@ def minimum_sets(problem: Problem, max_extra: int, limit: int) -> tuple[int, lis
     pos = {i: k for k, i in enumerate(cells)}
     x = np.array([float(problem.x[i]) for i in cells])
     big = max(1e4, 10 * float(np.max(np.abs(x), initial=0)))
-    low, high, integ = _domain_arrays(problem, cells)
+    low, high, _integ = _domain_arrays(problem, cells)
     # variables: new values v (n), then z (n): 1 = changed
     rows = np.zeros((len(problem.rules), 2 * n))
     for r, j in enumerate(problem.rules):
@@ -104,11 +111,23 @@ def minimum_sets(problem: Problem, max_extra: int, limit: int) -> tuple[int, lis
     link_ub = np.concatenate([[x[k], -x[k]] for k in range(n)])
     zlow = np.array([1.0 if i in problem.forced else 0.0 for i in cells])
     bounds = Bounds(np.concatenate([low, zlow]), np.concatenate([high, np.ones(n)]))
-    integrality = np.concatenate([integ, np.ones(n)])
+    # the new values are continuous here (integral, the program is ten times slower): every set
+    # found is verified exactly by the caller, and verified sets of the relaxed minimum size are
+    # minimum sets of the integral problem too
+    integrality = np.concatenate([np.zeros(n), np.ones(n)])
     cost = np.concatenate([np.zeros(n), np.ones(n)])
     cons = [LinearConstraint(rows, 0, 0), LinearConstraint(link, -np.inf, link_ub)]
-    best = milp(cost, constraints=cons, integrality=integrality, bounds=bounds)
-    if best.status != 0:
+    deadline = time.monotonic() + ENUMERATION_S
+
+    def solve():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        opts = {"time_limit": min(TIME_LIMIT_S, left)}
+        return milp(cost, constraints=cons, integrality=integrality, bounds=bounds, options=opts)
+
+    best = solve()
+    if best is None or best.status != 0:
         return None
     k = round(best.fun)
     extra = k - len(problem.forced)
@@ -117,7 +136,7 @@ def minimum_sets(problem: Problem, max_extra: int, limit: int) -> tuple[int, lis
     cons.append(LinearConstraint(cost, k, k))
     found: list[frozenset[int]] = []
     res = best
-    while res.status == 0 and len(found) < limit:
+    while len(found) < limit:
         chosen = frozenset(cells[m] for m in range(n) if res.x[n + m] > 0.5)
         found.append(chosen)
         cut = np.zeros(2 * n)
@@ -126,7 +145,11 @@ def minimum_sets(problem: Problem, max_extra: int, limit: int) -> tuple[int, lis
         if not cut.any():
             break
         cons.append(LinearConstraint(cut, -np.inf, len(chosen - problem.forced) - 1))
-        res = milp(cost, constraints=cons, integrality=integrality, bounds=bounds)
+        res = solve()
+        if res is None or res.status not in (0, 2):
+            return None  # out of time before every minimum set was seen: name none
+        if res.status == 2:  # infeasible: every minimum set has been found
+            break
     return extra, found
 
 

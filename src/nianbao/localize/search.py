@@ -15,10 +15,13 @@ after a node budget; the caller then solves the same problem as a mixed-integer 
 
 from __future__ import annotations
 
+import time
+
 from .linalg import Linear, certificate_cells, neighbours, solve_linear
 from .system import Problem
 
-NODE_LIMIT = 20_000
+NODE_LIMIT = 2000  # nodes before the search hands over to the mixed-integer program
+TIME_LIMIT_S = 0.5  # nor may it take longer than this (very large or very many values)
 FOUND_LIMIT = 200  # sets kept before the search stops counting (the caller shows at most 10)
 
 
@@ -48,6 +51,7 @@ class Search:
         self.failing = {j: frozenset(coeffs[j]) for j in problem.failing}
         self.found: list[tuple[tuple[int, ...], Linear]] = []
         self.truncated = False
+        self.deadline = time.monotonic() + TIME_LIMIT_S
 
     def run(self) -> int | None:
         """Fill ``found`` with every minimum set; return its number of non-forced cells (None:
@@ -76,7 +80,7 @@ class Search:
 
     def _dfs(self, S: frozenset, forbidden: frozenset, budget: int) -> None:
         self.nodes += 1
-        if self.nodes > self.node_limit:
+        if self.nodes > self.node_limit or (self.nodes % 32 == 0 and time.monotonic() > self.deadline):
             raise GaveUp
         if self.truncated:
             return
