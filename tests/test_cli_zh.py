@@ -58,3 +58,29 @@ def test_the_patches_are_applied():
     assert "用法：" in res.output and "选项" in res.output and "显示本帮助并退出" in res.output
     res = CliRunner().invoke(app, ["check", "--nope"])
     assert res.exit_code == 2 and "没有 --nope 这个选项" in res.output
+
+
+def test_every_command_calls_one_step_command_function():
+    """The CLI only parses options: each command's body imports the step's ``*_command`` and
+    exits with what it returns."""
+    import ast
+
+    from nianbao.cli import commands
+
+    tree = ast.parse(Path(commands.__file__).read_text("utf-8"))
+    commands = [
+        f
+        for f in tree.body
+        if isinstance(f, ast.FunctionDef)
+        and any(
+            isinstance(d, ast.Call) and getattr(d.func, "attr", "") == "command" for d in f.decorator_list
+        )
+    ]
+    assert len(commands) >= 10
+    for f in commands:
+        body = [s for s in f.body if not isinstance(s, ast.ImportFrom)]
+        assert len(body) == 1 and isinstance(body[0], ast.Raise), f.name
+        exit_call = body[0].exc
+        assert ast.unparse(exit_call.func) == "typer.Exit", f.name
+        (inner,) = exit_call.args
+        assert isinstance(inner, ast.Call) and ast.unparse(inner.func).endswith("_command"), f.name

@@ -1,9 +1,10 @@
 """The ``nianbao`` command line: a thin typer layer over the ``*_command`` function of each step.
 
 Modules: zh (Chinese help and error text for typer and its vendored click, pinned to the typer
-versions pyproject.toml allows), app (the commands and ``main``, the console entry point).
+versions pyproject.toml allows), commands (the typer app, its commands and ``main``, the console
+entry point).
 """
 
-from .app import app, main
+from .commands import app, main
 
 __all__ = ["app", "main"]
