@@ -135,49 +135,49 @@ def desk_list_command(data) -> int:
     return EXIT_OK
 
 
-def desk_export_command(collection, output, data) -> int:
-    from .outputs import export_collection
+def _on_desk(data, work, done, failed_io: str) -> int:
+    """Run ``work(desk)`` on the desk in ``data``; print ``done(result)`` or a Chinese error."""
     from .service import Desk
 
     desk = Desk(desk_root(data))
     try:
-        export_collection(desk, collection, Path(output))
+        result = work(desk)
     except DeskError as e:
         return _err(e.message)
     except OSError as e:
-        return _err(f"无法写入 {output}：{e.strerror or e}")
+        return _err(f"{failed_io}：{e.strerror or e}")
     finally:
         desk.close()
-    print(f"已导出到 {output}")
+    print(done(result))
     return EXIT_OK
+
+
+def desk_export_command(collection, output, data) -> int:
+    from .outputs import export_collection
+
+    return _on_desk(
+        data,
+        lambda d: export_collection(d, collection, Path(output)),
+        lambda _: f"已导出到 {output}",
+        f"无法写入 {output}",
+    )
 
 
 def desk_import_command(path, data) -> int:
     from .outputs import import_collection
-    from .service import Desk
 
-    desk = Desk(desk_root(data))
-    try:
-        cid = import_collection(desk, Path(path))
-    except DeskError as e:
-        return _err(e.message)
-    except OSError as e:
-        return _err(f"无法读取 {path}：{e.strerror or e}")
-    finally:
-        desk.close()
-    print(f"已导入报送任务 {cid}")
-    return EXIT_OK
+    return _on_desk(
+        data,
+        lambda d: import_collection(d, Path(path)),
+        lambda cid: f"已导入报送任务 {cid}",
+        f"无法读取 {path}",
+    )
 
 
 def desk_backup_command(target, data) -> int:
-    from .service import Desk
-
-    desk = Desk(desk_root(data))
-    try:
-        db = desk.store.backup(Path(target))
-    except OSError as e:
-        return _err(f"无法写入 {target}：{e.strerror or e}")
-    finally:
-        desk.close()
-    print(f"已备份到 {db.parent}（数据库与全部上传文件）")
-    return EXIT_OK
+    return _on_desk(
+        data,
+        lambda d: d.store.backup(Path(target)),
+        lambda db: f"已备份到 {db.parent}（数据库与全部上传文件）",
+        f"无法写入 {target}",
+    )

@@ -212,29 +212,19 @@ class Desk:
 
     def reissue_link(self, uid: str, address: str = "") -> dict:
         """A new link for the unit; the old one stops working at once."""
-        u = self.unit(uid)
-        with self.store.tx() as con:
-            con.execute("UPDATE units SET token = ?, updated_at = ? WHERE id = ?", (new_token(), now(), uid))
-            self.store.audit(
-                con,
-                "重新生成链接",
-                actor=ADMIN,
-                address=address,
-                collection_id=u["collection_id"],
-                unit_id=uid,
-            )
+        self._set_token(uid, new_token(), "重新生成链接", address)
         return self.unit(uid)
 
     def revoke_link(self, uid: str, address: str = "") -> None:
         """The unit's link stops working; no new one is given until reissued."""
+        self._set_token(uid, "revoked-" + new_token(), "停用链接", address)
+
+    def _set_token(self, uid: str, token: str, action: str, address: str) -> None:
         u = self.unit(uid)
         with self.store.tx() as con:
-            con.execute(
-                "UPDATE units SET token = ?, updated_at = ? WHERE id = ?",
-                ("revoked-" + new_token(), now(), uid),
-            )
+            con.execute("UPDATE units SET token = ?, updated_at = ? WHERE id = ?", (token, now(), uid))
             self.store.audit(
-                con, "停用链接", actor=ADMIN, address=address, collection_id=u["collection_id"], unit_id=uid
+                con, action, actor=ADMIN, address=address, collection_id=u["collection_id"], unit_id=uid
             )
 
     def by_token(self, token: str) -> tuple[dict, dict]:

@@ -104,11 +104,16 @@ async def desk_board(req: Request) -> Response:
     return web_of(req).page(req, "desk_board.html", **ctx)
 
 
-async def desk_unit(req: Request) -> Response:
+def _unit_of(req: Request) -> tuple:
+    """(desk, collection, unit) named by the path; DeskError 404 when the unit is not in it."""
     desk = desk_of(req)
+    u = desk.unit_in(req.path_params["cid"], req.path_params["uid"])
+    return desk, desk.collection(u["collection_id"]), u
+
+
+async def desk_unit(req: Request) -> Response:
     try:
-        u = desk.unit_in(req.path_params["cid"], req.path_params["uid"])
-        c = desk.collection(u["collection_id"])
+        desk, c, u = _unit_of(req)
     except DeskError as e:
         return refusal(req, e)
     history = list(reversed(desk.history(u["id"])))
@@ -243,10 +248,8 @@ async def desk_upload_file(req: Request) -> Response:
 async def desk_qr(req: Request) -> Response:
     from ...desk.outputs import qr_svg
 
-    desk = desk_of(req)
     try:
-        u = desk.unit_in(req.path_params["cid"], req.path_params["uid"])
-        c = desk.collection(u["collection_id"])
+        desk, c, u = _unit_of(req)
     except DeskError as e:
         return refusal(req, e)
     return Response(
