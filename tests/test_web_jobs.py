@@ -93,20 +93,32 @@ class Server:
             self.proc.wait(30)
 
 
+GROUPS: set[int] = set()  # process groups of every worker seen (a worker leads its own group)
+
+
 def workers(data: Path) -> list[tuple[int, int]]:
-    """(pid, parent pid) of every process working for the server on ``data`` (workers, pools)."""
-    found = []
+    """(pid, parent pid) of every process working for the server on ``data``: the workers and
+    anything in their process groups (pool processes, whatever they started)."""
+    procs = []
     for d in Path("/proc").iterdir():
         if not d.name.isdigit() or int(d.name) == os.getpid():
             continue
         try:
             cmd = (d / "cmdline").read_bytes().split(b"\0")
-            stat = (d / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
+            state, ppid, pgrp = (d / "stat").read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
             continue
-        if b"nianbao.web" in cmd and str(data).encode() in cmd and stat[0] != "Z":
-            found.append((int(d.name), int(stat[1])))
-    return found
+        if state != "Z":
+            procs.append((int(d.name), int(ppid), int(pgrp), cmd))
+    ours = [
+        (pid, ppid, pgrp)
+        for pid, ppid, pgrp, cmd in procs
+        if b"nianbao.web" in cmd and str(data).encode() in cmd
+    ]
+    GROUPS.update(pgrp for pid, _, pgrp in ours if pid == pgrp)
+    return [(pid, ppid) for pid, ppid, pgrp, _ in procs if pgrp in GROUPS] + [
+        (p, pp) for p, pp, g in ours if g not in GROUPS
+    ]
 
 
 def job_workers(data: Path) -> list[int]:

@@ -4,4 +4,5 @@ import sys
 
 from .jobs import main
 
-sys.exit(main(sys.argv[1:]))
+if __name__ == "__main__":  # a pool process that imports this module must not start a job
+    sys.exit(main(sys.argv[1:]))

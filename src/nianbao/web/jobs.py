@@ -54,7 +54,7 @@ class Job:
         from .watchdog import watch_parent
 
         if self.parent:
-            watch_parent(self.parent, on_gone=lambda: self.leases.release(self.key, self.owner))
+            watch_parent(self.parent, on_gone=self._gone)
         end = time.monotonic() + wait
         got = self.leases.acquire(self.key, self.owner, os.getpid())
         while got == LOST and time.monotonic() < end:
@@ -63,6 +63,11 @@ class Job:
         if got == OK:
             threading.Thread(target=self._renew, daemon=True, name="nianbao-lease").start()
         return got
+
+    def _gone(self) -> None:
+        """The server is gone: give the job up and end this worker with all its pool processes."""
+        self.leases.release(self.key, self.owner)
+        end_own_group()
 
     def _renew(self) -> None:
         while not self._stop.wait(RENEW):
@@ -73,6 +78,7 @@ class Job:
         state = self.leases.renew(self.key, self.owner)
         if state != OK:
             self.leases.release(self.key, self.owner)
+            end_own_group()
             os._exit(EXIT_CANCELLED if state == CANCELLED else EXIT_BUSY)
 
     def save(self, folder: Path, doc: dict) -> None:
@@ -84,6 +90,16 @@ class Job:
     def finish(self) -> None:
         self._stop.set()
         self.leases.release(self.key, self.owner)
+
+
+def end_own_group() -> None:
+    """POSIX: end this worker's process group (itself and its pool processes) at once, when the
+    worker leads its own group (the Runner starts it so). Elsewhere the pool processes notice
+    by themselves that the worker is gone (see watchdog.pool_initializer)."""
+    if os.name == "posix" and os.getpgid(0) == os.getpid():
+        import signal
+
+        os.killpg(os.getpid(), signal.SIGKILL)
 
 
 class _Unleased:
