@@ -84,3 +84,31 @@ def test_every_command_calls_one_step_command_function():
         assert ast.unparse(exit_call.func) == "typer.Exit", f.name
         (inner,) = exit_call.args
         assert isinstance(inner, ast.Call) and ast.unparse(inner.func).endswith("_command"), f.name
+
+
+def _help(*args: str) -> str:
+    """``nianbao … --help`` as an 80-column terminal shows it."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COLUMNS": "80", "TERMINAL_WIDTH": "80"}
+    cmd = [str(Path(sys.executable).with_name("nianbao")), *args, "--help"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_help_wraps_chinese_text_and_says_usage_in_chinese():
+    """At 80 columns no help line is cut with …; the usage line has no English placeholders;
+    the commands come in the order of the year's work."""
+    from nianbao.cli.app import WORK_ORDER
+
+    top = _help()
+    assert "用法：nianbao [选项] 命令 [参数]..." in top and "OPTIONS" not in top and "COMMAND" not in top
+    listed = [m.group(1) for m in re.finditer(r"^│ ([a-z]+) ", top, re.M)]
+    assert listed == [c for c in WORK_ORDER if c in listed] and listed[:6] == list(WORK_ORDER[:6])
+    for command in listed:
+        text = _help(command)
+        assert "…" not in text, (command, [line for line in text.splitlines() if "…" in line])
+        assert "[选项]" in text and "[OPTIONS]" not in text, command

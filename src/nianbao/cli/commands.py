@@ -11,13 +11,36 @@ import sys
 from pathlib import Path
 
 import typer
+from typer.core import TyperGroup
 
 from .zh import install
 
 install()  # Chinese help and error text (before any command is declared)
 
 
+# the commands in the order of the year's work, then the tools around it
+WORK_ORDER = (
+    "template",
+    "check",
+    "annotate",
+    "aggregate",
+    "import",
+    "publish",
+    "serve",
+    "desk",
+    "rules",
+    "demo",
+)
+
+
+class _WorkOrder(TyperGroup):
+    def list_commands(self, ctx) -> list[str]:
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda n: WORK_ORDER.index(n) if n in WORK_ORDER else len(WORK_ORDER))
+
+
 app = typer.Typer(
+    cls=_WorkOrder,
     help="政府信息公开工作年度报告数据工具：生成模板、审核、批注、汇总、导入、发布。",
     add_completion=False,
     no_args_is_help=True,

@@ -42,8 +42,9 @@ USAGE_ZH = [
 def patch_targets() -> dict[str, list[str]]:
     """module -> the attributes the patches set or wrap (``Class.method`` for methods)."""
     return {
-        "typer.rich_utils": [*RICH_TEXT, "ERRORS_PANEL_TITLE"],
-        "typer._click.core": ["Command.get_help_option"],
+        "typer.rich_utils": [*RICH_TEXT, "ERRORS_PANEL_TITLE", "Table", "Columns"],
+        "typer._click.core": ["Command.get_help_option", "Command.collect_usage_pieces"],
+        "typer.core": ["TyperGroup.collect_usage_pieces"],
         "typer._click.exceptions": [
             "BadParameter.format_message",
             "MissingParameter.format_message",
@@ -55,12 +56,59 @@ def patch_targets() -> dict[str, list[str]]:
 
 
 def chinese_rich(ru) -> None:
-    """Chinese chrome for typer's help and error panels."""
+    """Chinese chrome for typer's help and error panels; help texts wrap (Chinese has no spaces
+    to break at: rich's tables would cut it with …)."""
     from ..vocab import Severity
 
     for name, text in RICH_TEXT.items():
         setattr(ru, name, text)
     ru.ERRORS_PANEL_TITLE = Severity.ERROR.zh
+    ru.Table = _folding_table(ru.Table)
+    ru.Columns = _folding_columns(ru.Columns)
+
+
+def _folding_table(table_cls):
+    """A rich Table whose columns fold long text onto the next line instead of cutting it."""
+
+    class FoldingTable(table_cls):
+        def add_column(self, *args, **kw):
+            kw["overflow"] = "fold"
+            super().add_column(*args, **kw)
+
+        def add_row(self, *renderables, **kw):
+            while len(self.columns) < len(renderables):
+                self.add_column()
+            super().add_row(*renderables, **kw)
+
+    return FoldingTable
+
+
+def _folding_columns(columns_cls):
+    """rich Columns (an option's help, default, …) whose texts fold instead of being cut."""
+
+    class FoldingColumns(columns_cls):
+        def __init__(self, renderables=None, *args, **kw):
+            renderables = list(renderables or [])
+            for r in renderables:
+                if getattr(r, "overflow", "") is None:
+                    r.overflow = "fold"
+            super().__init__(renderables, *args, **kw)
+
+    return FoldingColumns
+
+
+USAGE_PIECES = {"[OPTIONS]": "[选项]", "COMMAND [ARGS]...": "命令 [参数]..."}
+
+
+def chinese_usage(*classes) -> None:
+    """The usage line's placeholders in Chinese (用法：nianbao [选项] 命令 [参数]...)."""
+    for cls in classes:
+        orig = cls.collect_usage_pieces
+
+        def collect_usage_pieces(self, ctx, _orig=orig):
+            return [USAGE_PIECES.get(p, p) for p in _orig(self, ctx)]
+
+        cls.collect_usage_pieces = collect_usage_pieces
 
 
 class _PatchOnImport:
@@ -162,6 +210,8 @@ def install() -> None:
         sys.meta_path.insert(0, _PatchOnImport())
     from typer._click import exceptions, formatting
     from typer._click.core import Command
+    from typer.core import TyperGroup
 
     chinese_help_option(Command)
+    chinese_usage(Command, TyperGroup)
     chinese_errors(exceptions, formatting)
