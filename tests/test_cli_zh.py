@@ -102,7 +102,7 @@ def _help(*args: str) -> str:
 def test_help_wraps_chinese_text_and_says_usage_in_chinese():
     """At 80 columns no help line is cut with …; the usage line has no English placeholders;
     the commands come in the order of the year's work."""
-    from nianbao.cli.app import WORK_ORDER
+    from nianbao.cli.commands import WORK_ORDER
 
     top = _help()
     assert "用法：nianbao [选项] 命令 [参数]..." in top and "OPTIONS" not in top and "COMMAND" not in top
