@@ -572,3 +572,24 @@ def test_aggregate_lists_the_suggested_change_first(tmp_path):
     status = {r[0]: r for r in wb["报送情况"].iter_rows(values_only=True)}
     assert "最可能填错：表三!J7 应为 359" in status["县甲局"][11]
     assert "最可能填错" not in (status["县丙局"][11] or "")
+
+
+def test_import_json_points_at_the_written_workbook(tmp_path):
+    import json
+
+    import openpyxl
+
+    from fixtures_import import report_text
+
+    vals = _new_total_359()
+    vals["nb_t3_new_total"] = 360
+    src = tmp_path / "年报.txt"
+    src.write_text(report_text({k: int(v) for k, v in vals.items()}, "pipe_lines"), encoding="utf-8")
+    out = tmp_path / "导入.xlsx"
+    res = _cli("import", src, "-o", out, "--format", "json")
+    (doc,) = json.loads(res.stdout)["files"]
+    assert doc["corrections_truncated"] is False
+    (only,) = doc["corrections"]
+    (cell,) = only["cells"]
+    assert (cell["sheet"], cell["cell"], cell["actual"], cell["suggested"]) == ("表三", "J7", 360, 359)
+    assert openpyxl.load_workbook(out)[cell["sheet"]][cell["cell"]].value == 360

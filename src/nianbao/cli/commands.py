@@ -127,7 +127,8 @@ def check_cmd(
 
 
 @app.command(
-    "annotate", help="生成批注副本：错误格标红、警告格标黄并加批注，首页为“审核结果”；原文件不改动。"
+    "annotate",
+    help="生成批注副本：该改的格标红、几种改法之一标橙、警告格标黄并加批注，首页为“审核结果”；原文件不改动。",
 )
 def annotate_cmd(
     paths: list[Path] = typer.Argument(..., help="要审核的文件、文件夹或 .zip", show_default=False),
