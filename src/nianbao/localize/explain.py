@@ -63,6 +63,8 @@ def _unique(report, spec: Spec, part: Part) -> list[Finding]:
     tables = "、".join(part.tables)
     for ch in part.sets[0]:
         lab, loc, want = _labels(spec, ch.key), _loc(report, ch.key), value_text(ch)
+        if ch.unknown and ch.suggested is None and ch.high is None:
+            continue  # the relations say nothing about it: the reader's finding stands alone
         if ch.unknown:
             text = f"该格应为 {want}" if ch.suggested is not None else f"该格应为{want}"
             f = make("NB403", f"{text}（由勾稽关系推得）", expected=want, **lab, **loc)
