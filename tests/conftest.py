@@ -13,9 +13,7 @@ from nianbao.spec import Spec, get_spec
 def consistent_values(spec: Spec, seed: int = 0) -> dict[str, int | Decimal]:
     """A fully filled report in which every current-year rule of ``spec`` holds (counts as int)."""
     vals = _consistent_values(spec, seed)
-    return {
-        k: (int(v) if spec.kinds[spec.cells[k].kind].get("type") == "integer" else v) for k, v in vals.items()
-    }
+    return {k: (int(v) if spec.kinds[spec.cells[k].kind].integer else v) for k, v in vals.items()}
 
 
 @pytest.fixture(params=["2021", "2019"])

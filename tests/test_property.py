@@ -43,8 +43,7 @@ def refs(spec: Spec) -> dict[str, tuple[str, str]]:
 
 
 def low(spec: Spec, key: str):
-    kind = spec.kinds[spec.cells[key].kind]
-    return Decimal(kind["min"]) if "min" in kind else None
+    return spec.kinds[spec.cells[key].kind].low
 
 
 def side(vals, terms) -> Decimal:
@@ -102,9 +101,9 @@ def solve(spec: Spec, vals: dict[str, Decimal]) -> dict[str, Decimal] | None:
 
 def cell_value(spec: Spec, key: str):
     kind = spec.kinds[spec.cells[key].kind]
-    if kind.get("type") == "decimal":
+    if not kind.integer:
         return st.decimals(min_value=0, max_value=9999, places=2, allow_nan=False, allow_infinity=False)
-    if "min" not in kind:
+    if kind.min is None:
         return st.integers(-20, 20).map(Decimal)
     return st.one_of(st.just(0), st.integers(0, 60)).map(Decimal)
 

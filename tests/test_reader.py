@@ -150,7 +150,7 @@ def numbered(spec) -> dict:
     """Distinct numbers in every value cell (decimals where the kind allows them)."""
     out = {}
     for i, (k, cell) in enumerate(spec.cells.items()):
-        integer = spec.kinds[cell.kind].get("type") == "integer"
+        integer = spec.kinds[cell.kind].integer
         out[k] = i + 1 if integer else Decimal(f"{i + 1}.25")
     return out
 

@@ -150,19 +150,19 @@ def test_value_cells_unlocked_validated_named(book):
             kind = spec.kinds[spec.cells[b.key].kind]
             dv = _dv_for(ws, b.ref)
             assert dv.showErrorMessage and dv.errorTitle and dv.error and dv.prompt
-            if kind["type"] == "integer" and "min" in kind:
+            if kind.integer and kind.min is not None:
                 assert (dv.type, dv.operator, dv.formula1) == (
                     "whole",
                     "greaterThanOrEqual",
-                    str(kind["min"]),
+                    str(kind.min),
                 )
-            elif kind["type"] == "integer":
+            elif kind.integer:
                 assert dv.type == "whole" and dv.operator in (None, "between")
                 assert int(dv.formula1) < 0 < int(dv.formula2)
             else:
                 assert dv.type == "custom"
-                assert f"ROUND({b.ref},{kind['places']})" in dv.formula1
-                assert f"{b.ref}>={kind['min']}" in dv.formula1
+                assert f"ROUND({b.ref},{kind.places})" in dv.formula1
+                assert f"{b.ref}>={kind.min}" in dv.formula1
             dest = list(wb.defined_names[b.key].destinations)
             assert dest == [(tl.sheet, "$" + "$".join(_split(b.ref)))]
     names = {n for n in wb.defined_names}

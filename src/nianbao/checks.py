@@ -72,12 +72,7 @@ def _kind_limits(spec: Spec) -> dict[str, tuple]:
     out = {}
     for key, cell in spec.cells.items():
         kind = spec.kinds[cell.kind]
-        places = kind.get("places")
-        out[key] = (
-            Decimal(kind["min"]) if "min" in kind else None,
-            kind.get("type") == "integer",
-            None if places is None else int(places),
-        )
+        out[key] = (kind.low, kind.integer, kind.places)
     return out
 
 
@@ -121,7 +116,7 @@ def _off_limits(values: dict, keys: tuple, low, integer: bool, places, small_ok:
 def check_kinds(report: Report, spec: Spec) -> list[Finding]:
     out: list[Finding] = []
     limits = _kind_limits(spec)
-    rules = {r["check"]: r for r in spec.cell_rules}
+    rules = {r.check: r for r in spec.cell_rules}
     values = report.values
     bad_keys: set[str] = set()
     for (low, integer, places), keys, small_ok in _kind_groups(spec):
@@ -143,12 +138,12 @@ def check_kinds(report: Report, spec: Spec) -> list[Finding]:
                 continue
             lab = _labels(spec, key)
             actual = fmt_number(v)
-            msg = r["message"].format(expected=expected, actual=actual, **lab)
+            msg = r.message.format(expected=expected, actual=actual, **lab)
             out.append(
                 make(
-                    r["code"],
+                    r.code,
                     msg,
-                    severity=r["severity"],
+                    severity=r.severity,
                     expected=expected,
                     actual=actual,
                     **lab,

@@ -192,9 +192,9 @@ def _layout(spec_id: int, spec: Spec) -> WorkbookLayout:
     r0, c0 = parse_a1(cov["origin"])
     cover = {}
     for i, f in enumerate(spec.cover):
-        cover[f["key"]] = (
-            Box("cover_label", r0 + i, c0, 1, 1, f["label"], f["key"]),
-            Box("cover_value", r0 + i, c0 + 1, 1, 1, "", f["key"]),
+        cover[f.key] = (
+            Box("cover_label", r0 + i, c0, 1, 1, f.label, f.key),
+            Box("cover_value", r0 + i, c0 + 1, 1, 1, "", f.key),
         )
     return WorkbookLayout(
         spec=spec, tables=[table_layout(t) for t in spec.tables], cover_sheet=cov["sheet"], cover=cover

@@ -15,16 +15,15 @@ from .spec import Spec, get_spec
 
 
 def _min_of(spec: Spec, key: str):
-    kind = spec.kinds[spec.cells[key].kind]
-    return Decimal(kind["min"]) if "min" in kind else None
+    return spec.kinds[spec.cells[key].kind].low
 
 
 def _random_value(spec: Spec, key: str, rng: random.Random) -> Decimal:
     cell = spec.cells[key]
     kind = spec.kinds[cell.kind]
-    if kind.get("type") == "decimal":
+    if not kind.integer:
         return Decimal(rng.randint(0, 999999)) / 100
-    if "min" not in kind:
+    if kind.min is None:
         return Decimal(rng.randint(-5, 5))
     first = cell.section.leaf_columns()[0] is cell.col  # e.g. 自然人 carries most applications
     hi = 40 if first else 4
@@ -79,7 +78,7 @@ def write_handmade(path: Path, spec: Spec, values: dict, unit: str, year: int) -
     ws = wb.active
     ws.title = "年报数据"
     ws["A1"] = f"{unit}{year}年政府信息公开工作年度报告"
-    labels = {c["key"]: c["label"] for c in spec.cover}
+    labels = {c.key: c.label for c in spec.cover}
     ws["A2"], ws["B2"] = labels["unit"], unit
     ws["C2"], ws["D2"] = labels["year"], year
     row_off = 3

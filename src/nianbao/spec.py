@@ -16,19 +16,23 @@ from functools import cache
 from pathlib import Path
 
 from .relations import OPS, Linear, Op, linear_form
+from .specschema import (
+    FINDING_FIELDS,
+    CellRule,
+    CoverField,
+    Entry,
+    Kind,
+    SpecError,
+    entries,
+    load_cell_rules,
+    load_cover,
+    load_kinds,
+)
 from .vocab import CodeCollision, Level, Severity, code_registry
 
 SPEC_PREFIX = "gov-info-disclosure-"
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 CELL_REF_RE = re.compile(r"^(?:[a-z]{1,3}\d+|r\d*c\d*)$", re.I)
-
-
-class SpecError(Exception):
-    """A spec file is malformed; the message names the file and the entry."""
-
-    def __init__(self, path: Path | str, entry: str, message: str):
-        self.path, self.entry = str(path), entry
-        super().__init__(f"表式定义文件 {path} 有误（{entry}）：{message}")
 
 
 def templates_dir() -> Path:
@@ -162,7 +166,7 @@ class Rule:
 
     code: str
     name: str
-    severity: str
+    severity: Severity
     table: Table
     op: Op
     lhs: list[Term]
@@ -213,12 +217,12 @@ class Spec:
     basis: str
     years: dict
     workbook: dict
-    cover: list[dict]
-    kinds: dict
+    cover: tuple[CoverField, ...]
+    kinds: dict[str, Kind]
     body: list[str]
     tables: list[Table]
     rules: list[Rule]
-    cell_rules: list[dict]
+    cell_rules: tuple[CellRule, ...]
     instructions: list[str]
     source: bytes = field(repr=False)  # the spec file as read
     prose: dict = field(default_factory=dict)  # prose-vs-table patterns of published reports
@@ -245,7 +249,7 @@ class Spec:
         return next(t for t in self.tables if t.key == key)
 
     def cover_label(self, key: str) -> str:
-        return next(c["label"] for c in self.cover if c["key"] == key)
+        return next(c.label for c in self.cover if c.key == key)
 
 
 def _node(raw, depth: int, parent: Node | None, where: str, path) -> Node:
@@ -330,57 +334,13 @@ def load_spec(path: Path | str) -> Spec:
     for need in ("form", "version", "tables", "rules", "cover", "kinds", "workbook"):
         if need not in raw:
             raise SpecError(path, need, "缺少此项")
-    kinds = raw["kinds"]
-    tables: list[Table] = []
-    cells: dict[str, Cell] = {}
-    for traw in raw["tables"]:
-        tkey = traw.get("key", "?")
-        where = f"tables/{tkey}"
-        for need in ("key", "name", "title", "sheet", "origin", "sections"):
-            if need not in traw:
-                raise SpecError(path, where, f"缺少 {need}")
-        table = Table(
-            key=tkey,
-            name=traw["name"],
-            title=traw["title"],
-            sheet=traw["sheet"],
-            origin=traw["origin"],
-            sections=[],
-        )
-        default_kind = traw.get("kind", "count")
-        for sraw in traw["sections"]:
-            swhere = f"{where}/{sraw.get('key', '?')}"
-            cols = [_node(c, 0, None, f"{swhere}/columns", path) for c in sraw.get("columns") or []]
-            rows = [_node(r, 0, None, f"{swhere}/rows", path) for r in sraw.get("rows") or []]
-            if not cols or not rows:
-                raise SpecError(path, swhere, "表头树不能为空（columns 与 rows 都必须有）")
-            sec = Section(
-                key=sraw["key"], title=sraw.get("title"), corner=sraw.get("corner"), columns=cols, rows=rows
-            )
-            table.sections.append(sec)
-            for tree in (cols, rows):
-                seen: set[str] = set()
-                for n in (x for t in tree for x in t.walk()):
-                    if n.key in seen:
-                        raise SpecError(path, f"{swhere}/{n.key}", "同一表头树中 key 重复")
-                    seen.add(n.key)
-            for r in sec.leaf_rows():
-                for c in sec.leaf_columns():
-                    kind = c.kind or r.kind or default_kind
-                    if kind not in kinds:
-                        raise SpecError(path, f"{swhere}/{c.key}", f"未定义的单元格类型 “{kind}”")
-                    ck = _cell_key(tkey, r.key, c.key)
-                    if ck in cells:
-                        raise SpecError(path, f"{swhere}/{r.key}/{c.key}", f"单元格 key 重复：{ck}")
-                    if CELL_REF_RE.match(ck):
-                        raise SpecError(path, ck, "key 形如单元格引用，不能用作 Excel 名称")
-                    cell = Cell(key=ck, table=table, section=sec, row=r, col=c, kind=kind)
-                    cells[ck] = cell
-                    table.cells.append(cell)
-        if any(t.key == tkey for t in tables):
-            raise SpecError(path, where, "表 key 重复")
-        tables.append(table)
-    rules = [r for i, rr in enumerate(raw["rules"]) for r in _expand_rule(rr, i, tables, cells, path)]
+    kinds = load_kinds(raw["kinds"], path)
+    tables, cells = _load_tables(raw["tables"], kinds, path)
+    rules = [
+        r
+        for i, rr in enumerate(entries(raw["rules"], path, "rules"))
+        for r in _expand_rule(rr, i, tables, cells, path)
+    ]
     spec = Spec(
         path=path,
         form=raw["form"],
@@ -389,32 +349,20 @@ def load_spec(path: Path | str) -> Spec:
         basis=raw.get("basis", ""),
         years=raw.get("years") or {},
         workbook=raw["workbook"],
-        cover=raw["cover"],
+        cover=load_cover(raw["cover"], path),
         kinds=kinds,
         body=raw.get("body") or [],
         tables=tables,
         rules=rules,
-        cell_rules=[_cell_rule(r, path) for r in raw.get("cell_rules") or []],
+        cell_rules=load_cell_rules(raw.get("cell_rules"), path),
         instructions=raw.get("instructions") or [],
         source=raw_bytes,
         prose=raw.get("prose") or {},
     )
-    for entry in spec.prose.get("numbers", []):
-        for key in entry.get("cells", []):
-            if key not in cells:
-                raise SpecError(path, f"prose/{entry.get('pattern', '?')}", f"引用了不存在的单元格 {key}")
-    fee = spec.prose.get("fee")
-    if fee and fee.get("cell") not in cells:
-        raise SpecError(path, "prose/fee", f"引用了不存在的单元格 {fee.get('cell')}")
+    _check_prose(spec.prose, cells, path)
     spec._cells = cells
     _check_codes([spec], path)
     return spec
-
-
-def _cell_rule(rr: dict, path) -> dict:
-    if rr.get("severity") not in Severity.values():
-        raise SpecError(path, f"cell_rules {rr.get('code', '?')}", "severity 只能是 error 或 warning")
-    return {**rr, "severity": Severity(rr["severity"])}
 
 
 def _check_codes(specs: list[Spec], path) -> None:
@@ -426,99 +374,234 @@ def _check_codes(specs: list[Spec], path) -> None:
         raise SpecError(path, "rules", str(e)) from None
 
 
-def _expand_rule(rr: dict, idx: int, tables: list[Table], cells: dict[str, Cell], path) -> list[Rule]:
-    where = f"rules[{idx}] {rr.get('code', '?')}"
+def _check_prose(prose: dict, cells: dict[str, Cell], path) -> None:
+    for entry in prose.get("numbers", []):
+        for key in entry.get("cells", []):
+            if key not in cells:
+                raise SpecError(path, f"prose/{entry.get('pattern', '?')}", f"引用了不存在的单元格 {key}")
+    fee = prose.get("fee")
+    if fee and fee.get("cell") not in cells:
+        raise SpecError(path, "prose/fee", f"引用了不存在的单元格 {fee.get('cell')}")
+
+
+def _load_tables(raw, kinds: dict[str, Kind], path) -> tuple[list[Table], dict[str, Cell]]:
+    tables: list[Table] = []
+    cells: dict[str, Cell] = {}
+    for traw in entries(raw, path, "tables"):
+        tkey = traw.get("key", "?") if isinstance(traw, dict) else "?"
+        e = Entry(traw, path, f"tables/{tkey}")
+        for need in ("key", "name", "title", "sheet", "origin", "sections"):
+            e.need(need)
+        table = Table(
+            key=tkey,
+            name=traw["name"],
+            title=traw["title"],
+            sheet=traw["sheet"],
+            origin=traw["origin"],
+            sections=[],
+        )
+        default_kind = traw.get("kind", "count")
+        for sraw in entries(traw["sections"], path, f"tables/{tkey}/sections"):
+            _load_section(sraw, table, default_kind, kinds, cells, path)
+        if any(t.key == tkey for t in tables):
+            e.fail("表 key 重复")
+        tables.append(table)
+    return tables, cells
+
+
+def _load_section(sraw, table: Table, default_kind: str, kinds: dict[str, Kind], cells: dict, path) -> None:
+    """Read one section of ``table`` and add its value cells to ``table.cells`` and ``cells``."""
+    swhere = f"tables/{table.key}/{sraw.get('key', '?') if isinstance(sraw, dict) else '?'}"
+    e = Entry(sraw, path, swhere)
+    cols = [_node(c, 0, None, f"{swhere}/columns", path) for c in sraw.get("columns") or []]
+    rows = [_node(r, 0, None, f"{swhere}/rows", path) for r in sraw.get("rows") or []]
+    if not cols or not rows:
+        e.fail("表头树不能为空（columns 与 rows 都必须有）")
+    sec = Section(
+        key=e.need("key"), title=sraw.get("title"), corner=sraw.get("corner"), columns=cols, rows=rows
+    )
+    table.sections.append(sec)
+    for tree in (cols, rows):
+        seen: set[str] = set()
+        for n in (x for t in tree for x in t.walk()):
+            if n.key in seen:
+                raise SpecError(path, f"{swhere}/{n.key}", "同一表头树中 key 重复")
+            seen.add(n.key)
+    for r in sec.leaf_rows():
+        for c in sec.leaf_columns():
+            kind = c.kind or r.kind or default_kind
+            if kind not in kinds:
+                raise SpecError(path, f"{swhere}/{c.key}", f"未定义的单元格类型 “{kind}”")
+            ck = _cell_key(table.key, r.key, c.key)
+            if ck in cells:
+                raise SpecError(path, f"{swhere}/{r.key}/{c.key}", f"单元格 key 重复：{ck}")
+            if CELL_REF_RE.match(ck):
+                raise SpecError(path, ck, "key 形如单元格引用，不能用作 Excel 名称")
+            cell = Cell(key=ck, table=table, section=sec, row=r, col=c, kind=kind)
+            cells[ck] = cell
+            table.cells.append(cell)
+
+
+# ---------------------------------------------------------------- rules
+RULE_FIELDS = ("code", "name", "severity", "table", "for_each", "rows", "columns", "each", "op")
+RULE_FIELDS += ("lhs", "rhs", "target", "message", "levels", "question")
+RULE_MESSAGE_FIELDS = (*FINDING_FIELDS, "lhs_value", "rhs_value")
+EACH = "{each}"
+
+
+@dataclass(frozen=True)
+class _RuleDef:
+    """One rule entry of the yaml, validated, with ``{each}`` already substituted."""
+
+    code: str
+    name: str
+    severity: Severity
+    table: Table
+    axis: str  # "row" | "column": the rule holds in each leaf row (column) of the table
+    only: frozenset  # the rows (columns) it is restricted to, or empty
+    op: Op
+    lhs: tuple
+    rhs: tuple
+    target: str
+    message: str
+    levels: tuple[str, ...]
+    question: str
+    where: str
+
+    def names(self) -> list[str]:
+        return [_parse_term(t)[2] for t in self.lhs + self.rhs]
+
+
+def _parse_term(term) -> tuple[int, bool, str]:
+    """A term as (sign, is last year's, header key): "-prev:valid" -> (-1, True, "valid")."""
+    t = str(term)
+    sign = -1 if t.startswith("-") else 1
+    t = t.lstrip("-")
+    prev = t.startswith("prev:")
+    return sign, prev, t.removeprefix("prev:")
+
+
+def _rule_defs(rr, idx: int, tables: list[Table], path) -> list[_RuleDef]:
+    """The validated definitions of one rule entry: one, or one per item of its ``each``."""
+    where = f"rules[{idx}] {rr.get('code', '?') if isinstance(rr, dict) else '?'}"
+    e = Entry(rr, path, where, RULE_FIELDS)
     for need in ("code", "severity", "table", "for_each", "lhs", "rhs", "message"):
-        if need not in rr:
-            raise SpecError(path, where, f"缺少 {need}")
-    levels = tuple(rr.get("levels") or ())
-    if not set(levels) <= set(Level.__members__.values()):
-        raise SpecError(path, where, f"levels 只能是 {[str(x) for x in Level]} 中的层级")
-    if rr["severity"] not in Severity.values():
-        raise SpecError(path, where, "severity 只能是 error 或 warning")
+        e.need(need)
     op = OPS.get(str(rr.get("op", "eq")))
     if op is None:
-        raise SpecError(path, where, f"op 只能是 {sorted(OPS)}")
+        e.fail(f"op 只能是 {sorted(OPS)}")
     table = next((t for t in tables if t.key == rr["table"]), None)
     if table is None:
-        raise SpecError(path, where, f"未知的表 “{rr['table']}”")
-    axis = rr["for_each"]
-    if axis not in ("row", "column"):
-        raise SpecError(path, where, "for_each 只能是 row 或 column")
+        e.fail(f"未知的表 “{rr['table']}”")
+    axis = e.choice("for_each", ("row", "column"))
+    for side in ("lhs", "rhs"):
+        if not isinstance(rr[side], list):
+            e.fail(f"{side} 应为列表")
+    each = rr.get("each")
+    if each is not None and (not isinstance(each, list) or not each):
+        e.fail("each 应为非空列表")
+    terms = [str(t) for t in rr["lhs"] + rr["rhs"] + [rr.get("target", "")]]
+    if (each is not None) != any(EACH in t for t in terms):
+        e.fail("each 与项中的 {each} 必须同时使用")
+    code, severity = e.text("code"), Severity(e.choice("severity", Severity.values()))
+    message, name = e.message("message", RULE_MESSAGE_FIELDS), e.text("name", default=code)
+    question = e.message("question", RULE_MESSAGE_FIELDS) if e.has("question") else message
+    levels = rr.get("levels") or []
+    if not isinstance(levels, list) or not set(levels) <= set(Level.__members__.values()):
+        e.fail(f"levels 只能是 {[str(x) for x in Level]} 中的层级")
+    only = frozenset(rr.get("rows" if axis == "row" else "columns") or [])
 
-    # names the terms may use: keys of the other axis (groups expand to their leaves)
-    def term_leaves(sec: Section, name: str) -> list[Node] | None:
-        tree = sec.columns if axis == "row" else sec.rows
-        for n in (x for t in tree for x in t.walk()):
-            if n.key == name:
-                return n.leaves()
-        return None
+    def one(item: str) -> _RuleDef:
+        sub = (lambda t: str(t).replace(EACH, item)) if each is not None else str
+        lhs, rhs = tuple(map(sub, rr["lhs"])), tuple(map(sub, rr["rhs"]))
+        default = _parse_term(lhs[0])[2] if lhs else None
+        target = sub(rr["target"]) if "target" in rr else default
+        d = _RuleDef(
+            code,
+            name,
+            severity,
+            table,
+            axis,
+            only,
+            op,
+            lhs,
+            rhs,
+            target,
+            message,
+            tuple(levels),
+            question,
+            where,
+        )
+        if target is None or target not in d.names():
+            e.fail("target 必须是 lhs/rhs 中的一项")
+        return d
 
-    def parse(term: str) -> tuple[int, bool, str]:
-        t = str(term)
-        sign = -1 if t.startswith("-") else 1
-        t = t.lstrip("-")
-        prev = t.startswith("prev:")
-        return sign, prev, t.removeprefix("prev:")
+    return [one(str(item)) for item in each] if each is not None else [one("")]
 
-    names = [parse(t)[2] for t in list(rr["lhs"]) + list(rr["rhs"])]
-    target_name = rr.get("target", parse(rr["lhs"][0])[2] if rr["lhs"] else None)
-    if target_name is None or target_name not in names:
-        raise SpecError(path, where, "target 必须是 lhs/rhs 中的一项")
-    only = set(rr.get("rows" if axis == "row" else "columns") or [])
+
+def _expand_rule(rr, idx: int, tables: list[Table], cells: dict[str, Cell], path) -> list[Rule]:
     out: list[Rule] = []
-    resolved_any = set()
-    for sec in table.sections:
-        iter_nodes = sec.leaf_rows() if axis == "row" else sec.leaf_columns()
-        found = {n: term_leaves(sec, n) for n in names}
-        if any(v is None for v in found.values()):
-            if any(v is not None for v in found.values()):
-                missing = [n for n, v in found.items() if v is None]
-                raise SpecError(path, where, f"表 {table.key} 的分区 {sec.key} 中找不到 {missing}")
+    for d in _rule_defs(rr, idx, tables, path):
+        resolved: set[str] = set()
+        rules = [r for sec in d.table.sections for r in _expand_in_section(d, sec, resolved, path)]
+        if not rules:
+            raise SpecError(path, d.where, f"规则在表 {d.table.key} 中没有可用的单元格")
+        if d.only - resolved:
+            raise SpecError(path, d.where, f"未知的行/列：{sorted(d.only - resolved)}")
+        for rule in rules:
+            for t in rule.lhs + rule.rhs:
+                if t.cell not in cells:
+                    raise SpecError(path, d.where, f"引用了不存在的单元格 {t.cell}")
+        out += rules
+    return out
+
+
+def _expand_in_section(d: _RuleDef, sec: Section, resolved: set[str], path) -> list[Rule]:
+    """The rules ``d`` stands for in one section: one per leaf row (column) — none when the
+    section lacks the rule's headers."""
+    tree = sec.columns if d.axis == "row" else sec.rows  # the terms name keys of the other axis
+    by_key = {x.key: x for t in tree for x in t.walk()}
+    found = {n: by_key[n].leaves() if n in by_key else None for n in d.names()}
+    if any(v is None for v in found.values()):
+        if any(v is not None for v in found.values()):
+            missing = [n for n, v in found.items() if v is None]
+            raise SpecError(path, d.where, f"表 {d.table.key} 的分区 {sec.key} 中找不到 {missing}")
+        return []
+    tleaves = found[d.target]
+    if len(tleaves) != 1:
+        raise SpecError(path, d.where, "target 必须是末级表头")
+    out = []
+    for it in sec.leaf_rows() if d.axis == "row" else sec.leaf_columns():
+        if d.only and it.key not in d.only:
             continue
-        for it in iter_nodes:
-            if only and it.key not in only:
-                continue
-            resolved_any.add(it.key)
+        resolved.add(it.key)
 
-            def expand(terms, found=found, it=it) -> list[Term]:
-                res = []
-                for t in terms:
-                    sign, prev, name = parse(t)
-                    for leaf in found[name]:
-                        r, c = (it, leaf) if axis == "row" else (leaf, it)
-                        res.append(Term(_cell_key(table.key, r.key, c.key), sign, prev))
-                return res
+        def key(leaf: Node, it=it) -> str:
+            r, c = (it, leaf) if d.axis == "row" else (leaf, it)
+            return _cell_key(d.table.key, r.key, c.key)
 
-            lhs, rhs = expand(rr["lhs"]), expand(rr["rhs"])
-            tleaves = found[target_name]
-            if len(tleaves) != 1:
-                raise SpecError(path, where, "target 必须是末级表头")
-            r, c = (it, tleaves[0]) if axis == "row" else (tleaves[0], it)
-            target = _cell_key(table.key, r.key, c.key)
-            out.append(
-                Rule(
-                    code=rr["code"],
-                    name=rr.get("name", rr["code"]),
-                    severity=Severity(rr["severity"]),
-                    table=table,
-                    op=op,
-                    lhs=lhs,
-                    rhs=rhs,
-                    target=target,
-                    message=rr["message"],
-                    levels=levels,
-                    question=rr.get("question") or rr["message"],
-                )
+        def expand(terms) -> list[Term]:
+            return [
+                Term(key(leaf), sign, prev)
+                for sign, prev, name in map(_parse_term, terms)
+                for leaf in found[name]
+            ]
+
+        out.append(
+            Rule(
+                code=d.code,
+                name=d.name,
+                severity=d.severity,
+                table=d.table,
+                op=d.op,
+                lhs=expand(d.lhs),
+                rhs=expand(d.rhs),
+                target=key(tleaves[0]),
+                message=d.message,
+                levels=d.levels,
+                question=d.question,
             )
-    if not out:
-        raise SpecError(path, where, f"规则在表 {table.key} 中没有可用的单元格")
-    if only - resolved_any:
-        raise SpecError(path, where, f"未知的行/列：{sorted(only - resolved_any)}")
-    for rule in out:
-        for t in rule.lhs + rule.rhs:
-            if t.cell not in cells:
-                raise SpecError(path, where, f"引用了不存在的单元格 {t.cell}")
+        )
     return out
 
 
@@ -534,8 +617,11 @@ def spec_paths() -> list[Path]:
 _BY_VERSION: dict[str, Spec] = {}
 
 
-def get_spec(version: str = "2021") -> Spec:
-    """The spec of form version ``version`` ("2021" or "2019"), loaded once per process."""
+def get_spec(version: str | None = None) -> Spec:
+    """The spec of form version ``version`` (e.g. "2019"), loaded once per process; without a
+    version, the newest form's."""
+    if version is None:
+        return newest_spec()
     spec = _BY_VERSION.get(version)
     if spec is None:
         path = templates_dir() / f"{SPEC_PREFIX}{version}.yaml"
@@ -551,13 +637,25 @@ def all_specs() -> list[Spec]:
     return specs
 
 
+def newest_spec() -> Spec:
+    """The newest form found in templates/: the one whose report years start latest. What every
+    command uses when no form is named (a new official form is one more yaml file)."""
+    return max(all_specs(), key=lambda s: s.years.get("first", 0))
+
+
+def newest_version() -> str:
+    return newest_spec().version
+
+
+def newest_spec_path() -> Path:
+    return newest_spec().path
+
+
 def form_for_year(year: int | None) -> str:
-    """Which form version applies to a report year (by each spec's years.first/last)."""
-    best = None
-    for s in all_specs():
-        first, last = s.years.get("first", 0), s.years.get("last", 9999)
-        if year is not None and first <= year <= last:
-            return s.version
-        if best is None or s.years.get("first", 0) > best.years.get("first", 0):
-            best = s
-    return best.version
+    """Which form version applies to a report year (by each spec's years.first/last); the
+    newest form for no year or a year no form covers."""
+    if year is not None:
+        for s in all_specs():
+            if s.years.get("first", 0) <= year <= s.years.get("last", 9999):
+                return s.version
+    return newest_version()

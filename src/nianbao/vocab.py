@@ -250,7 +250,7 @@ def spec_codes(spec) -> list[tuple[str, str, str, str]]:
     rules and its cell rules."""
     where = spec.path.name
     return [(r.code, r.severity, r.name, where) for r in spec.rules] + [
-        (r["code"], r["severity"], r.get("name", r["code"]), where) for r in spec.cell_rules
+        (r.code, r.severity, r.name, where) for r in spec.cell_rules
     ]
 
 

@@ -14,14 +14,14 @@ def realistic_values(spec: Spec, seed: int) -> dict[str, Decimal]:
     vals: dict[str, Decimal] = {}
     for key, cell in spec.cells.items():
         kind = spec.kinds[cell.kind]
-        if kind.get("type") == "decimal":
+        if not kind.integer:
             vals[key] = Decimal(rng.randint(1000, 99999999)) / 100
-        elif "min" not in kind:
+        elif kind.min is None:
             vals[key] = Decimal(rng.randint(-40, 60))
         else:
             first = cell.section.leaf_columns()[0] is cell.col
             vals[key] = Decimal(rng.choice([0, rng.randint(1, 9), rng.randint(1, 400 if first else 30)]))
-    rules = [r for r in spec.rules if not r.uses_previous and str(getattr(r.op, "name", r.op)) == "eq"]
+    rules = [r for r in spec.rules if not r.uses_previous and r.op.name == "eq"]
 
     def side(terms) -> Decimal:
         return sum((t.sign * vals[t.cell] for t in terms), Decimal(0))

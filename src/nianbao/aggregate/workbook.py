@@ -181,7 +181,7 @@ class _Writer:
             ws.set_row(r, h)
         for key, b in tl.values.items():
             kind = spec.kinds[spec.cells[key].kind]
-            decimal = kind.get("type") == "decimal"
+            decimal = not kind.integer
             fmt = f(border=1, align="center", font_size=11, num_format="0.00##" if decimal else "0")
             if b.merged:
                 ws.merge_range(b.row, b.col, b.last_row, b.last_col, "", fmt)

@@ -50,23 +50,23 @@ def read_cover(book: Book, spec: Spec) -> dict[str, object]:
             v = g.get(val.row, val.col)
             if v not in ("", None):
                 out[key] = v
-    missing = [f for f in spec.cover if f["key"] not in placed]
+    missing = [f for f in spec.cover if f.key not in placed]
     if not missing:
         return out
     order = {n: i for i, n in enumerate(book.names)}
     for f in missing:
         hits = sorted(
-            book.find(f["label"]), key=lambda p: (p[0] != lay.cover_sheet, order.get(p[0], 99), p[1], p[2])
+            book.find(f.label), key=lambda p: (p[0] != lay.cover_sheet, order.get(p[0], 99), p[1], p[2])
         )
         for s, r, c in hits:
-            v = _cover_value(book.grid(s), r, c, tuple(x["label"] for x in spec.cover))
+            v = _cover_value(book.grid(s), r, c, tuple(x.label for x in spec.cover))
             if v not in ("", None):
-                out[f["key"]] = v
+                out[f.key] = v
                 break
         else:
-            inline = _inline_cover(book, f["label"])
+            inline = _inline_cover(book, f.label)
             if inline:
-                out[f["key"]] = inline
+                out[f.key] = inline
     return out
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from ..layout import Box, TableLayout
 from ..relations import difference_formula
 from ..spec import Rule, Spec
+from ..specschema import Kind
 from .base import PASS, UNFILLED, as_decimal, box_ranges
 
 
@@ -44,15 +45,15 @@ def live_rules(spec: Spec, tl: TableLayout, severity: str) -> list[RuleFormula]:
     ]
 
 
-def invalid_condition(ref: str, kind: dict) -> str:
+def invalid_condition(ref: str, kind: Kind) -> str:
     """Formula true when the cell at ``ref`` holds something other than a valid number."""
     checks = []
-    if "min" in kind:
-        checks.append(f"{ref}<{kind['min']}")
-    if kind.get("type") == "integer":
+    if kind.min is not None:
+        checks.append(f"{ref}<{kind.min}")
+    if kind.integer:
         checks.append(f"{ref}<>INT({ref})")
-    elif kind.get("places") is not None:
-        checks.append(f"ROUND({ref},{int(kind['places'])})<>{ref}")
+    elif kind.places is not None:
+        checks.append(f"ROUND({ref},{kind.places})<>{ref}")
     numeric = f"OR({','.join(checks)})" if checks else "FALSE"
     return f"IF(ISBLANK({ref}),FALSE,IF(ISNUMBER({ref}),{numeric},TRUE))"
 
@@ -72,12 +73,12 @@ def invalid_count_formula(spec: Spec, tl: TableLayout) -> str:
     for kind_name, boxes in by_kind.items():
         kind = spec.kinds[kind_name]
         for rng in box_ranges(boxes):
-            if "min" in kind:
-                parts.append(f'COUNTIF({rng},"<{kind["min"]}")')
-            if kind.get("type") == "integer":
+            if kind.min is not None:
+                parts.append(f'COUNTIF({rng},"<{kind.min}")')
+            if kind.integer:
                 parts.append(f"IFERROR(SUMPRODUCT(--({rng}<>INT({rng}))),0)")
-            elif kind.get("places") is not None:
-                p = int(kind["places"])
+            elif kind.places is not None:
+                p = kind.places
                 parts.append(f"IFERROR(SUMPRODUCT(--(ROUND({rng},{p})<>{rng})),0)")
     return "+".join(parts) if parts else "0"
 
@@ -94,12 +95,12 @@ def invalid_count(spec: Spec, tl: TableLayout, values: Mapping[str, object]) -> 
             n += 1
             continue
         kind = spec.kinds[cell.kind]
-        if "min" in kind and d < Decimal(str(kind["min"])):
+        if kind.min is not None and d < kind.low:
             n += 1
-        if kind.get("type") == "integer":
+        if kind.integer:
             n += d != d.to_integral_value(rounding="ROUND_FLOOR")
-        elif kind.get("places") is not None:
-            n += round(d, int(kind["places"])) != d
+        elif kind.places is not None:
+            n += round(d, kind.places) != d
     return n
 
 
@@ -146,17 +147,17 @@ def status_formula(n_ref: str, m_ref: str, b_ref: str, cells: int) -> str:
 
 
 # ---------------------------------------------------------------- validation texts
-def validation_for(kind: dict, ref: str) -> tuple[dict, str]:
+def validation_for(kind: Kind, ref: str) -> tuple[dict, str]:
     """xlsxwriter data-validation options and a Chinese hint for a cell kind."""
-    lo = kind.get("min")
-    if kind.get("type") == "integer":
+    lo = kind.min
+    if kind.integer:
         if lo is not None:
             return {"validate": "integer", "criteria": ">=", "value": lo}, f"请填写不小于 {lo} 的整数"
         return (
             {"validate": "integer", "criteria": "between", "minimum": -(10**9), "maximum": 10**9},
             "请填写整数，减少时填负数（如 -3）",
         )
-    places = kind.get("places")
+    places = kind.places
     if places is not None:
         cond = [f"ISNUMBER({ref})", f"ROUND({ref},{int(places)})={ref}"]
         if lo is not None:

@@ -262,7 +262,7 @@ class _Writer:
             opts, hint = validation_for(kind, b.ref)
             where = cut_text(f"{cell.row_label} / {cell.col_label}", 150)
             opts.update(
-                input_title=cut_text(str(kind.get("label", "填写")), 32),
+                input_title=cut_text(kind.label, 32),
                 input_message=cut_text(f"{where}\n{hint}；没有发生的请填 0。", 255),
                 error_title="填写有误",
                 error_message=cut_text(f"{hint}。不能填写文字（如“无”“—”）或留空格；没有发生的请填 0。", 255),
