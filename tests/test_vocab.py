@@ -149,7 +149,7 @@ def test_finding_severities_are_typed():
     assert all(isinstance(c.severity, Severity) for c in CODES.values())
     for spec in all_specs():
         assert all(isinstance(r.severity, Severity) for r in spec.rules)
-        assert all(isinstance(r["severity"], Severity) for r in spec.cell_rules)
+        assert all(isinstance(r.severity, Severity) for r in spec.cell_rules)
     assert make("NB004", "x").severity_zh == "警告"
 
 
@@ -157,7 +157,7 @@ def test_code_registry_merges_tool_and_form_codes():
     reg = code_registry(all_specs())
     assert set(CODES) <= set(reg)
     declared = {r.code for s in all_specs() for r in s.rules} | {
-        r["code"] for s in all_specs() for r in s.cell_rules
+        r.code for s in all_specs() for r in s.cell_rules
     }
     assert declared <= set(reg) and set(reg) == set(CODES) | declared
     assert [row["code"] for row in rule_catalogue()] == sorted(reg)
