@@ -52,7 +52,7 @@ def edit_rules(spec: Spec) -> list[tuple[dict[str, int], object]]:
 
 def domain(spec: Spec, key: str) -> tuple[Decimal | None, bool]:
     kind = spec.kinds[spec.cells[key].kind]
-    return (Decimal(str(kind["min"])) if "min" in kind else None), kind.get("type") == "integer"
+    return kind.low, kind.integer
 
 
 def admissible(spec: Spec, key: str, v: Decimal) -> bool:

@@ -9,7 +9,6 @@ derived from the numbers is the stable order findings are shown in.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from fractions import Fraction
 from functools import cache
 
@@ -89,8 +88,8 @@ def form_system(spec: Spec) -> Form:
     domains = []
     for k in keys:
         kind = spec.kinds[spec.cells[k].kind]
-        low = exact(Decimal(str(kind["min"]))) if "min" in kind else None
-        domains.append(Domain(low, kind.get("type") == "integer"))
+        low = None if kind.low is None else exact(kind.low)
+        domains.append(Domain(low, kind.integer))
     parts: list[list[int]] = []
     part_of = [-1] * len(rules)
     for j in range(len(rules)):
