@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from conftest import FORMS
 from nianbao.checks import check_report
 from nianbao.layout import workbook_layout
 from nianbao.model import Report
@@ -21,7 +22,7 @@ def make_report(version="2021", seed=1, **changes):
     return spec, lay, r
 
 
-@pytest.mark.parametrize("version", ["2021", "2019"])
+@pytest.mark.parametrize("version", FORMS)
 @pytest.mark.parametrize("seed", range(5))
 def test_consistent_report_has_no_findings(version, seed):
     spec, _, r = make_report(version, seed)
@@ -29,7 +30,7 @@ def test_consistent_report_has_no_findings(version, seed):
 
 
 @pytest.mark.parametrize("code", ["NB201", "NB202", "NB203", "NB204"])
-@pytest.mark.parametrize("version", ["2021", "2019"])
+@pytest.mark.parametrize("version", FORMS)
 def test_each_relation_reports_its_target_cell(code, version):
     spec, lay, r = make_report(version)
     rule = next(x for x in spec.rules if x.code == code)
@@ -82,7 +83,7 @@ def test_kinds_negative_decimal_and_places():
     assert ("NB106", lay.cell("nb_t2_fee_amount")[1].ref) in codes
 
 
-@pytest.mark.parametrize("version", ["2021", "2019"])
+@pytest.mark.parametrize("version", FORMS)
 def test_amounts_in_wan_yuan_may_have_six_decimals(version):
     """万元 to the 分: a real 行政事业性收费 of 24252.311082 万元 is valid."""
     spec, _lay, r = make_report(version)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import consistent_values
+from conftest import FORMS, consistent_values
 from fixtures_import import (
     SHAPES,
     report_docx,
@@ -26,7 +26,6 @@ from nianbao.layout import workbook_layout
 from nianbao.spec import get_spec
 
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "2022-suiyang-justice-bureau.txt"
-FORMS = ("2021", "2019")
 
 
 def assert_values(report, spec, vals, skip=()):

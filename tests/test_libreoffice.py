@@ -11,7 +11,7 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 import nianbao.template as template
-from conftest import consistent_values
+from conftest import FORMS, consistent_values
 from nianbao.checks import evaluate
 from nianbao.layout import workbook_layout
 from nianbao.model import Report
@@ -75,7 +75,7 @@ def test_status_cells_recalculate_in_libreoffice(tmp_path, monkeypatch):
     # cached results written by xlsxwriter must not be what we read back: make them stale
     monkeypatch.setattr(template.writer, "status_text", lambda *a: STALE)  # where the writer looks it up
     cases = {}
-    for form in ("2021", "2019"):
+    for form in FORMS:
         spec = get_spec(form)
         blank = dict.fromkeys(spec.cells)
         for name, values in (

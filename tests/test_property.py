@@ -21,12 +21,13 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from conftest import FORMS
 from nianbao.checks import check_report
 from nianbao.layout import workbook_layout
 from nianbao.model import Report
 from nianbao.spec import Spec, get_spec
 
-SPECS = {v: get_spec(v) for v in ("2021", "2019")}
+SPECS = {v: get_spec(v) for v in FORMS}
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FILES = settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -17,6 +17,7 @@ from docx.oxml.ns import qn
 from docx.shared import Mm
 from typer.testing import CliRunner
 
+from conftest import FORMS
 from nianbao.cli import app
 from nianbao.findings import fmt_number
 from nianbao.layout import workbook_layout
@@ -29,7 +30,6 @@ from nianbao.spec import get_spec
 from nianbao.template import write_template
 
 UNIT, YEAR = "某某县司法局", 2023
-FORMS = ["2021", "2019"]
 
 
 def make_workbook(path: Path, spec, values: dict, unit: str | None = UNIT, year: int | None = YEAR) -> Path:

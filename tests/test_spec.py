@@ -12,11 +12,6 @@ from nianbao.spec import SpecError, all_specs, get_spec, load_spec
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "official-format.md"
 
 
-@pytest.fixture(params=["2021", "2019"])
-def spec(request):
-    return get_spec(request.param)
-
-
 def test_cell_counts_match_the_official_forms():
     s21, s19 = get_spec("2021"), get_spec("2019")
     count = lambda s, t: sum(1 for c in s.cells.values() if c.table.key == t)  # noqa: E731
@@ -226,3 +221,25 @@ def test_rules_expand_as_recorded(spec):
         sys.path.pop(0)
     recorded = json.loads(record_path(spec).read_text(encoding="utf-8"))
     assert expanded(spec) == recorded
+
+
+def test_the_newest_form_is_the_default(tmp_path, monkeypatch):
+    """No code names a form version: without one, every command takes the newest form found in
+    templates/, so a future official form is one more yaml file."""
+    from nianbao import spec as spec_mod
+    from nianbao.spec import form_for_year, newest_spec, newest_version
+
+    newest = max(all_specs(), key=lambda s: s.years["first"])
+    assert newest_version() == newest.version and get_spec() is newest_spec() is newest
+    assert form_for_year(None) == newest.version and form_for_year(3000) == newest.version
+    # a future form: one more file
+    for p in spec_mod.spec_paths():
+        (tmp_path / p.name).write_bytes(p.read_bytes())
+    text = newest.path.read_text(encoding="utf-8")
+    text = text.replace(f'version: "{newest.version}"', 'version: "2099"', 1)
+    text = re.sub(r"years: \{first: \d+\}", "years: {first: 2099}", text, count=1)
+    (tmp_path / f"{spec_mod.SPEC_PREFIX}2099.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.setattr(spec_mod, "templates_dir", lambda: tmp_path)
+    monkeypatch.setattr(spec_mod, "_BY_VERSION", {})
+    assert newest_version() == "2099" and get_spec().version == "2099"
+    assert form_for_year(2100) == "2099" and form_for_year(2025) == newest.version

@@ -394,7 +394,7 @@ def _form_text(report: Report) -> str:
 def _cover_labels(report: Report) -> tuple[str, str]:
     from .spec import get_spec
 
-    spec = get_spec(report.form or "2021")
+    spec = get_spec(report.form)  # no form known: the newest
     return spec.cover_label("unit"), spec.cover_label("year")
 
 

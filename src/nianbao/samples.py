@@ -11,7 +11,7 @@ import unicodedata
 from decimal import Decimal
 from pathlib import Path
 
-from .spec import Spec, get_spec
+from .spec import Spec, form_for_year, get_spec
 
 
 def _min_of(spec: Spec, key: str):
@@ -118,7 +118,8 @@ def build_samples(out: Path) -> list[Path]:
     from .template import write_template
 
     out.mkdir(parents=True, exist_ok=True)
-    s21, s19 = get_spec("2021"), get_spec("2019")
+    # each sample in the form of its report year; the blank template in the newest form
+    s21, s19, newest = get_spec(form_for_year(2025)), get_spec(form_for_year(2020)), get_spec()
     made: list[Path] = []
 
     def w(name: str, spec: Spec, unit: str, year: int, values=None, **cover):
@@ -131,7 +132,7 @@ def build_samples(out: Path) -> list[Path]:
         write_template(p, spec, unit=unit, year=year, values=values, cover=filled)
         made.append(p)
 
-    w("空白模板-2021.xlsx", s21, None, None)
+    w(f"空白模板-{newest.version}.xlsx", newest, None, None)
     w("绥阳县司法局-2022.xlsx", s21, "绥阳县司法局", 2022, {k: 0 for k in s21.cells})
     good = consistent_values(s21, seed=7)
     w("示例县教育局-2025-通过.xlsx", s21, "示例县教育局", 2025, good)

@@ -652,10 +652,11 @@ def newest_spec_path() -> Path:
 
 
 def form_for_year(year: int | None) -> str:
-    """Which form version applies to a report year (by each spec's years.first/last); the
-    newest form for no year or a year no form covers."""
+    """Which form version applies to a report year (by each spec's years.first/last; of two
+    that cover it, the later one: a form's years run on until a newer form begins); the newest
+    form for no year or a year no form covers."""
     if year is not None:
-        for s in all_specs():
-            if s.years.get("first", 0) <= year <= s.years.get("last", 9999):
-                return s.version
+        covering = [s for s in all_specs() if s.years.get("first", 0) <= year <= s.years.get("last", 9999)]
+        if covering:
+            return max(covering, key=lambda s: s.years.get("first", 0)).version
     return newest_version()

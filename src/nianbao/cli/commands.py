@@ -52,9 +52,9 @@ app = typer.Typer(
 def _choice(allowed, what: str):
     """An option callback accepting only ``allowed`` (a tuple, or a function returning one)."""
 
-    def check(value: str) -> str:
+    def check(value: str | None) -> str | None:
         ok = allowed() if callable(allowed) else allowed
-        if value not in ok:
+        if value is not None and value not in ok:
             raise typer.BadParameter(f"{what}只能是 {'、'.join(ok)}")
         return value
 
@@ -73,11 +73,12 @@ _form_option = _choice(_form_versions, "表式")
 @app.command("template", help="生成官方格式的空白填报模板（.xlsx）；可按单位名单批量生成。")
 def template_cmd(
     output: Path | None = typer.Option(None, "-o", "--output", help="输出文件，如 模板.xlsx"),
-    form: str = typer.Option(
-        "2021",
+    form: str | None = typer.Option(
+        None,
         "--form",
         callback=_form_option,
-        help="表式：2021（国办公开办函〔2021〕30号）或 2019（〔2019〕60号）",
+        help=f"表式版本：{'、'.join(_form_versions())}（默认为最新表式）",
+        show_default=False,
     ),
     year: int | None = typer.Option(None, "--year", help="报告年度，如 2025（填入后锁定）"),
     unit: str | None = typer.Option(None, "--unit", help="填报单位（填入后锁定）"),

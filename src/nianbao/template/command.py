@@ -38,12 +38,12 @@ def template_command(output, form, year, unit, roster, out_dir, password, deadli
     if roster is not None and out_dir is None:
         return _error("使用 --roster 时请用 --out-dir 指定输出文件夹")
     try:
-        spec = get_spec(form)
+        spec = get_spec(form)  # no --form: the newest form
     except (KeyError, SpecError) as e:
-        return _error(f"无法加载 {form} 表式：{e}")
+        return _error(f"无法加载 {form or '最新'} 表式：{e}")
     con = _console()
     if year is not None and not (spec.years.get("first", 0) <= year <= spec.years.get("last", 9999)):
-        con.print(f"[yellow]注意：[/]{year} 年度一般不使用 {form} 表式，请确认 --form 是否正确")
+        con.print(f"[yellow]注意：[/]{year} 年度一般不使用 {spec.version} 表式，请确认 --form 是否正确")
     jobs: list[tuple[Path, str | None]] = []
     if roster is not None:
         try:

@@ -79,7 +79,9 @@ def roster_zip(
 
 
 def _version(raw) -> str:
-    version = str(raw or "2021")
+    from ...spec import newest_version
+
+    version = str(raw or newest_version())
     if version not in {f["version"] for f in forms()}:
         raise UploadError("请选择表式。")
     return version
