@@ -57,6 +57,7 @@ BROKEN = [
     ("too many places", _set("kinds/amount/places", 7), "kinds/amount", "places 应为 0 到 6 之间的整数"),
     ("places on integers", _set("kinds/count/places", 2), "kinds/count", "整数类型不能设置 places"),
     ("kind typo", _set("kinds/count/minimum", 0), "kinds/count", "未知的项 minimum"),
+    ("kind units", _set("kinds/amount/units", {"元": "万分之一"}), "kinds/amount", "units 应为"),
     ("undefined kind", _set("tables/0/kind", "money"), "tables/t2", "未定义的单元格类型 “money”"),
     ("cover not a list", _set("cover", {"unit": "填报单位"}), "cover", "应为列表"),
     ("cover entry without label", _set("cover/2", {"key": "filler"}), "cover[2]", "缺少 label"),

@@ -6,8 +6,8 @@ the entry (never a KeyError deep inside a check)."""
 from __future__ import annotations
 
 import string
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
@@ -114,6 +114,8 @@ class Kind:
     label: str
     min: int | float | None = None  # as written in the spec (also in the template's formulas)
     places: int | None = None  # at most this many decimals (decimal kinds)
+    # units a published report may write after such a number -> factor to the column's own unit
+    units: Mapping[str, int | float] = field(default_factory=dict, hash=False)
 
     @property
     def integer(self) -> bool:
@@ -129,18 +131,29 @@ def load_kinds(raw, path) -> dict[str, Kind]:
         raise SpecError(path, "kinds", "应为非空的键值结构（类型名: {type: …, label: …}）")
     out = {}
     for key, body in raw.items():
-        e = Entry(body, path, f"kinds/{key}", ("type", "label", "min", "places"))
+        e = Entry(body, path, f"kinds/{key}", ("type", "label", "min", "places", "units"))
         kind = Kind(
             key=str(key),
             type=e.choice("type", KIND_TYPES),
             label=e.text("label"),
             min=e.number("min"),
             places=e.integer("places", 0, PLACES),
+            units=_units(e),
         )
         if kind.integer and kind.places is not None:
             e.fail("整数类型不能设置 places")
         out[kind.key] = kind
     return out
+
+
+def _units(e: Entry) -> dict[str, int | float]:
+    units = e.raw.get("units") or {}
+    if not isinstance(units, dict) or not all(
+        isinstance(u, str) and u and not isinstance(f, bool) and isinstance(f, int | float) and f > 0
+        for u, f in units.items()
+    ):
+        e.fail("units 应为“单位: 换算系数”的键值结构，系数为正数（如 {万元: 1, 元: 0.0001}）")
+    return dict(units)
 
 
 # ---------------------------------------------------------------- cover

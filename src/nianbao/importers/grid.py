@@ -460,7 +460,7 @@ def _with_unit(report: Report, spec: Spec, where, cell, raw: str, ex: Extraction
     """A number followed by a unit its column admits (元/万元, 件/个/项; the spec's ``units``),
     converted to the column's own unit, with a warning; None for any other text."""
     m = _UNIT_TEXT.match(unicodedata.normalize("NFKC", raw).strip())
-    units = spec.kinds.get(cell.kind, {}).get("units") or {}
+    units = spec.kinds[cell.kind].units
     if not m or m.group(2) not in units:
         return None
     num, _ = parse_number(m.group(1))
