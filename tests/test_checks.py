@@ -87,7 +87,7 @@ def test_kinds_negative_decimal_and_places():
 def test_amounts_in_wan_yuan_may_have_six_decimals(version):
     """万元 to the 分: a real 行政事业性收费 of 24252.311082 万元 is valid."""
     spec, _lay, r = make_report(version)
-    amounts = [k for k, c in spec.cells.items() if spec.kinds[c.kind].get("type") == "decimal"]
+    amounts = [k for k, c in spec.cells.items() if not spec.kinds[c.kind].integer]
     assert amounts
     for k in amounts:
         r.values[k] = Decimal("24252.311082")

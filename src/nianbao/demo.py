@@ -41,13 +41,6 @@ COUNTY_UNIT = "示例县人民政府"
 AGGREGATE = ["aggregate", "--year", "2025", "--roster", "单位名单.csv", "--unit", COUNTY_UNIT]
 
 
-def _newest_form() -> str:
-    """The default of ``--form``: the newest form version."""
-    from .spec import SPEC_PREFIX, spec_paths
-
-    return max(p.stem.removeprefix(SPEC_PREFIX) for p in spec_paths())
-
-
 def _steps() -> list[tuple[list[str], Callable[[], int]]]:
     """(the command as the user types it, the call that runs it). Run in the demo folder: the
     commands read as the README writes them (step 6 word for word)."""
@@ -62,9 +55,8 @@ def _steps() -> list[tuple[list[str], Callable[[], int]]]:
     return [
         (
             ["template", "-o", "模板-2021.xlsx", "--year", "2025"],
-            lambda: template_command(
-                p("模板-2021.xlsx"), _newest_form(), 2025, None, None, None, None, None, False
-            ),
+            # no --form: None, the newest form
+            lambda: template_command(p("模板-2021.xlsx"), None, 2025, None, None, None, None, None, False),
         ),
         (
             ["template", "-o", "模板-2019.xlsx", "--form", "2019", "--year", "2020"],
