@@ -104,7 +104,7 @@ def clean_pair(spec, unit: str, rules: bool, seed: int = 11) -> tuple[Report, Re
     cur, prev = consistent_values(spec, seed), consistent_values(spec, seed + 1)
     for vals in (cur, prev):
         for k, c in spec.cells.items():
-            if spec.kinds[c.kind].get("type") == "decimal":
+            if not spec.kinds[c.kind].integer:
                 vals[k] = Decimal("24252.311082")
             if k.startswith("nb_t2_rules_"):
                 vals[k] = (3 if k.endswith("_valid") else 1) if rules else 0

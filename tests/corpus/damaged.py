@@ -172,7 +172,7 @@ def _pdf_t3(spec: Spec, vals: dict) -> list[str]:
 def with_units(spec: Spec, vals: dict, title: list[str], year: int) -> tuple[str, dict]:
     """Pipe rows (shape 1) where the amount carries 元 or 万元 and a few counts carry 件/个/项."""
     truth = {k: _t(v) for k, v in vals.items()}
-    amount = next(c for c in spec.cells.values() if spec.kinds[c.kind].get("type") == "decimal")
+    amount = next(c for c in spec.cells.values() if not spec.kinds[c.kind].integer)
     unit = "万元" if "万元" in amount.col_label else "元"
     raw = Decimal(str(vals[amount.key]))
     text: dict[str, str] = {}
@@ -253,7 +253,7 @@ def html_irregular(spec: Spec, vals: dict, title: list[str], year: int) -> tuple
                 texts = []
                 for c in cells:
                     v = vals[c.key]
-                    if spec.kinds[c.kind].get("type") == "decimal":
+                    if not spec.kinds[c.kind].integer:
                         texts.append(f"{_t(v)}元" if "万元" not in c.col_label else _t(v))
                     elif table.key == "t3" and v == 0:
                         texts.append("&nbsp;")
