@@ -203,3 +203,22 @@ def test_usage_mistakes_are_explained_in_chinese(args, expected):
     assert res.exit_code == 2
     assert expected in res.output
     assert not any(w in res.output for w in ("No such", "requires an", "Did you mean", "Missing"))
+
+
+def test_check_summary_says_which_passed_files_have_warnings(tmp_path):
+    spec = get_spec("2021")
+    good = consistent_values(spec, 3)
+    write_template(tmp_path / "甲.xlsx", spec, unit="甲局", year=2025, values=good)
+    warned = {k: v for k, v in good.items() if not k.startswith("nb_t4_")}  # 表四 left blank: warnings
+    write_template(tmp_path / "乙.xlsx", spec, unit="乙局", year=2025, values=warned)
+    res = CliRunner().invoke(app, ["check", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert "通过 2（其中仅有警告 1）" in res.output.replace("\n", "")
+    res = CliRunner().invoke(app, ["check", str(tmp_path), "--format", "json"])
+    assert json.loads(res.stdout)["summary"]["passed_with_warnings"] == 1
+
+
+def test_a_missing_folder_is_called_a_folder(tmp_path):
+    res = CliRunner().invoke(app, ["check", str(tmp_path / "收回"), str(tmp_path / "甲.xlsx")])
+    out = res.output.replace("\n", "")
+    assert res.exit_code == 1 and "文件夹不存在" in out and "甲.xlsx：文件不存在" in out.replace(" ", "")

@@ -176,7 +176,7 @@ def iter_collect(
                     suffix=_suffix(p.name),
                     path=p,
                     kind=kind_of(p.name) or KIND_UNSUPPORTED,
-                    error="文件不存在（请检查路径是否正确）",
+                    error=f"{'文件' if kind_of(p.name) else '文件夹'}不存在（请检查路径是否正确）",
                 ),
             )
         elif is_dir:

@@ -9,7 +9,7 @@ import sys
 
 from .findings import CSV_HEADER, neutralise
 from .model import FAILED, PASSED, UNREADABLE, Report
-from .vocab import Severity
+from .vocab import Severity, Status
 
 _COLOUR = {"ok": "green", "warn": "yellow"}  # rich colour of a status tone (others: red)
 
@@ -19,6 +19,7 @@ def summary(reports: list[Report], skipped: list) -> dict:
     for status in (PASSED, FAILED, UNREADABLE):
         doc[status.value] = sum(r.status == status for r in reports)
     return doc | {
+        "passed_with_warnings": sum(r.status == PASSED and r.warnings > 0 for r in reports),
         "errors": sum(r.errors for r in reports),
         "warnings": sum(r.warnings for r in reports),
         "skipped": len(skipped),
@@ -26,8 +27,10 @@ def summary(reports: list[Report], skipped: list) -> dict:
 
 
 def summary_counts(s: dict) -> str:
-    """通过 n，有错误 n，无法读取 n: the counts of a summary by status."""
-    return "，".join(f"{st.zh} {s[st.value]}" for st in (PASSED, FAILED, UNREADABLE))
+    """通过 n（其中仅有警告 m），有错误 n，无法读取 n: the counts of a summary by status."""
+    warned = s.get("passed_with_warnings", 0)
+    note = {PASSED: f"（其中{Status.WARNINGS.zh} {warned}）" if warned else ""}
+    return "，".join(f"{st.zh} {s[st.value]}{note.get(st, '')}" for st in (PASSED, FAILED, UNREADABLE))
 
 
 def dumps(doc: dict) -> str:
