@@ -83,6 +83,7 @@ def test_check_json_document(batch):
         "passed": 1,
         "failed": 1,
         "unreadable": 1,
+        "passed_with_warnings": 0,
         "errors": errors,
         "warnings": 0,
         "skipped": 1,
