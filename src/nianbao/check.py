@@ -102,14 +102,44 @@ def annotate_command(
     return EXIT_USAGE if usage_error else exit_code(reports)
 
 
-def rules_command() -> int:
-    """``nianbao rules``: every rule and its code, as a table."""
+RULE_COLUMNS = ("代码", "级别", "规则", "适用表式")
+RULES_DOC = "docs/rules.md"
+
+
+def rules_markdown() -> str:
+    """The rule table as Markdown: what ``docs/rules.md`` holds (generated, never hand-written)."""
+    from .findings import rule_catalogue
+
+    lines = [
+        "# 审核规则与代码",
+        "",
+        f"<!-- 本文件由 `nianbao rules --format markdown > {RULES_DOC}` 从规则生成，请勿手工编辑。 -->",
+        "",
+        "`nianbao rules` 列出当前全部规则。代码固定不变，可在 JSON/CSV 结果中筛选。"
+        "勾稽关系等表式规则定义在 `templates/` 的表式文件中，其余为程序自身的检查。",
+        "",
+        "| " + " | ".join(RULE_COLUMNS) + " |",
+        "|" + "---|" * len(RULE_COLUMNS),
+    ]
+    for r in rule_catalogue():
+        cells = (r["code"], r["severity"].zh, r["name"], r["forms"])
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def rules_command(fmt: str = "table") -> int:
+    """``nianbao rules``: every rule and its code, as a table (or as Markdown: docs/rules.md)."""
+    if fmt == "markdown":
+        from .render import write_stdout
+
+        write_stdout(rules_markdown())  # UTF-8 whatever the console's code page
+        return EXIT_OK
     from rich.console import Console
     from rich.table import Table
 
     from .findings import rule_catalogue
 
-    t = Table("代码", "级别", "规则", "适用表式", header_style="bold")
+    t = Table(*RULE_COLUMNS, header_style="bold")
     for r in rule_catalogue():
         t.add_row(r["code"], r["severity"].zh, r["name"], r["forms"])
     Console(highlight=False).print(t)

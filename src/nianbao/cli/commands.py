@@ -155,10 +155,17 @@ def demo_cmd(
 
 
 @app.command("rules", help="列出全部审核规则及其代码（错误/警告）。")
-def rules_cmd() -> None:
+def rules_cmd(
+    fmt: str = typer.Option(
+        "table",
+        "--format",
+        callback=_choice(("table", "markdown"), "输出格式"),
+        help="table（表格）或 markdown（即 docs/rules.md 的内容）",
+    ),
+) -> None:
     from ..check import rules_command
 
-    raise typer.Exit(rules_command())
+    raise typer.Exit(rules_command(fmt))
 
 
 @app.command(
