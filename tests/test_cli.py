@@ -223,3 +223,30 @@ def test_a_missing_folder_is_called_a_folder(tmp_path):
     res = CliRunner().invoke(app, ["check", str(tmp_path / "收回"), str(tmp_path / "甲.xlsx")])
     out = res.output.replace("\n", "")
     assert res.exit_code == 1 and "文件夹不存在" in out and "甲.xlsx：文件不存在" in out.replace(" ", "")
+
+
+@pytest.mark.parametrize("command", ["check", "aggregate"])
+def test_a_wrong_previous_file_is_said_not_ignored(tmp_path, command):
+    """Garbage, the roster or a blank template given as --previous: exit 2 with the reason,
+    never a run without the year-over-year check."""
+    spec = get_spec("2021")
+    unit = tmp_path / "甲.xlsx"
+    write_template(unit, spec, unit="甲局", year=2025, values=consistent_values(spec, 5))
+    (tmp_path / "垃圾.xlsx").write_bytes(bytes(range(256)) * 8)
+    write_template(tmp_path / "空白.xlsx", spec)
+    roster = tmp_path / "名单.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["单位名称"])
+    wb.active.append(["甲局"])
+    wb.save(roster)
+    (tmp_path / "名单.csv").write_text("单位名称\n甲局\n", "utf-8")
+    extra = ["-o", str(tmp_path / "汇总.xlsx"), "--force"] if command == "aggregate" else []
+    for wrong, says in (
+        ("垃圾.xlsx", "不是有效的 Excel"),
+        ("空白.xlsx", "为空"),
+        ("名单.xlsx", "表头"),
+        ("名单.csv", "不支持的文件类型"),
+    ):
+        res = CliRunner().invoke(app, [command, str(unit), "--previous", str(tmp_path / wrong), *extra])
+        out = res.output.replace("\n", "")
+        assert res.exit_code == 2 and wrong in out and says in out, (wrong, out)

@@ -18,11 +18,15 @@ def load_previous_report(previous: Path | None) -> Report | None:
     try:
         prev = load_previous(previous)
     except FileNotFoundError:
+        if Path(previous).is_file():
+            raise CommandError(f"上年数据文件 {previous} 不是填报表或汇总表（不支持的文件类型）") from None
         raise CommandError(f"找不到上年数据文件：{previous}") from None
     if prev.unreadable:
         raise CommandError(
             f"上年数据文件无法读取：{previous}（{prev.findings[0].message if prev.findings else ''}）"
         )
+    if prev.empty:
+        raise CommandError(f"上年数据文件 {previous} 的数值格全部为空（可能是空白模板），无法做跨年度核对")
     return prev
 
 

@@ -34,7 +34,7 @@ def _roster(roster: Path | None) -> Roster | None:
 
 def _previous(previous: Path | None, ros: Roster | None, blank: str) -> Previous | None:
     from ..render import Progress
-    from .lastyear import load_previous
+    from .lastyear import NoPreviousData, load_previous
 
     if previous is None:
         return None
@@ -43,6 +43,11 @@ def _previous(previous: Path | None, ros: Roster | None, blank: str) -> Previous
     except FileNotFoundError:
         raise CommandError(
             f"找不到上年数据：{previous}（请给出上年的汇总表，或上年各单位填报表所在的文件夹）"
+        ) from None
+    except NoPreviousData as e:
+        raise CommandError(
+            f"上年数据 {previous} 中没有可用于跨年度核对的数据（{e}）；"
+            "请给出上年的汇总表，或上年各单位填报表所在的文件夹"
         ) from None
     except Exception as exc:
         raise CommandError(

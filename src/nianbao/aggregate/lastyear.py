@@ -13,12 +13,18 @@ from .status import COUNTY, FAILED, MISSING, PASSED, WARNINGS, prev_cells
 from .units import Roster
 
 
+class NoPreviousData(ValueError):
+    """``--previous`` names something with no data of last year in it (a broken file, the
+    roster, a blank template): the message says what was found instead (Chinese)."""
+
+
 def load_previous(
     path: Path, roster: Roster | None = None, blank: str = "zero", progress_factory=None
 ) -> Previous:
     """Last year's aggregate workbook, or last year's folder (aggregated here the same way).
 
-    Raises FileNotFoundError when there is nothing to read."""
+    Raises FileNotFoundError when there is nothing to read, NoPreviousData when what is there
+    holds no report of last year."""
     from ..reader.aggregate import read_aggregate  # the reader, only when it is needed
 
     path = Path(path)
@@ -41,6 +47,12 @@ def load_previous(
         county = None
         if path.is_dir() or path.suffix.lower() == ".zip":  # one unit's workbook is no county
             county = Report(path=str(path), form=res.form, unit=COUNTY, year=res.year, values=dict(res.sums))
+        if not units and county is None:
+            found = [e for e in res.entries if e.status != MISSING]
+            why = "；".join(
+                f"{Path(e.file).name if e.file else e.name}：{e.note or e.status.zh}" for e in found
+            )
+            raise NoPreviousData(why[:300])
         return Previous(county=county, units=units, source=str(path))
     finally:
         res.close()

@@ -80,6 +80,8 @@ def _load_previous(path: Path | None):
     if prev.unreadable or not prev.form:
         why = prev.findings[0].message if prev.findings else "无法识别表式"
         raise _Stop(f"上年数据文件无法读取：{path}（{why}）")
+    if prev.empty:
+        raise _Stop(f"上年数据文件 {path} 的数值格全部为空（可能是空白模板），无法写明与上年相比的增减")
     return prev
 
 
