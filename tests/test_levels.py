@@ -209,3 +209,14 @@ def test_aggregate_takes_the_level_from_the_roster(tmp_path):
     assert "甲单位" not in nb303  # 设区的市级: makes 规章
     assert nb303["乙单位"] and all("其他机关一般应为 0" in m for m in nb303["乙单位"])
     assert nb303["丙单位"] and all("是否有规章制定权" in m for m in nb303["丙单位"])
+
+
+def test_spec_refuses_an_unknown_level(tmp_path):
+    from nianbao.spec import SpecError, load_spec, templates_dir
+
+    text = (templates_dir() / "gov-info-disclosure-2021.yaml").read_text(encoding="utf-8")
+    assert "levels: [county, township]" in text
+    bad = tmp_path / "gov-info-disclosure-2021.yaml"
+    bad.write_text(text.replace("levels: [county, township]", "levels: [county, village]"), encoding="utf-8")
+    with pytest.raises(SpecError, match="levels"):
+        load_spec(bad)
