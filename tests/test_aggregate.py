@@ -423,13 +423,18 @@ def test_workbook(county):
     de = wb["明细"]
     keys = list(S21.cells)
     hdr = [c.value for c in de[4]]
-    assert hdr[5:] == keys
-    assert [de.cell(1, 6 + j).value for j in range(len(keys))] == [S21.cells[k].table.name for k in keys]
-    assert [de.cell(3, 6 + j).value for j in range(len(keys))] == [S21.cells[k].col_label for k in keys]
+    lead = hdr.index(keys[0])
+    assert hdr[:lead] == ["单位名称", "类别", "状态", "计入汇总", "文件", "填报日期"] and hdr[lead:] == keys
+    assert [de.cell(1, lead + 1 + j).value for j in range(len(keys))] == [
+        S21.cells[k].table.name for k in keys
+    ]
+    assert [de.cell(3, lead + 1 + j).value for j in range(len(keys))] == [
+        S21.cells[k].col_label for k in keys
+    ]
     edu = next(r for r in de.iter_rows(min_row=5, values_only=True) if r[0] == "县教育局")
     for j, k in enumerate(keys):
-        assert Decimal(str(edu[5 + j])) == Decimal(str(county["values"]["县教育局"][k]))
-        assert isinstance(edu[5 + j], (int, float))
+        assert Decimal(str(edu[lead + j])) == Decimal(str(county["values"]["县教育局"][k]))
+        assert isinstance(edu[lead + j], (int, float))
 
     # 问题清单: each finding of each unit, and the county's
     fl = wb["问题清单"]
@@ -654,8 +659,9 @@ def test_detail_written_while_reading_equals_the_plain_workbook(tmp_path, monkey
     assert row7b[2:4] == ["有错误", "否"]
     first = detail[4]
     assert first[:4] == ["单位00", "乡镇", "通过", "是"]
-    keys = detail[3][5:]
-    assert [Decimal(str(x)) for x in first[5:]] == [Decimal(str(vals[0][k])) for k in keys]
+    lead = len(detail[3]) - len(S21.cells)  # 单位名称 … 填报日期, then the cell keys
+    keys = detail[3][lead:]
+    assert [Decimal(str(x)) for x in first[lead:]] == [Decimal(str(vals[0][k])) for k in keys]
 
 
 def test_detail_written_while_reading_is_redone_when_statuses_change(county, tmp_path):
@@ -703,8 +709,8 @@ def test_early_rows_are_handed_over_in_input_order():
         def __init__(self):
             self.got = []
 
-        def row(self, name, *rest):
-            self.spec = get_spec(rest[-2])
+        def row(self, name, category, status_zh, summed, file, form, vals, date=""):
+            self.spec = get_spec(form)
             self.got.append(name)
             return True
 
@@ -865,3 +871,21 @@ def test_aggregates_and_unit_returns_are_not_mixed_unless_asked(tmp_path):
     for k in S21.cells:
         want = Decimal(str(own[k])) + sum(Decimal(str(v[k])) for v in jia.values())
         assert Decimal(str(doc["sums"][k])) == want, k
+
+
+def test_dates_are_shown_normalised_and_kept_as_typed_in_detail(tmp_path):
+    """填报日期 typed 2026.1.12 or 2026年1月9日 reads 2026-01-12 / 2026-01-09 in 报送情况; 明细
+    keeps what was typed."""
+    src = tmp_path / "in"
+    src.mkdir()
+    typed = {"甲局": "2026.1.12", "乙局": "2026年1月9日", "丙局": "下周一"}
+    for i, (unit, day) in enumerate(typed.items()):
+        unit_file(src / f"{unit}.xlsx", unit, consistent_values(S21, 60 + i), date=day)
+    out = tmp_path / "汇总.xlsx"
+    assert CliRunner().invoke(app, ["aggregate", str(src), "-o", str(out)]).exit_code == 0
+    wb = openpyxl.load_workbook(out)
+    st = {r[0]: r for r in wb["报送情况"].iter_rows(min_row=2, values_only=True)}
+    assert {u: st[u][7] for u in typed} == {"甲局": "2026-01-12", "乙局": "2026-01-09", "丙局": "下周一"}
+    de = wb["明细"]
+    col = [c.value for c in de[4]].index("填报日期")
+    assert {r[0]: r[col] for r in de.iter_rows(min_row=5, values_only=True)} == typed

@@ -314,7 +314,7 @@ class _Intake:
         spooled = self.units.spool.put(details, vals, report.findings)
         self.units.put(idx, name, status, ridx, report.form, report.year, spooled)
         if self.detail:
-            self.detail.put(idx, (name, ridx, status, report.path, report.form, vals))
+            self.detail.put(idx, (name, ridx, status, report.path, report.form, vals, str(report.date or "")))
 
 
 def _sums(units: Units, spec: Spec) -> tuple[dict[str, Decimal], dict[str, tuple[int, dict]]]:
@@ -448,7 +448,7 @@ class _EarlyRows:
             if row is not None and self.ok:
                 self._write(*row)
 
-    def _write(self, name, ridx, status, file, form, vals) -> None:
+    def _write(self, name, ridx, status, file, form, vals, date="") -> None:
         if status in (UNREADABLE, EMPTY):
             return  # not in 明细
         if not vals:  # read, yet no values: let the workbook be written afresh
@@ -458,7 +458,7 @@ class _EarlyRows:
             status = NOT_IN_ROSTER  # as _settle will say
         summed = status in (PASSED, WARNINGS) or (status == FAILED and self.include_failed)
         category = self.ros.category(ridx) if ridx is not None and self.ros else ""
-        if self.book.row(name, category, status.zh, summed, file, form, vals):
+        if self.book.row(name, category, status.zh, summed, file, form, vals, date):
             self.written.append(status.rank)
         else:
             self.ok = False

@@ -56,7 +56,7 @@ FINDING_COLUMNS = [
     "实为",
     "说明",
 ]
-DETAIL_LEAD = ["单位名称", "类别", "状态", "计入汇总", "文件"]
+DETAIL_LEAD = ["单位名称", "类别", "状态", "计入汇总", "文件", "填报日期"]  # 填报日期 as written
 LABEL_ROWS = ("表", "行", "列")  # Chinese labels above the cell-key header of 明细/分类汇总
 STATUS_COLOURS = {
     MISSING: ("#FFC7CE", "#9C0006"),

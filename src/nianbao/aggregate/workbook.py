@@ -49,6 +49,7 @@ from .status import (
     PASSED,
     UNCATEGORISED,
     WARNINGS,
+    date_key,
 )
 
 
@@ -230,7 +231,7 @@ class _Writer:
                 e.warnings,
                 e.filler,
                 e.phone,
-                e.date,
+                _day(e.date),
                 e.file,
                 None,
                 summed,
@@ -296,7 +297,8 @@ class _Writer:
         res = self.res
         for e in res.rows_in_input_order():
             if e.spool >= 0 and not e.empty and not e.unreadable:
-                self.detail_row(e.name, e.category, e.status_zh, e.summed, e.file, e.form, res.value_tuple(e))
+                vals = res.value_tuple(e)
+                self.detail_row(e.name, e.category, e.status_zh, e.summed, e.file, e.form, vals, e.date)
 
     def detail_row(
         self,
@@ -307,12 +309,13 @@ class _Writer:
         file: str,
         form: str | None,
         vals: tuple | None,
+        date: str = "",
     ) -> None:
-        """One row of 明细: who, then the values (of another form's cells: by key)."""
+        """One row of 明细: who (填报日期 as typed), then the values (of another form's cells: by key)."""
         if not vals:
             return
         ws, r, n = self.detail, self.detail_row_no, len(DETAIL_LEAD)
-        for c, v in enumerate((name, category, status_zh, "是" if summed else "否", file)):
+        for c, v in enumerate((name, category, status_zh, "是" if summed else "否", file, date)):
             write_text(ws, r, c, v)
         if form != self.spec.version:
             by_key = dict(zip(get_spec(form).cells, vals, strict=False))
@@ -426,6 +429,12 @@ class _Writer:
             self.wb.set_custom_property("nianbao_year", int(self.res.year), "number_int")
 
 
+def _day(text: str) -> str:
+    """填报日期 as 2026-01-12 however it was typed (2026.1.12, 2026年1月12日…); 明细 keeps it as typed."""
+    day = date_key(text)
+    return day.isoformat() if day else text
+
+
 def _workbook(path: Path):
     import xlsxwriter
 
@@ -481,7 +490,15 @@ class EarlyBook:
         self.broken = False  # a row could not be written as it will finally read
 
     def row(
-        self, name: str, category: str, status_zh: str, summed: bool, file: str, form: str, vals: tuple
+        self,
+        name: str,
+        category: str,
+        status_zh: str,
+        summed: bool,
+        file: str,
+        form: str,
+        vals: tuple,
+        date: str = "",
     ) -> bool:
         """Write one row of 明细; False once this book cannot be the output (then no more rows)."""
         if self.broken:
@@ -499,7 +516,7 @@ class EarlyBook:
         if spec is not self.spec:
             self.discard()
             return False
-        self.writer.detail_row(name, category, status_zh, summed, file, form, vals)
+        self.writer.detail_row(name, category, status_zh, summed, file, form, vals, date)
         return True
 
     def finish(self, res: Result) -> bool:
