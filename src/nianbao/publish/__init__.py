@@ -52,7 +52,7 @@ def build_document(
     unit = unit if unit is not None else report.unit
     year = year if year is not None else report.year
     preamble, user_parts = parse_text(text or "", spec.body, markdown)
-    placeholder = conf["placeholder"]
+    placeholder = conf.placeholder
     prev_spec = get_spec(previous.form) if previous is not None and previous.form else None
     parts: list[Part] = []
     for i, heading in enumerate(spec.body):
@@ -65,18 +65,18 @@ def build_document(
             paras = [Para(placeholder, PLACEHOLDER)]
         grid = table_grid(spec, table.key, report.values) if table is not None else None
         parts.append(Part(heading=heading, paras=paras, table=grid))
-    notices = [conf["notice"].format(errors=errors)] if errors else []
-    notices += [conf["partial_notice"].format(coverage=coverage)] if coverage else []
+    notices = [conf.notice.format(errors=errors)] if errors else []
+    notices += [conf.partial_notice.format(coverage=coverage)] if coverage else []
     notice = "；".join(notices) or None
     return Doc(
-        title=conf["title"].format(unit=unit or "", year=year if year is not None else ""),
+        title=conf.title.format(unit=unit or "", year=year if year is not None else ""),
         unit=unit or "",
         year=year,
         form=spec.version,
         notice=notice,
         parts=parts,
         placeholder=placeholder,
-        footer_page=tuple(conf["footer_page"]),
+        footer_page=tuple(conf.footer_page),
         preamble=[p for p in preamble if p.text],
     )
 
@@ -84,8 +84,8 @@ def build_document(
 def _skeleton_lines() -> list[str]:
     """The lines :func:`text_skeleton` writes that are not the user's (longest first)."""
     conf = texts()
-    hints = [conf["placeholder"] + h for h in conf["skeleton_hints"].values()]
-    return sorted([*hints, conf["placeholder"], conf["skeleton_table_part"]], key=len, reverse=True)
+    hints = [conf.placeholder + h for h in conf.skeleton_hints.values()]
+    return sorted([*hints, conf.placeholder, conf.skeleton_table_part], key=len, reverse=True)
 
 
 def _without_skeleton(p: Para) -> Para:
@@ -105,10 +105,10 @@ def text_skeleton(spec: Spec) -> str:
     for heading in spec.body:
         out.append(f"# {heading}\n")
         if _table_for(spec, heading) is not None:
-            out.append(conf["skeleton_table_part"] + "\n")
+            out.append(conf.skeleton_table_part + "\n")
         else:
-            hint = conf["skeleton_hints"].get(heading_number(heading), "")
-            out.append(f"{conf['placeholder']}{hint}\n")
+            hint = conf.skeleton_hints.get(heading_number(heading), "")
+            out.append(f"{conf.placeholder}{hint}\n")
     return "\n".join(out)
 
 

@@ -262,7 +262,7 @@ def _write_skeleton(con: Console, target: Path, workbook: Path | None) -> int:
         raise _Stop(str(e)) from None
     con.print(
         escape(
-            f"已生成正文框架 {target}：请把各“{texts()['placeholder']}”换成正文，"
+            f"已生成正文框架 {target}：请把各“{texts().placeholder}”换成正文，"
             f"再运行 nianbao publish <汇总表或填报表> -o 年报.docx --text {target}"
         )
     )

@@ -12,20 +12,19 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 
-import yaml
-
 from ..findings import fmt_number
 from ..layout import TableLayout, workbook_layout
 from ..spec import Spec, templates_dir
+from .texts import FILE, PublishTexts, read_texts
 
 BODY, SUB, GENERATED, PLACEHOLDER = "body", "sub", "generated", "placeholder"
 
 
 @lru_cache(maxsize=1)
-def texts() -> dict:
-    """The publishing texts (title, notice, sentences…) from templates/publish-sentences.yaml."""
-    path = templates_dir() / "publish-sentences.yaml"
-    return yaml.safe_load(path.read_text("utf-8"))
+def texts() -> PublishTexts:
+    """The publishing texts (title, notice, sentences…) from templates/publish-sentences.yaml,
+    validated at load (TextsError: a Chinese message naming the file and the entry)."""
+    return read_texts(templates_dir() / FILE)
 
 
 @dataclass
@@ -139,7 +138,7 @@ def table_grid(spec: Spec, key: str, report_values: dict) -> Grid:
         cells.append(GridCell(b.role, b.row - top, b.col - left, b.nrows, b.ncols, text, b.key))
     t = tl.table
     subject = re.sub(r"^[一二三四五六七八九十]+、", "", t.title)
-    caption = texts()["caption"].format(name=t.name, title=t.title, subject=subject)
+    caption = texts().caption.format(name=t.name, title=t.title, subject=subject)
     return Grid(
         key=key,
         name=t.name,

@@ -109,7 +109,7 @@ def parse_text(
         kind = SUB if _SUBHEAD.match(line) and len(line) <= 30 and "。" not in line else BODY
         current.append(Para(line, kind))
     flush()
-    placeholder = texts()["placeholder"]
+    placeholder = texts().placeholder
     for paras in [preamble, *parts.values()]:
         for p in paras:
             if p.text == placeholder:
@@ -118,7 +118,7 @@ def parse_text(
 
 
 def _keys(spec: Spec, ref) -> list[str]:
-    refs = ref if isinstance(ref, list) else [ref]
+    refs = ref if isinstance(ref, list | tuple) else [ref]
     out: list[str] = []
     for r in refs:
         r = str(r)
@@ -137,7 +137,7 @@ def _value(spec: Spec, report: Report, ref) -> Decimal | None:
 
 
 def change_phrase(current: Decimal, previous: Decimal) -> str:
-    conf = texts()["change"]
+    conf = texts().change
     diff = current - previous
     if diff == 0:
         return conf["same"]
@@ -149,21 +149,21 @@ def sentences(
 ) -> list[str]:
     """The generated sentences of one table (t3, t4) stating its key figures."""
     out: list[str] = []
-    for conf in texts()["sentences"].get(table_key, []):
-        vals = {name: _value(spec, report, ref) for name, ref in conf["values"].items()}
+    for conf in texts().sentences.get(table_key, ()):
+        vals = {name: _value(spec, report, ref) for name, ref in conf.values.items()}
         if any(v is None for v in vals.values()):
             continue  # this form version lacks a cell the sentence needs
-        out.append(conf["text"].format(**{k: fmt_number(v) for k, v in vals.items()}))
-        if previous is None or "previous" not in conf:
+        out.append(conf.text.format(**{k: fmt_number(v) for k, v in vals.items()}))
+        if previous is None or conf.previous is None:
             continue
         pspec = prev_spec or spec
         fields = {}
-        for name, ref in conf["values"].items():
+        for name, ref in conf.values.items():
             pv = _value(pspec, previous, ref)
             if pv is not None:
                 fields[f"{name}_change"] = change_phrase(vals[name], pv)
         try:
-            out.append(conf["previous"].format(**fields))
+            out.append(conf.previous.format(**fields))
         except KeyError:
             continue  # last year's form lacks a figure the sentence compares
     return out
