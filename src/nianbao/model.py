@@ -20,7 +20,7 @@ SMALL_IDS = frozenset(map(id, SMALL_DECIMALS.values()))
 @dataclass
 class Report:
     path: str  # what the user gave (file, or zip!member)
-    form: str | None = None  # "2021" | "2019" | None
+    form: str | None = None  # the form version (a spec in templates/), e.g. "2019"; None: unknown
     unit: str = ""
     year: int | None = None
     filler: str = ""

@@ -166,12 +166,12 @@ RETURN_DATES = ("{y}-01-12", "{y}.1.12", "{y}年1月9日", "{y}/01/14")  # as cl
 
 
 def build_returns(out: Path, units: list[str], year: int) -> list[Path]:
-    """Every unit's corrected return of ``year`` (consistent values, 2021 form): the second
-    round of the demo, after the units with problems sent their files again."""
+    """Every unit's corrected return of ``year`` (consistent values, in the form of that year):
+    the second round of the demo, after the units with problems sent their files again."""
     from .template import write_template
 
     out.mkdir(parents=True, exist_ok=True)
-    spec = get_spec("2021")
+    spec = get_spec(form_for_year(year))
     made = []
     for i, unit in enumerate(units):
         p = out / f"{unit}.xlsx"
