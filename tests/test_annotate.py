@@ -18,7 +18,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from nianbao import annotate as ann
-from nianbao import xlsxpkg
+from nianbao import guard, xlsxpkg
 from nianbao.annotate import AnnotateError, annotate_workbook, output_name
 from nianbao.cli import app
 from nianbao.fileio import OutputError
@@ -393,7 +393,7 @@ def test_broken_or_oversized_input(tmp_path, monkeypatch):
         annotate_workbook(b"PK\x03\x04 not really a zip", "坏.xlsx", report(), out)
     src = tmp_path / "a.xlsx"
     build_workbook(src)
-    monkeypatch.setattr(xlsxpkg, "MAX_XML_BYTES", 1000)
+    monkeypatch.setattr(guard, "MAX_XML_BYTES", 1000)
     with pytest.raises(AnnotateError, match="过大"):
         annotate_workbook(src, src.name, report(), out)
     assert not out.exists() and not list(tmp_path.glob(".~nianbao-*"))

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from nianbao import inputs
-from nianbao.inputs import SKIP_HIDDEN, SKIP_LOCK, SKIP_OUTPUT, collect, member_name
+from nianbao import guard
+from nianbao.guard import member_name
+from nianbao.inputs import SKIP_HIDDEN, SKIP_LOCK, SKIP_OUTPUT, collect
 from nianbao.reader import read_report
 from nianbao.spec import get_spec
 from nianbao.template import write_template
@@ -165,8 +166,8 @@ def test_zip_size_guards_refuse_without_inflating(tmp_path, workbook, monkeypatc
         zf.writestr("a.xlsx", workbook)
         zf.writestr("bomb.xlsx", b"\0" * 3_000_000)  # ~3 KB packed
         zf.writestr("c.xlsx", workbook)
-    monkeypatch.setattr(inputs, "MAX_MEMBER_BYTES", 2_000_000)
-    monkeypatch.setattr(inputs, "MAX_ARCHIVE_BYTES", 2_000_000 + len(workbook) + 10)
+    monkeypatch.setattr(guard, "MAX_MEMBER_BYTES", 2_000_000)
+    monkeypatch.setattr(guard, "MAX_ARCHIVE_BYTES", 2_000_000 + len(workbook) + 10)
     opened = []
     real_open = zipfile.ZipFile.open
 
@@ -180,8 +181,8 @@ def test_zip_size_guards_refuse_without_inflating(tmp_path, workbook, monkeypatc
     assert "上限" in by_name["bomb.xlsx"].error and "bomb.xlsx" not in opened
     assert by_name["a.xlsx"].error is None and by_name["c.xlsx"].error is None
 
-    monkeypatch.setattr(inputs, "MAX_ARCHIVE_BYTES", len(workbook) + 10)
-    monkeypatch.setattr(inputs, "MAX_MEMBER_BYTES", 50_000_000)
+    monkeypatch.setattr(guard, "MAX_ARCHIVE_BYTES", len(workbook) + 10)
+    monkeypatch.setattr(guard, "MAX_MEMBER_BYTES", 50_000_000)
     col = collect([z])
     errors = {i.name: i.error for i in col.items}
     assert errors["a.xlsx"] is None

@@ -799,7 +799,7 @@ def test_garbled_sheet_stream_is_reported_not_read(tmp_path, where):
 def test_parts_checked_once_per_content(tmp_path, monkeypatch):
     """A part whose compressed bytes passed the DTD check in an earlier file is not inflated
     again; a part with other bytes (here: a DTD added) is checked and refused."""
-    from nianbao.reader import package
+    from nianbao import guard as package
 
     p = tmp_path / "t.xlsx"
     write_template(p, S21, unit="某局", year=2025, values=numbered(S21))

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import consistent_values
+from nianbao.guard import _directory, open_package
 from nianbao.inputs import collect
 from nianbao.layout import workbook_layout
 from nianbao.model import Report
@@ -19,7 +20,6 @@ from nianbao.reader.book import Book
 from nianbao.reader.extent import plain_formula_starts, sheet_data_span
 from nianbao.reader.formulas import _formula_starts
 from nianbao.reader.locate import Located, from_layout, spec_from_meta
-from nianbao.reader.package import _directory, open_package
 from nianbao.reader.values import read_values
 from nianbao.spec import get_spec
 from nianbao.template import write_template

@@ -53,8 +53,8 @@ def test_inputs_are_yielded_one_at_a_time(tmp_path, workbook, monkeypatch):
     (root / "~$a.xlsx").write_bytes(b"lock")
     (root / "旧.doc").write_bytes(b"\xd0\xcf")
     checked = []
-    real = inputs._file_has_marker
-    monkeypatch.setattr(inputs, "_file_has_marker", lambda p: checked.append(p.name) or real(p))
+    real = inputs.file_output_kind
+    monkeypatch.setattr(inputs, "file_output_kind", lambda p: checked.append(p.name) or real(p))
 
     stream = iter_collect([root])
     tag, first = next(stream)

@@ -16,7 +16,7 @@ import warnings
 from datetime import datetime
 from pathlib import Path, PurePath
 
-from . import xlsxpkg
+from . import guard, xlsxpkg
 from .fileio import OutputError, atomic_path
 from .findings import Finding
 from .layout import a1, parse_a1
@@ -24,7 +24,7 @@ from .model import Report
 from .vocab import Mark, Severity, Status
 
 SUMMARY_SHEET = "审核结果"
-OUTPUT_PROPERTY = ("nianbao_output", "annotated")
+OUTPUT_PROPERTY = (guard.OUTPUT_PROPERTY, guard.OUTPUT_ANNOTATED)  # marks the copy as nianbao's own
 AUTHOR = "nianbao"
 ERROR_FILL, WARNING_FILL, PASS_FILL = "FFFF8F8F", "FFFFE966", "FFC6EFCE"
 CANDIDATE_FILL = "FFFFC000"  # orange: one of several equally small changes (error localisation)
@@ -43,12 +43,10 @@ class AnnotateError(OutputError):
 def output_name(src_name: str) -> str:
     """``表.xlsx`` -> ``表_审核.xlsx``; ``.xlsm`` stays ``.xlsm``; ``.xls``, ``.et``, ``.ods``…
     become ``.xlsx``."""
-    from .inputs import SPREADSHEET_SUFFIXES
-
     base = re.split(r"[\\/]", src_name)[-1]
     p = PurePath(base)
     ext = ".xlsm" if p.suffix.lower() == ".xlsm" else ".xlsx"
-    stem = p.stem if p.suffix.lower() in SPREADSHEET_SUFFIXES else p.name
+    stem = p.stem if p.suffix.lower() in guard.SPREADSHEET_SUFFIXES else p.name
     return f"{stem}_审核{ext}"
 
 

@@ -8,34 +8,52 @@ a folder holds); :func:`collect` gathers the same stream into lists.
 
 from __future__ import annotations
 
-import io
 import os
 import stat
-import time
-import zipfile
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .fileio import TEMP_PREFIX
+from .guard import (
+    ARCHIVE_SUFFIXES,
+    KIND_ARCHIVE,
+    KIND_REPORT,
+    KIND_WORKBOOK,
+    MAX_ARCHIVE_FILE_BYTES,
+    MAX_NESTING,
+    OUTPUT_SUFFIXES,
+    REPORT_SUFFIXES,
+    SPREADSHEET_SUFFIXES,
+    Archive,
+    ArchiveError,
+    archive_file_count,
+    file_output_kind,
+    kind_of,
+    member_mtime,
+    output_kind,
+)
 
-# .et/.ett: WPS 表格 (BIFF like .xls or OOXML inside: read by content); .ods: OpenDocument
-SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".et", ".ett", ".ods", ".xlsb")
-WPS_SUFFIXES = (".et", ".ett")
-REPORT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".shtml", ".docx", ".pdf")
-ARCHIVE_SUFFIXES = (".zip",)
-OUTPUT_SUFFIXES = ("_审核.xlsx", "_审核.xlsm")  # annotated copies written by nianbao
-OUTPUT_MARKER = b"nianbao_output"  # custom document property carried by every nianbao output
+__all__ = [
+    "ARCHIVE_SUFFIXES",
+    "ITEM",
+    "KIND_REPORT",
+    "KIND_UNSUPPORTED",
+    "KIND_WORKBOOK",
+    "REPORT_SUFFIXES",
+    "SKIPPED",
+    "SPREADSHEET_SUFFIXES",
+    "UNSUPPORTED",
+    "Collected",
+    "Input",
+    "collect",
+    "count_inputs",
+    "iter_collect",
+    "kind_of",
+    "skip_reason",
+]
 
-# Archive guards: members are inflated in memory, so refuse before inflating anything big.
-MAX_MEMBER_BYTES = 50 * 1024 * 1024  # one member, uncompressed
-MAX_ARCHIVE_BYTES = 200 * 1024 * 1024  # all members of one archive together, uncompressed
-MAX_ARCHIVE_FILE_BYTES = 200 * 1024 * 1024  # the .zip file itself
-MAX_RATIO = 200  # uncompressed / compressed, for members above 1 MB
-MAX_NESTING = 2  # a zip inside a zip inside the given zip at most
-
-KIND_WORKBOOK, KIND_REPORT, KIND_UNSUPPORTED = "workbook", "report", "unsupported"
+KIND_UNSUPPORTED = "unsupported"
 
 SKIP_LOCK = "Excel/WPS 临时锁定文件（~$ 开头，文件正被打开），已跳过"
 SKIP_HIDDEN = "隐藏文件，已跳过"
@@ -93,48 +111,9 @@ class Collected:
     skip_outputs: bool = True
 
 
-def kind_of(name: str) -> str | None:
-    low = name.lower()
-    if low.endswith(SPREADSHEET_SUFFIXES):
-        return KIND_WORKBOOK
-    if low.endswith(REPORT_SUFFIXES):
-        return KIND_REPORT
-    if low.endswith(ARCHIVE_SUFFIXES):
-        return "archive"
-    return None
-
-
 def _suffix(name: str) -> str:
     i = name.rfind(".")
     return name[i:].lower() if i > 0 else ""
-
-
-def carries_output_marker(data: bytes) -> bool:
-    """True when an .xlsx/.xlsm package has nianbao's output property (docProps/custom.xml)."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            info = zf.getinfo("docProps/custom.xml")
-            if info.file_size > 1024 * 1024:
-                return False
-            return OUTPUT_MARKER in zf.read(info)
-    except Exception:
-        return False
-
-
-def _file_has_marker(path: Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4)
-            if head != b"PK\x03\x04":
-                return False
-            try:
-                with zipfile.ZipFile(f) as zf:
-                    info = zf.getinfo("docProps/custom.xml")
-                    return info.file_size <= 1024 * 1024 and OUTPUT_MARKER in zf.read(info)
-            except Exception:
-                return False
-    except OSError:
-        return False
 
 
 def skip_reason(name: str, hidden_check: bool = True) -> str | None:
@@ -218,20 +197,12 @@ def count_inputs(paths: Iterable[Path]) -> int:
                         if is_dir:
                             stack.append(Path(e.path))
                         elif not skip_reason(e.name):
-                            n += _zip_count(e.path) if kind_of(e.name) == "archive" else 1
+                            n += archive_file_count(e.path) if kind_of(e.name) == KIND_ARCHIVE else 1
             else:
-                n += _zip_count(p) if kind_of(p.name) == "archive" else 1
+                n += archive_file_count(p) if kind_of(p.name) == KIND_ARCHIVE else 1
         except OSError:
             n += 1
     return n
-
-
-def _zip_count(path) -> int:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            return sum(1 for i in zf.infolist() if not i.is_dir()) or 1
-    except Exception:
-        return 1
 
 
 class _Seen:
@@ -326,7 +297,7 @@ def _file(
         yield SKIPPED, (str(p), SKIP_HIDDEN)  # Windows "hidden" attribute
         return
     kind = kind_of(name)
-    if kind == "archive":
+    if kind == KIND_ARCHIVE:
         yield from _archive_file(p, skip_outputs)
         return
     item = Input(
@@ -343,7 +314,7 @@ def _file(
     if skip_outputs and item.suffix in (".xlsx", ".xlsm"):
         if skip_outputs == "defer":
             item.output_check = True
-        elif _file_has_marker(p):
+        elif file_output_kind(p):
             yield SKIPPED, (str(p), SKIP_OUTPUT)
             return
     yield ITEM, item
@@ -367,31 +338,13 @@ def _archive_file(p: Path, skip_outputs: bool | str) -> Iterator[tuple[str, obje
     yield from _archive(data, str(p), p.name, p, skip_outputs, depth=0)
 
 
-def member_name(info: zipfile.ZipInfo) -> str:
-    """The real name of a member: names without the UTF-8 flag are UTF-8 (macOS, 7-Zip) or GBK
-    (Windows Explorer on a Chinese system), not the cp437 zipfile assumes."""
-    if info.flag_bits & 0x800:
-        return info.filename
-    try:
-        raw = info.filename.encode("cp437")
-    except UnicodeEncodeError:
-        return info.filename
-    for enc in ("utf-8", "gbk"):
-        try:
-            return raw.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    return info.filename
-
-
 def _archive(
     data: bytes, display: str, name: str, path: Path | None, skip_outputs: bool | str, depth: int
 ) -> Iterator[tuple[str, object]]:
     """The members of a zip, one at a time (each inflated only when it is its turn)."""
     try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-        infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
+        archive = Archive(data)
+    except ArchiveError as e:
         yield (
             ITEM,
             Input(
@@ -401,96 +354,60 @@ def _archive(
                 path=path,
                 data=None if path else data,
                 kind=KIND_UNSUPPORTED,
-                error="压缩包已损坏或不是 zip 格式，无法解压",
+                error=str(e),
             ),
         )
         return
-    total = 0
-    members = sorted(((member_name(i), i) for i in infos if not i.is_dir()), key=lambda x: x[0])
-    for mname, info in members:
-        mdisplay = f"{display}!{mname}"
-        parts = [s for s in mname.replace("\\", "/").split("/") if s]
-        base = parts[-1] if parts else mname
-        if any(s.startswith(".") or s == "__MACOSX" for s in parts):
-            yield SKIPPED, (mdisplay, SKIP_HIDDEN)
-            continue
-        reason = skip_reason(base)
-        if reason == SKIP_OUTPUT and not skip_outputs:
-            reason = None
-        if reason:
-            yield SKIPPED, (mdisplay, reason)
-            continue
-        kind = kind_of(base)
-        mtime = _zip_mtime(info)
-        item = Input(
-            display=mdisplay,
-            name=base,
-            suffix=_suffix(base),
-            mtime=mtime,
-            kind=kind if kind in (KIND_WORKBOOK, KIND_REPORT) else KIND_UNSUPPORTED,
-        )
-        if kind is None:
-            yield UNSUPPORTED, item
-            continue
-        if kind == "archive" and depth >= MAX_NESTING:
-            item.error = "压缩包嵌套层数过多，未解压"
-            yield ITEM, item
-            continue
-        refuse = _member_refusal(info, total)
-        if refuse:
-            item.error = refuse
-            yield ITEM, item
-            continue
-        if info.flag_bits & 0x1:
-            item.error = "压缩包中的文件设有密码，无法解压"
-            yield ITEM, item
-            continue
-        try:
-            with zf.open(info) as f:
-                blob = f.read(MAX_MEMBER_BYTES + 1)
-        except (
-            zipfile.BadZipFile,
-            OSError,
-            ValueError,
-            EOFError,
-            NotImplementedError,
-            RuntimeError,
-            zlib.error,
-        ) as e:
-            item.error = f"压缩包中的文件已损坏，无法解压（技术信息：{type(e).__name__}）"
-            yield ITEM, item
-            continue
-        if len(blob) > MAX_MEMBER_BYTES:
-            item.error = f"解压后超过 {MAX_MEMBER_BYTES // 2**20} MB，未读取"
-            yield ITEM, item
-            continue
-        total += len(blob)
-        if kind == "archive":
-            yield from _archive(blob, mdisplay, base, None, skip_outputs, depth + 1)
-            continue
-        item.data = blob
-        if skip_outputs and item.suffix in (".xlsx", ".xlsm"):
-            if skip_outputs == "defer":
-                item.output_check = True
-            elif carries_output_marker(blob):
-                yield SKIPPED, (mdisplay, SKIP_OUTPUT)
-                continue
+    for mname, info in archive.members:
+        yield from _member(archive, mname, info, display, skip_outputs, depth)
+
+
+def _member(
+    archive: Archive, mname: str, info, display: str, skip_outputs: bool | str, depth: int
+) -> Iterator[tuple[str, object]]:
+    mdisplay = f"{display}!{mname}"
+    parts = [s for s in mname.replace("\\", "/").split("/") if s]
+    base = parts[-1] if parts else mname
+    if any(s.startswith(".") or s == "__MACOSX" for s in parts):
+        yield SKIPPED, (mdisplay, SKIP_HIDDEN)
+        return
+    reason = skip_reason(base)
+    if reason == SKIP_OUTPUT and not skip_outputs:
+        reason = None
+    if reason:
+        yield SKIPPED, (mdisplay, reason)
+        return
+    kind = kind_of(base)
+    item = Input(
+        display=mdisplay,
+        name=base,
+        suffix=_suffix(base),
+        mtime=member_mtime(info),
+        kind=kind if kind in (KIND_WORKBOOK, KIND_REPORT) else KIND_UNSUPPORTED,
+    )
+    if kind is None:
+        yield UNSUPPORTED, item
+        return
+    if kind == KIND_ARCHIVE and depth >= MAX_NESTING:
+        item.error = "压缩包嵌套层数过多，未解压"
         yield ITEM, item
-
-
-def _member_refusal(info: zipfile.ZipInfo, total_so_far: int) -> str | None:
-    size, packed = info.file_size, max(info.compress_size, 1)
-    if size > MAX_MEMBER_BYTES:
-        return f"解压后大小为 {size / 2**20:.0f} MB，超过 {MAX_MEMBER_BYTES // 2**20} MB 的上限，未解压"
-    if size > 1024 * 1024 and size / packed > MAX_RATIO:
-        return f"压缩比异常（{size // packed} 倍，疑似压缩炸弹），未解压"
-    if total_so_far + size > MAX_ARCHIVE_BYTES:
-        return f"压缩包解压后总大小超过 {MAX_ARCHIVE_BYTES // 2**20} MB 的上限，其余文件未解压"
-    return None
-
-
-def _zip_mtime(info: zipfile.ZipInfo) -> float:
+        return
     try:
-        return time.mktime((*info.date_time, 0, 0, -1))
-    except (OverflowError, ValueError):
-        return 0.0
+        item.error = archive.refusal(info)
+        blob = None if item.error else archive.read(info)
+    except ArchiveError as e:
+        item.error, blob = str(e), None
+    if blob is None:
+        yield ITEM, item
+        return
+    if kind == KIND_ARCHIVE:
+        yield from _archive(blob, mdisplay, base, None, skip_outputs, depth + 1)
+        return
+    item.data = blob
+    if skip_outputs and item.suffix in (".xlsx", ".xlsm"):
+        if skip_outputs == "defer":
+            item.output_check = True
+        elif output_kind(blob):
+            yield SKIPPED, (mdisplay, SKIP_OUTPUT)
+            return
+    yield ITEM, item

@@ -163,7 +163,7 @@ def annotate_one(report: Report, out_dir: Path, force: bool = False) -> Annotati
     ``report.input``)."""
     from .annotate import AnnotateError, annotate_workbook, output_name
     from .fileio import OutputError
-    from .inputs import SPREADSHEET_SUFFIXES
+    from .guard import ANNOTATABLE_SUFFIXES
 
     item = report.input
 
@@ -173,7 +173,7 @@ def annotate_one(report: Report, out_dir: Path, force: bool = False) -> Annotati
 
     if report.unreadable or item is None:
         return failed(report.findings[0].message if report.findings else Status.UNREADABLE.zh)
-    if item.suffix not in SPREADSHEET_SUFFIXES:
+    if item.suffix not in ANNOTATABLE_SUFFIXES:
         return Annotation(report.path, reason="只为 Excel 填报表生成批注副本", minor=True)
     target = Path(out_dir) / output_name(item.name)
     try:

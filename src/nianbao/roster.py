@@ -9,13 +9,12 @@ from __future__ import annotations
 import csv
 import io
 import re
-import zipfile
 from pathlib import Path
 
+from .guard import MAX_ROSTER_UNZIPPED, ROSTER_SUFFIXES, unzipped_size
+
 NAME, ALIAS, CATEGORY = "单位名称", "别名", "类别"
-SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
 MAX_ROWS = 10_000
-MAX_UNZIPPED = 64 * 1024 * 1024  # refuse absurdly inflating workbooks
 HEADER_SCAN_ROWS = 30
 
 _WINDOWS_BAD = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
@@ -44,10 +43,9 @@ def _text(v) -> str:
 def _rows_from_spreadsheet(path: Path) -> list[list[list]]:
     from python_calamine import CalamineWorkbook
 
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as z:
-            if sum(i.file_size for i in z.infolist()) > MAX_UNZIPPED:
-                raise RosterError(f"单位名单 {path} 解压后过大，无法读取")
+    size = unzipped_size(path)
+    if size is not None and size > MAX_ROSTER_UNZIPPED:
+        raise RosterError(f"单位名单 {path} 解压后过大，无法读取")
     wb = CalamineWorkbook.from_path(str(path))
     try:
         return [wb.get_sheet_by_name(n).to_python(nrows=MAX_ROWS) for n in wb.sheet_names]
@@ -86,7 +84,7 @@ def read_roster(path: Path | str) -> list[dict]:
     """Units listed in ``path``: dicts with at least ``单位名称`` (non-empty), in file order."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in SPREADSHEET_SUFFIXES | {".csv"}:
+    if suffix not in ROSTER_SUFFIXES:
         raise RosterError(f"单位名单 {path} 格式不支持：请使用 .xlsx、.xls、.ods 或 .csv 文件")
     if not path.is_file():
         raise RosterError(f"找不到单位名单 {path}")

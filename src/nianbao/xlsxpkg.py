@@ -18,10 +18,7 @@ from collections import Counter
 from urllib.parse import unquote
 from xml.sax.saxutils import escape, quoteattr
 
-from defusedxml import ElementTree as SafeET
-
-MAX_XML_BYTES = 64 * 1024 * 1024  # inflated XML parts of one package
-MAX_TOTAL_BYTES = 256 * 1024 * 1024  # inflated package, media included
+from .guard import MAX_SHEET_CELLS, MAX_SHEET_ROWS, PackageError, iter_xml, parse_xml, unpack_parts
 
 REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
@@ -32,22 +29,7 @@ OFFICE_DOC_REL = R_NS + "/officeDocument"
 WORKSHEET_REL = R_NS + "/worksheet"
 
 
-class PackageError(Exception):
-    """The package cannot be handled (too large, not a zip, broken parts)."""
-
-
-XML_SUFFIXES = (".xml", ".rels", ".vml")
-_ROOT_START = re.compile(rb"<[A-Za-z_]")
-_DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
-
-
-def has_dtd(data: bytes) -> bool:
-    """Does an XML part declare a DTD (entity expansion, external entities)? A DTD can only
-    come before the root element, so only the prolog is searched."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        data = data[: 1 << 16].decode("utf-16", "replace").encode("utf-8")
-    m = _ROOT_START.search(data)
-    return _DTD.search(data, 0, m.start() if m else len(data)) is not None
+__all__ = ["PackageError"]  # raised here, defined by the guard
 
 
 def _local(tag: str) -> str:
@@ -58,31 +40,12 @@ class Package:
     """All parts of a zip package in memory, by name, in their original order."""
 
     def __init__(self, data: bytes):
-        try:
-            zf = zipfile.ZipFile(io.BytesIO(data))
-            infos = [i for i in zf.infolist() if not i.is_dir()]
-        except (zipfile.BadZipFile, OSError, ValueError) as e:
-            raise PackageError(f"不是有效的 Excel 文件（{e}）") from None
-        total = sum(i.file_size for i in infos)
-        xml = sum(i.file_size for i in infos if not i.filename.startswith("xl/media/"))
-        if total > MAX_TOTAL_BYTES or xml > MAX_XML_BYTES:
-            raise PackageError(f"文件解压后过大（{total // (1024 * 1024)} MB），超过处理上限")
-        self.parts: dict[str, bytes] = {}
-        try:
-            for i in infos:
-                self.parts[i.filename] = zf.read(i)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-            raise PackageError(f"文件已损坏（{e}）") from None
-        for name, blob in self.parts.items():
-            if name.lower().endswith(XML_SUFFIXES) and has_dtd(blob):
-                raise PackageError(
-                    f"文件中的 {name} 含有 XML 实体声明（DOCTYPE/ENTITY），可能是恶意构造的文件，已拒绝处理"
-                )
+        self.parts: dict[str, bytes] = unpack_parts(data)  # the guard's limits and DTD check
         self._ct_defaults, self._ct_overrides = self._read_content_types()
 
     # --- parts and relationships ---------------------------------------------------------
     def xml(self, name: str):
-        return SafeET.fromstring(self.parts[name])
+        return parse_xml(self.parts[name])
 
     @staticmethod
     def rels_name(part: str) -> str:
@@ -231,28 +194,30 @@ def package_bytes(pkg: Package) -> bytes:
 
 # --- sheets with a huge used range ------------------------------------------------------
 
-MAX_ROWS = 10_000  # empty rows below this are dropped before openpyxl loads a sheet
-MAX_CELLS = 1_000_000  # cell elements of one sheet openpyxl is asked to load
 _ROW_EL = re.compile(rb"<(?:\w+:)?row\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?row>)", re.DOTALL)
 _ROW_NUM = re.compile(rb"""\sr\s*=\s*["'](\d+)["']""")
 _CONTENT = re.compile(rb"<(?:\w+:)?(?:v|f|is)\b")
 
 
 def drop_empty_rows(pkg: Package) -> list[str]:
-    """Drop rows below row MAX_ROWS that hold no value (only formatting: a whole column
+    """Drop rows below row MAX_SHEET_ROWS that hold no value (only formatting: a whole column
     formatted down to row 1,048,576) from every worksheet, so that openpyxl does not build a
     million row objects. Returns Chinese notes of what was dropped; raises PackageError when a
     sheet still holds more cells than can be loaded."""
     notes = []
     for name, part in _worksheets(pkg).items():
         xml = pkg.parts[part]
-        if xml.count(b"<row") > MAX_ROWS or xml.count(b"<c") > MAX_CELLS:
+        if xml.count(b"<row") > MAX_SHEET_ROWS or xml.count(b"<c") > MAX_SHEET_CELLS:
             dropped = 0
 
             def row(m: re.Match) -> bytes:
                 nonlocal dropped
                 r = _ROW_NUM.search(m.group(1))
-                if r and int(r.group(1)) > MAX_ROWS and not (m.group(2) and _CONTENT.search(m.group(2))):
+                if (
+                    r
+                    and int(r.group(1)) > MAX_SHEET_ROWS
+                    and not (m.group(2) and _CONTENT.search(m.group(2)))
+                ):
                     dropped += 1
                     return b""
                 return m.group(0)
@@ -261,10 +226,11 @@ def drop_empty_rows(pkg: Package) -> list[str]:
             if dropped:
                 pkg.parts[part] = xml
                 notes.append(
-                    f"工作表“{name}”第 {MAX_ROWS} 行以下的 {dropped} 个空白行（只有格式，没有内容）未保留"
+                    f"工作表“{name}”第 {MAX_SHEET_ROWS} 行以下的 {dropped} 个空白行"
+                    "（只有格式，没有内容）未保留"
                 )
-        if xml.count(b"<c") > MAX_CELLS:
-            raise PackageError(f"工作表“{name}”的单元格超过 {MAX_CELLS} 个，超出生成审核副本的处理上限")
+        if xml.count(b"<c") > MAX_SHEET_CELLS:
+            raise PackageError(f"工作表“{name}”的单元格超过 {MAX_SHEET_CELLS} 个，超出生成审核副本的处理上限")
     return notes
 
 
@@ -388,7 +354,7 @@ def carry_cached_values(src: Package, out: Package) -> None:
 
 def _cached_values(xml: bytes) -> dict[str, tuple[str | None, str]]:
     found: dict[str, tuple[str | None, str]] = {}
-    for _, el in SafeET.iterparse(io.BytesIO(xml), events=("end",)):
+    for _, el in iter_xml(xml):
         if _local(el.tag) != "c":
             continue
         kids = {_local(k.tag): k for k in el}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..exits import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, CommandError, print_error
+from ..guard import YEAR_MAX, YEAR_MIN, year_ok
 from .previous import Previous
 from .units import Roster
 
@@ -17,8 +18,10 @@ def _check_options(output: Path | None, fmt: str, force: bool, year: int | None)
         raise CommandError(f"汇总表须为 .xlsx 文件：{output}")
     if output is not None and output.exists() and not force:
         raise CommandError(f"输出文件已存在：{output}（如需覆盖请加 --force）")
-    if year is not None and not 1990 <= year <= 2100:
-        raise CommandError(f"报告年度应为四位年份，如 2025（收到的是 {year}）")
+    if year is not None and not year_ok(year):
+        raise CommandError(
+            f"报告年度应为 {YEAR_MIN} 至 {YEAR_MAX} 之间的四位年份，如 2025（收到的是 {year}）"
+        )
 
 
 def _roster(roster: Path | None) -> Roster | None:

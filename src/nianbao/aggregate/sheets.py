@@ -8,6 +8,7 @@ from decimal import Decimal
 from functools import cache
 
 from ..findings import fmt_number
+from ..guard import OUTPUT_AGGREGATE
 from ..layout import a1, workbook_layout
 from ..spec import Spec
 from .status import (
@@ -24,7 +25,7 @@ from .status import (
 )
 
 SUMMARY, STATUS_SHEET, DETAIL, FINDINGS, CATEGORIES = "汇总", "报送情况", "明细", "问题清单", "分类汇总"
-OUTPUT_KIND = "aggregate"
+OUTPUT_KIND = OUTPUT_AGGREGATE  # the nianbao_output property of an aggregate (see guard)
 HEAD_ROWS = 4  # title, note, list of summed units, blank; the tables start below
 MAX_URLS = 65_000  # xlsxwriter/Excel limit of hyperlinks per sheet is 65,530
 MAX_NAMES_TEXT = 3000
@@ -70,7 +71,6 @@ STATUS_COLOURS = {
     WARNINGS: ("#FFEB9C", "#9C5700"),
     PASSED: ("#C6EFCE", "#006100"),
 }
-MAX_UNZIPPED = 256 * 1024 * 1024  # refuse to inflate an absurd "last year's aggregate"
 
 
 # ---------------------------------------------------------------- where the county sums are

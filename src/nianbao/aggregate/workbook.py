@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..fileio import AtomicOutput, OutputError, atomic_path
+from ..guard import OUTPUT_PROPERTY
 from ..layout import Box, col_letter, workbook_layout
 from ..spec import Spec, get_spec
 from ..template import meta_rows, quote_sheet, write_meta_sheet
@@ -422,7 +423,7 @@ class _Writer:
                 "comments": f"由 nianbao {__version__} 生成的汇总表",
             }
         )
-        self.wb.set_custom_property("nianbao_output", OUTPUT_KIND, "text")
+        self.wb.set_custom_property(OUTPUT_PROPERTY, OUTPUT_KIND, "text")
         for k in ("form_id", "form", "version", "unit"):
             self.wb.set_custom_property("nianbao_" + k, m[k], "text")
         if self.res.year is not None:

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..guard import HTML_SUFFIXES, REPORT_SUFFIXES, TEXT_SUFFIXES
 from ..model import Report, unreadable_report
 from .build import build_report
 
-TEXT_SUFFIXES = (".txt", ".text", ".md", ".markdown")
-HTML_SUFFIXES = (".html", ".htm", ".shtml", ".xhtml")
-SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + (".docx", ".pdf")
+SUFFIXES = REPORT_SUFFIXES  # what can be imported (the guard's registry)
 MAX_BYTES = 50 * 1024 * 1024
 
 

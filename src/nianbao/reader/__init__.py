@@ -17,6 +17,24 @@ values, merged value cells); this module puts them together.
 from __future__ import annotations
 
 from ..findings import make
+from ..guard import (
+    MAX_COLS,
+    MAX_FILE_BYTES,
+    MAX_FORMULA_DEPTH,
+    MAX_PACKAGE_BYTES,
+    MAX_PART_BYTES,
+    MAX_PART_RATIO,
+    MAX_RANGE_CELLS,
+    MAX_ROWS,
+    OLE_MAGIC,
+    OUTPUT_AGGREGATE,
+    OUTPUT_PROPERTY,
+    Package,
+    Unreadable,
+    is_own_output,
+    open_package,
+    sniff,
+)
 from ..layout import workbook_layout
 from ..model import Report, internal_error_report, unreadable_report
 from .book import WPS_ADVICE, Book, Grid
@@ -40,21 +58,6 @@ from .locate import (
     meta_sheet_values,
     spec_from_meta,
     specs,
-)
-from .package import (
-    MAX_COLS,
-    MAX_FILE_BYTES,
-    MAX_FORMULA_DEPTH,
-    MAX_PACKAGE_BYTES,
-    MAX_PART_BYTES,
-    MAX_PART_RATIO,
-    MAX_RANGE_CELLS,
-    MAX_ROWS,
-    OLE_MAGIC,
-    Package,
-    Unreadable,
-    open_package,
-    sniff,
 )
 from .values import merged_value_cells, read_values
 
@@ -167,15 +170,15 @@ def _read_workbook(item) -> Report:
         )
     kind = _sniff(data, (getattr(item, "suffix", "") or "").lower())
     pkg = open_package(data) if kind == "zip" else None
-    output = pkg.custom.get("nianbao_output") if pkg is not None else None
+    output = pkg.custom.get(OUTPUT_PROPERTY) if pkg is not None else None
     check = getattr(item, "output_check", False)
     if output is not None and check:
         from ..inputs import READ_AGGREGATES, SKIP_OUTPUT
 
-        if not (output == "aggregate" and check == READ_AGGREGATES):
+        if not (output == OUTPUT_AGGREGATE and check == READ_AGGREGATES):
             report.skipped = SKIP_OUTPUT  # an annotated copy or an aggregate: not a submission
             return report
-    if pkg is not None and pkg.custom.get("nianbao_output") == "aggregate":
+    if pkg is not None and pkg.custom.get(OUTPUT_PROPERTY) == OUTPUT_AGGREGATE:
         from .aggregate import read_aggregate_report  # an aggregate: its county sums
 
         agg = read_aggregate_report(item)

@@ -5,7 +5,6 @@ publish or check. Its sheets and columns are those :mod:`nianbao.aggregate.sheet
 from __future__ import annotations
 
 import io
-import zipfile
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +13,6 @@ from ..aggregate.coverage import Coverage
 from ..aggregate.sheets import (
     DETAIL,
     DETAIL_LEAD,
-    MAX_UNZIPPED,
     OUTPUT_KIND,
     county_where,
     stacked_where,
@@ -26,6 +24,7 @@ from ..aggregate.status import (
     WARNINGS,
     prev_cells,
 )
+from ..guard import MAX_AGGREGATE_UNZIPPED, OUTPUT_AGGREGATE, output_kind
 from ..layout import parse_a1
 from ..model import Report
 from ..spec import get_spec
@@ -54,14 +53,7 @@ def _sheet_rows(wb, name: str, nrows: int | None = None) -> list[list] | None:
 
 def is_aggregate(data: bytes) -> bool:
     """Is this package an aggregate written here (custom property nianbao_output=aggregate)?"""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as z:
-            if sum(i.file_size for i in z.infolist()) > MAX_UNZIPPED:
-                return False
-            info = z.getinfo("docProps/custom.xml")
-            return info.file_size < 1 << 20 and OUTPUT_KIND.encode() in z.read(info)
-    except (KeyError, OSError, zipfile.BadZipFile, ValueError, RuntimeError, EOFError, NotImplementedError):
-        return False
+    return output_kind(data, MAX_AGGREGATE_UNZIPPED) == OUTPUT_AGGREGATE
 
 
 def read_aggregate(src: Path | str | bytes, display: str = "") -> AggregateData | None:

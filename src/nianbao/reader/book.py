@@ -11,6 +11,14 @@ from decimal import Decimal
 from functools import cache
 
 from ..findings import Finding, make
+from ..guard import (
+    MAX_COLS,
+    MAX_FORMULA_DEPTH,
+    MAX_RANGE_CELLS,
+    MAX_ROWS,
+    Package,
+    Unreadable,
+)
 from ..layout import col_letter
 from ..normalize import label_keys, label_matches, parse_number
 from .extent import plain_formula_starts, scan_extent, sheet_data_span, trim_sheet
@@ -21,14 +29,6 @@ from .formulas import (
     cell_pos,
     scan_errors,
     scan_formulas,
-)
-from .package import (
-    MAX_COLS,
-    MAX_FORMULA_DEPTH,
-    MAX_RANGE_CELLS,
-    MAX_ROWS,
-    Package,
-    Unreadable,
 )
 
 WPS_ADVICE = "这个 WPS 表格文件无法读取（可能是 WPS 专有格式或已损坏），请在 WPS 中另存为 .xlsx 后重新报送"
@@ -195,7 +195,7 @@ class Book:
                 elif name.endswith((".xml", ".rels")):
                     blob = self.pkg.read(name)
                 else:
-                    blob = self.pkg.zipfile().read(name)
+                    blob = self.pkg.read_binary(name)
                 out.writestr(name, blob)
         return python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(buf.getvalue()))
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 
+from ..guard import MAX_COLS, MAX_ROWS, parse_attrs
 from ..layout import a1
-from .package import MAX_COLS, MAX_ROWS, parse_attrs
 
 # ---- the full scan, and the trimming of far-out cells ------------------------------------
 

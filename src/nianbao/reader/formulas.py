@@ -10,9 +10,9 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Protocol
 
+from ..guard import xml_attrs
 from ..layout import col_letter
 from .extent import col_number, sheet_data_span
-from .package import xml_attrs
 
 _F_OPEN = re.compile(rb"<(?:\w+:)?f\b")
 _C_OPEN = re.compile(rb"<(?:\w+:)?c\b([^>]*)>")

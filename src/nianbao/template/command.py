@@ -24,11 +24,12 @@ def template_command(output, form, year, unit, roster, out_dir, password, deadli
     """``nianbao template``: one workbook (-o) or one per unit of a roster (--roster/--out-dir)."""
     from rich.markup import escape
 
+    from ..guard import YEAR_MAX, YEAR_MIN, year_ok
     from ..roster import NAME, RosterError, read_roster, safe_filename
     from ..spec import SpecError, get_spec
 
-    if year is not None and not 2000 <= year <= 2100:
-        return _error(f"报告年度应为 2000 至 2100 之间的四位年份，如 2025（收到的是 {year}）")
+    if year is not None and not year_ok(year):
+        return _error(f"报告年度应为 {YEAR_MIN} 至 {YEAR_MAX} 之间的四位年份，如 2025（收到的是 {year}）")
     if roster is None and output is None:
         return _error(
             "请用 -o 指定输出文件（如 -o 模板.xlsx），或用 --roster 和 --out-dir 按单位名单批量生成"

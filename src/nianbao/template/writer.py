@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..fileio import atomic_path
+from ..guard import YEAR_MAX, YEAR_MIN
 from ..layout import Box, TableLayout, WorkbookLayout, col_letter, workbook_layout
 from ..spec import Spec
 from ..vocab import Severity
@@ -182,8 +183,8 @@ class _Writer:
                     opts = {
                         "validate": "integer",
                         "criteria": "between",
-                        "minimum": 2000,
-                        "maximum": 2100,
+                        "minimum": YEAR_MIN,
+                        "maximum": YEAR_MAX,
                         "error_title": "填写有误",
                         "error_message": "报告年度请填写四位年份，如 2025",
                     }

@@ -19,12 +19,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.templating import Jinja2Templates
 
+from ..guard import YEAR_MAX, YEAR_MIN, year_ok
 from .storage import Storage, sanitize_filename
 
 HERE = Path(__file__).resolve().parent
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MB = 1024 * 1024
-ROSTER_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")
 
 
 @dataclass
@@ -164,8 +164,8 @@ def year_of(raw) -> int | None:
     if not raw:
         return None
     raw = unicodedata.normalize("NFKC", raw)
-    if not raw.isdigit() or not 2000 <= int(raw) <= 2100:
-        raise UploadError("报告年度应为 2000 到 2100 之间的四位数字，如 2025。")
+    if not raw.isdigit() or not year_ok(int(raw)):
+        raise UploadError(f"报告年度应为 {YEAR_MIN} 到 {YEAR_MAX} 之间的四位数字，如 2025。")
     return int(raw)
 
 

@@ -24,13 +24,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..inputs import SPREADSHEET_SUFFIXES
+from ..guard import ANNOTATABLE_SUFFIXES
 from ..vocab import Incident
 from .leases import CANCELLED, LOST, OK, RENEW, TTL, Leases, job_key
 from .progress import ProgressFile
 from .storage import DONE, FAILED, RUNNING, Storage, read_json, write_json
 
-ANNOTATABLE = SPREADSHEET_SUFFIXES
 CHECK_SHARE = 0.15  # of the progress bar: reading is fast, writing annotated copies is not
 EXIT_BUSY = 75  # another worker holds the job's lease
 EXIT_CANCELLED = 76  # the job was cancelled (its batch deleted) while running
@@ -113,7 +112,7 @@ class _Unleased:
 
 
 def _annotatable(r) -> bool:
-    return not r.unreadable and r.input is not None and r.input.suffix.lower() in ANNOTATABLE
+    return not r.unreadable and r.input is not None and r.input.suffix.lower() in ANNOTATABLE_SUFFIXES
 
 
 def _result(i: int, r, annotated: str | None, note: str) -> dict:

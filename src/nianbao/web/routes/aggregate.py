@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse
 from starlette.routing import Route
 
-from ..common import ROSTER_SUFFIXES, XLSX, UploadError, mb, read_uploads, wants_json, web_of, year_of
+from ...guard import ROSTER_SUFFIXES, SPREADSHEET_SUFFIXES
+from ..common import XLSX, UploadError, mb, read_uploads, wants_json, web_of, year_of
 from ..storage import DONE, FAILED, sanitize_filename
 
 
@@ -28,7 +29,7 @@ def _check_files(limits, files: list, prev: list) -> None:
         nm = sanitize_filename(f.filename)
         if f in files and not nm.lower().endswith(ROSTER_SUFFIXES):
             raise UploadError(f"单位名单“{nm}”格式不支持：请使用 .xlsx、.xls、.ods 或 .csv 文件。")
-        if f in prev and not nm.lower().endswith((".xlsx", ".xlsm", ".xls")):
+        if f in prev and not nm.lower().endswith(SPREADSHEET_SUFFIXES):
             raise UploadError(f"上年汇总表“{nm}”格式不支持：请上传本工具生成的 .xlsx 汇总表。")
         if (f.size or 0) > limits.file_bytes:
             raise UploadError(f"文件“{nm}”超过单个文件 {mb(limits.file_bytes)} MB 的上限。", 413)

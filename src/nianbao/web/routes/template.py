@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ...guard import ROSTER_SUFFIXES
 from ..common import (
-    ROSTER_SUFFIXES,
     XLSX,
     UploadError,
     attachment,

@@ -1,5 +1,14 @@
-"""The package guards: what the file really is, the zip directory (sizes, zip-bomb ratios,
-encryption), DTD declarations, and the sheet list, read before python-calamine sees anything.
+"""The one guard layer between a user's file and any library that parses it.
+
+Whatever comes in as a zip (an .xlsx/.xlsm workbook, a .docx, a .zip of returns) is looked at
+here first: what the file really is, the zip directory (sizes, zip-bomb ratios, encryption),
+DTD declarations in any XML part, and whether it is one of nianbao's own outputs. Only this
+module opens zip members of an input or parses package XML (tests/test_guard.py holds every
+other module to that); python-calamine, openpyxl and python-docx open a file after it passed.
+
+It also owns the limits, the registry of supported file suffixes and the accepted range of
+report years. The fast paths (reading the zip directory and inflating parts straight from the
+buffer) are private here and pinned to zipfile's behaviour by tests/test_reader_fastpath.py.
 """
 
 from __future__ import annotations
@@ -8,23 +17,153 @@ import html
 import io
 import re
 import struct
+import time
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 # ---- limits (documented in the README's reliability section) ----------------------------
 MAX_FILE_BYTES = 50 * 1024 * 1024  # a workbook file
 MAX_PART_BYTES = 50 * 1024 * 1024  # one part of an .xlsx package, uncompressed
 MAX_PACKAGE_BYTES = 200 * 1024 * 1024  # all parts together, uncompressed
-MAX_PART_RATIO = 200  # uncompressed / compressed, for parts above 1 MB (zip bomb)
+MAX_PART_RATIO = 200  # uncompressed / compressed, for parts above BOMB_MIN_BYTES (zip bomb)
+BOMB_MIN_BYTES = 1024 * 1024  # parts smaller than this are never taken for a zip bomb
 MAX_ROWS = 10_000  # cells below this row are ignored (a report needs ~40 rows)
 MAX_COLS = 256  # cells right of column IV are ignored
 MAX_FORMULA_DEPTH = 32
 MAX_RANGE_CELLS = 100_000
+# .zip archives of returns: members are inflated in memory, so refuse before inflating
+MAX_MEMBER_BYTES = 50 * 1024 * 1024  # one member, uncompressed
+MAX_ARCHIVE_BYTES = 200 * 1024 * 1024  # all members of one archive together, uncompressed
+MAX_ARCHIVE_FILE_BYTES = 200 * 1024 * 1024  # the .zip file itself
+MAX_NESTING = 2  # a zip inside a zip inside the given zip at most
+# the annotator loads the whole package (openpyxl)
+MAX_XML_BYTES = 64 * 1024 * 1024  # inflated XML parts of one package
+MAX_TOTAL_BYTES = 256 * 1024 * 1024  # inflated package, media included
+MAX_SHEET_ROWS = 10_000  # empty rows below this are dropped before openpyxl loads a sheet
+MAX_SHEET_CELLS = 1_000_000  # cell elements of one sheet openpyxl is asked to load
+# published reports (.docx) and unit rosters
+MAX_DOCX_PART_BYTES = 60 * 1024 * 1024  # uncompressed size of any one part of a .docx
+MAX_ROSTER_UNZIPPED = 64 * 1024 * 1024  # a roster workbook, inflated
+MAX_PROPERTIES_BYTES = 1024 * 1024  # docProps/custom.xml read for nianbao's own marker
+MAX_AGGREGATE_UNZIPPED = 256 * 1024 * 1024  # last year's aggregate, inflated
+
+# ---- report years -------------------------------------------------------------------------
+YEAR_MIN, YEAR_MAX = 2000, 2100  # a report year given on the command line, in a form or a cell
+
+
+def year_ok(year: int | None) -> bool:
+    return year is not None and YEAR_MIN <= year <= YEAR_MAX
+
+
+# ---- supported files --------------------------------------------------------------------
+# returned workbooks; .et/.ett: WPS 表格 (BIFF like .xls or OOXML inside: read by content);
+# .ods: OpenDocument
+SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".et", ".ett", ".ods", ".xlsb")
+WPS_SUFFIXES = (".et", ".ett")
+ANNOTATABLE_SUFFIXES = SPREADSHEET_SUFFIXES  # workbooks an annotated copy is made of
+TEXT_SUFFIXES = (".txt", ".text", ".md", ".markdown")  # published reports as plain text
+HTML_SUFFIXES = (".html", ".htm", ".shtml", ".xhtml")  # published reports as web pages
+REPORT_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + (".docx", ".pdf")  # published reports
+ARCHIVE_SUFFIXES = (".zip",)
+ROSTER_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")  # unit rosters
+OUTPUT_SUFFIXES = ("_审核.xlsx", "_审核.xlsm")  # annotated copies written by nianbao
+KIND_WORKBOOK, KIND_REPORT, KIND_ARCHIVE = "workbook", "report", "archive"
+
+
+def kind_of(name: str) -> str | None:
+    """workbook | report | archive by the file name's suffix; None: not supported."""
+    low = name.lower()
+    if low.endswith(SPREADSHEET_SUFFIXES):
+        return KIND_WORKBOOK
+    if low.endswith(REPORT_SUFFIXES):
+        return KIND_REPORT
+    if low.endswith(ARCHIVE_SUFFIXES):
+        return KIND_ARCHIVE
+    return None
+
+
+# ---- nianbao's own outputs --------------------------------------------------------------
+OUTPUT_PROPERTY = "nianbao_output"  # custom document property carried by every nianbao output
+OUTPUT_ANNOTATED, OUTPUT_AGGREGATE = "annotated", "aggregate"  # its values
+_OUTPUT_MARKER = OUTPUT_PROPERTY.encode()
+
+
+def is_own_output(custom: dict[str, str]) -> bool:
+    """Do a package's custom properties mark it as one of nianbao's outputs?"""
+    return OUTPUT_PROPERTY in custom
+
+
+def output_kind(data: bytes, max_unzipped: int | None = None) -> str:
+    """The kind of nianbao output (annotated, aggregate) an .xlsx/.xlsm package is; "" for
+    anything else (or a package inflating beyond ``max_unzipped``). Only the zip directory and
+    docProps/custom.xml are read."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            if max_unzipped is not None and sum(i.file_size for i in zf.infolist()) > max_unzipped:
+                return ""
+            return _output_kind(zf)
+    except Exception:
+        return ""
+
+
+def file_output_kind(path: Path | str) -> str:
+    """:func:`output_kind` of a file on disk, reading no more of it than needed."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(4) != b"PK\x03\x04":
+                return ""
+            try:
+                with zipfile.ZipFile(f) as zf:
+                    return _output_kind(zf)
+            except Exception:
+                return ""
+    except OSError:
+        return ""
+
+
+def _output_kind(zf: zipfile.ZipFile) -> str:
+    info = zf.getinfo("docProps/custom.xml")
+    if info.file_size > MAX_PROPERTIES_BYTES:
+        return ""
+    raw = zf.read(info)
+    if _OUTPUT_MARKER not in raw:
+        return ""
+    return custom_properties(raw).get(OUTPUT_PROPERTY, "") or OUTPUT_ANNOTATED
+
+
+# ---- DTD declarations -------------------------------------------------------------------
+XML_SUFFIXES = (".xml", ".rels", ".vml")
+_ROOT_START = re.compile(rb"<[A-Za-z_]")
+_DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+def has_dtd(data: bytes) -> bool:
+    """Does an XML part declare a DTD (entity expansion, external entities)? A DTD can only
+    come before the root element, so only the prolog is searched."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        data = data.decode("utf-16", "replace").encode("utf-8")
+    m = _ROOT_START.search(data)
+    return _DTD.search(data, 0, m.start() if m else len(data)) is not None
+
+
+def dtd_refusal(name: str, verb: str = "读取") -> str:
+    return f"文件中的 {name} 含有 XML 实体声明（DOCTYPE/ENTITY），可能是恶意构造的文件，已拒绝{verb}"
+
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED_MARK = "EncryptedPackage".encode("utf-16-le")
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+)
 
 
 class Unreadable(Exception):
@@ -38,6 +177,11 @@ class Unreadable(Exception):
 # ---- sniffing and package guards ---------------------------------------------------------
 
 
+def encrypted_ole(data: bytes) -> bool:
+    """Is an OLE (Office 97–2003 container) file an encrypted Office Open XML package?"""
+    return _ENCRYPTED_MARK in data[: 1024 * 1024] or _ENCRYPTED_MARK in data[-1024 * 1024 :]
+
+
 def sniff(data: bytes, suffix: str) -> str:
     """'zip' | 'ole', or raise Unreadable with what the file really is."""
     if not data:
@@ -45,7 +189,7 @@ def sniff(data: bytes, suffix: str) -> str:
     if data[:4] == b"PK\x03\x04" or data[:4] == b"PK\x05\x06":
         return "zip"
     if data[:8] == OLE_MAGIC:
-        if _ENCRYPTED_MARK in data[: 1024 * 1024] or _ENCRYPTED_MARK in data[-1024 * 1024 :]:
+        if encrypted_ole(data):
             raise Unreadable("文件设有打开密码（已加密），无法读取；请取消密码后重新报送")
         return "ole"
     head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
@@ -62,25 +206,17 @@ def sniff(data: bytes, suffix: str) -> str:
     raise Unreadable("不是有效的 Excel 文件（文件已损坏或不是表格）")
 
 
-_ROOT_START = re.compile(rb"<[A-Za-z_]")
 # Parts found free of DTDs in this process, by name, CRC and size -> their compressed bytes:
 # files made from one template repeat styles, theme, relationships… byte for byte, and equal
 # compressed bytes inflate to equal contents (the bytes are compared, not only the CRC).
 _PROLOG_OK: dict[tuple[str, int, int], bytes] = {}
 _PROLOG_OK_MAX, _PROLOG_OK_MAX_BYTES = 256, 64 * 1024
-_DTD = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype", b"<!entity")
 
 
 def _check_prolog(name: str, data: bytes) -> None:
     """XML may declare a DTD only before its root element; refuse any (entity expansion)."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        data = data.decode("utf-16", "replace").encode("utf-8")
-    m = _ROOT_START.search(data)
-    prolog = data[: m.start()] if m else data
-    if any(d in prolog for d in _DTD):
-        raise Unreadable(
-            f"文件中的 {name} 含有 XML 实体声明（DOCTYPE/ENTITY），可能是恶意构造的文件，已拒绝读取"
-        )
+    if has_dtd(data):
+        raise Unreadable(dtd_refusal(name))
 
 
 class _Entry:
@@ -200,7 +336,7 @@ class Package:
             info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
             or data[off : off + 4] != b"PK\x03\x04"
         ):
-            with self.zipfile().open(info.filename) as f:
+            with self._zipfile().open(info.filename) as f:
                 return f.read(info.file_size + 1)
         n, m = struct.unpack("<HH", data[off + 26 : off + 30])
         start = off + 30 + n + m
@@ -226,7 +362,7 @@ class Package:
             if info.compress_type == zipfile.ZIP_STORED:
                 return raw[:size]
             return zlib.decompressobj(-15).decompress(raw, size)
-        with self.zipfile().open(info.filename) as f:
+        with self._zipfile().open(info.filename) as f:
             return f.read(size)
 
     def read_until(self, name: str, end: bytes, step: int = 4096) -> bytes:
@@ -317,7 +453,17 @@ class Package:
         start = off + 30 + n + m
         return data[start : start + info.compress_size]
 
-    def zipfile(self) -> zipfile.ZipFile:
+    def read_binary(self, name: str) -> bytes:
+        """A non-XML part (pictures, binary parts), inflated no further than its declared size."""
+        try:
+            blob = self._inflate(self.infos[name])
+        except (*_ZIP_ERRORS, struct.error):
+            raise Unreadable(f"文件已损坏：其中的 {name} 无法解压，请重新报送") from None
+        if len(blob) > self.infos[name].file_size:
+            raise Unreadable(f"文件已损坏：其中的 {name} 的实际大小与记录不符，已拒绝读取")
+        return blob
+
+    def _zipfile(self) -> zipfile.ZipFile:
         if self.zf is None:
             self.zf = zipfile.ZipFile(io.BytesIO(self.data))
         return self.zf
@@ -326,7 +472,7 @@ class Package:
     def app(self) -> str:
         """docProps/app.xml Application: the program that last saved the file."""
         info = self.infos.get("docProps/app.xml")
-        if info is None or info.file_size > 1024 * 1024:
+        if info is None or info.file_size > MAX_PROPERTIES_BYTES:
             return ""
         m = _APP.search(self.read("docProps/app.xml"))
         return html.unescape(m.group(1).decode("utf-8", "replace")).strip() if m else ""
@@ -365,6 +511,23 @@ _REL_TAG = re.compile(rb"<(?:\w+:)?Relationship\b([^>]*)/?>")
 _PROP = re.compile(rb"<(?:\w+:)?property\b([^>]*)>(.*?)</(?:\w+:)?property>", re.DOTALL)
 _TAGTEXT = re.compile(rb">([^<]*)<")
 _APP = re.compile(rb"<(?:\w+:)?Application>([^<]*)<")
+
+
+def custom_properties(raw: bytes) -> dict[str, str]:
+    """The custom document properties of a docProps/custom.xml: name -> text."""
+    out = {}
+    for m in _PROP.finditer(raw):
+        name = xml_attrs(m.group(1)).get("name", "")
+        t = _TAGTEXT.search(m.group(2))
+        if name and t:
+            v = t.group(1).decode("utf-8", "replace")
+            out[name] = (html.unescape(v) if "&" in v else v).strip()
+    return out
+
+
+def _bomb(info) -> bool:
+    """Does a member inflate suspiciously far (a zip bomb)?"""
+    return info.file_size > BOMB_MIN_BYTES and info.file_size > MAX_PART_RATIO * max(info.compress_size, 1)
 
 
 @lru_cache(maxsize=1024)
@@ -417,7 +580,7 @@ def open_package(data: bytes) -> Package:
                 f"文件中的 {i.filename} 解压后达 {i.file_size / 2**20:.0f} MB，超过 "
                 f"{MAX_PART_BYTES // 2**20} MB 的上限（疑似压缩炸弹），已拒绝读取"
             )
-        if i.file_size > 1024 * 1024 and i.file_size > MAX_PART_RATIO * max(i.compress_size, 1):
+        if _bomb(i):
             raise Unreadable(
                 f"文件中的 {i.filename} 压缩比异常（{i.file_size // max(i.compress_size, 1)} 倍，"
                 "疑似压缩炸弹），已拒绝读取"
@@ -462,13 +625,174 @@ def open_package(data: bytes) -> Package:
         part = targets.get(a.get("id", ""))
         if a.get("name") and part in infos:
             pkg.sheet_parts[a["name"]] = part
-    if "docProps/custom.xml" in infos and infos["docProps/custom.xml"].file_size < 1024 * 1024:
-        for m in _PROP.finditer(pkg.read("docProps/custom.xml")):
-            name = xml_attrs(m.group(1)).get("name", "")
-            t = _TAGTEXT.search(m.group(2))
-            if name and t:
-                v = t.group(1).decode("utf-8", "replace")
-                pkg.custom[name] = (html.unescape(v) if "&" in v else v).strip()
+    if "docProps/custom.xml" in infos and infos["docProps/custom.xml"].file_size < MAX_PROPERTIES_BYTES:
+        pkg.custom = custom_properties(pkg.read("docProps/custom.xml"))
     pkg.calc_chain = any(n.endswith("calcChain.xml") for n in infos)
     pkg.check_prologs()
     return pkg
+
+
+# ---- .zip archives of returns -----------------------------------------------------------
+
+
+class ArchiveError(Exception):
+    """An archive or one of its members cannot be unpacked; the message is Chinese."""
+
+
+def member_name(info: zipfile.ZipInfo) -> str:
+    """The real name of a member: names without the UTF-8 flag are UTF-8 (macOS, 7-Zip) or GBK
+    (Windows Explorer on a Chinese system), not the cp437 zipfile assumes."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        raw = info.filename.encode("cp437")
+    except UnicodeEncodeError:
+        return info.filename
+    for enc in ("utf-8", "gbk"):
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    return info.filename
+
+
+def member_mtime(info: zipfile.ZipInfo) -> float:
+    try:
+        return time.mktime((*info.date_time, 0, 0, -1))
+    except (OverflowError, ValueError):
+        return 0.0
+
+
+class Archive:
+    """The members of a .zip the user gave, each inflated only when asked for, within limits."""
+
+    def __init__(self, data: bytes):
+        try:
+            self._zf = zipfile.ZipFile(io.BytesIO(data))
+            infos = self._zf.infolist()
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
+            raise ArchiveError("压缩包已损坏或不是 zip 格式，无法解压") from None
+        # (real name, member) of every file, in name order
+        self.members = sorted(((member_name(i), i) for i in infos if not i.is_dir()), key=lambda x: x[0])
+        self.total = 0  # bytes inflated so far
+
+    def refusal(self, info: zipfile.ZipInfo) -> str | None:
+        """Why a member is not unpacked (too large, a zip bomb, the archive's limit reached,
+        a password), judged from the directory before anything is inflated."""
+        size, packed = info.file_size, max(info.compress_size, 1)
+        if size > MAX_MEMBER_BYTES:
+            return f"解压后大小为 {size / 2**20:.0f} MB，超过 {MAX_MEMBER_BYTES // 2**20} MB 的上限，未解压"
+        if _bomb(info):
+            return f"压缩比异常（{size // packed} 倍，疑似压缩炸弹），未解压"
+        if self.total + size > MAX_ARCHIVE_BYTES:
+            return f"压缩包解压后总大小超过 {MAX_ARCHIVE_BYTES // 2**20} MB 的上限，其余文件未解压"
+        if info.flag_bits & 0x1:
+            return "压缩包中的文件设有密码，无法解压"
+        return None
+
+    def read(self, info: zipfile.ZipInfo) -> bytes:
+        """A member's bytes (call :meth:`refusal` first); ArchiveError when it cannot be had."""
+        try:
+            with self._zf.open(info) as f:
+                blob = f.read(MAX_MEMBER_BYTES + 1)
+        except _ZIP_ERRORS as e:
+            raise ArchiveError(f"压缩包中的文件已损坏，无法解压（技术信息：{type(e).__name__}）") from None
+        if len(blob) > MAX_MEMBER_BYTES:
+            raise ArchiveError(f"解压后超过 {MAX_MEMBER_BYTES // 2**20} MB，未读取")
+        self.total += len(blob)
+        return blob
+
+
+def archive_file_count(path: Path | str) -> int:
+    """How many files a .zip on disk holds, from its directory (1 when it cannot be read)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return sum(1 for i in zf.infolist() if not i.is_dir()) or 1
+    except Exception:
+        return 1
+
+
+def unzipped_size(path: Path | str) -> int | None:
+    """The inflated size of a zip package on disk by its directory; None when it is no zip."""
+    try:
+        if not zipfile.is_zipfile(path):
+            return None
+        with zipfile.ZipFile(path) as zf:
+            return sum(i.file_size for i in zf.infolist())
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return None
+
+
+# ---- whole packages for the annotator ---------------------------------------------------
+
+
+class PackageError(Exception):
+    """The package cannot be handled (too large, not a zip, broken parts); Chinese message."""
+
+
+def unpack_parts(data: bytes) -> dict[str, bytes]:
+    """Every part of a zip package by name, in the original order, for a copy to be made of
+    it: within MAX_TOTAL_BYTES (MAX_XML_BYTES without the media), no DTD in any XML part."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise PackageError(f"不是有效的 Excel 文件（{e}）") from None
+    total = sum(i.file_size for i in infos)
+    xml = sum(i.file_size for i in infos if not i.filename.startswith("xl/media/"))
+    if total > MAX_TOTAL_BYTES or xml > MAX_XML_BYTES:
+        raise PackageError(f"文件解压后过大（{total // (1024 * 1024)} MB），超过处理上限")
+    parts: dict[str, bytes] = {}
+    try:
+        for i in infos:
+            parts[i.filename] = zf.read(i)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise PackageError(f"文件已损坏（{e}）") from None
+    for name, blob in parts.items():
+        if name.lower().endswith(XML_SUFFIXES) and has_dtd(blob):
+            raise PackageError(dtd_refusal(name, "处理"))
+    return parts
+
+
+def parse_xml(blob: bytes):
+    """An XML part of a package that passed this guard, as an ElementTree element (defusedxml:
+    no entities, no external references even so)."""
+    from defusedxml import ElementTree
+
+    return ElementTree.fromstring(blob)
+
+
+def iter_xml(blob: bytes, events=("end",)):
+    """(event, element) of an XML part as it is parsed (defusedxml), for large sheet parts."""
+    from defusedxml import ElementTree
+
+    return ElementTree.iterparse(io.BytesIO(blob), events=events)
+
+
+# ---- Word documents (published reports) -------------------------------------------------
+
+
+class NotAZip(Exception):
+    """The data is not a zip package at all (the caller says what it is instead)."""
+
+
+def screen_docx(data: bytes) -> None:
+    """Refuse a .docx python-docx must not open: PackageError (Chinese) for a package without
+    word/document.xml, with a password, a zip bomb or a DTD; NotAZip when it is no zip."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+            if "word/document.xml" not in {i.filename for i in infos}:
+                raise PackageError("不是 Word 文档（缺少 word/document.xml）")
+            for i in infos:
+                if i.flag_bits & 0x1:
+                    raise PackageError("文件设有密码，无法读取")
+                if i.file_size > MAX_DOCX_PART_BYTES or _bomb(i):
+                    raise PackageError("文件内容异常巨大（疑似压缩炸弹），未读取")
+            for i in infos:  # python-docx must never see a DTD (entity expansion, external entities)
+                if i.filename.lower().endswith(XML_SUFFIXES):
+                    with zf.open(i) as f:
+                        if has_dtd(f.read(1 << 16)):
+                            raise PackageError(dtd_refusal(i.filename))
+    except _ZIP_ERRORS:
+        raise NotAZip() from None
