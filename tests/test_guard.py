@@ -146,7 +146,7 @@ def test_the_dtd_check_is_the_same_for_workbooks_annotator_and_word(tmp_path):
 
 
 def test_own_output_marker(tmp_path):
-    from nianbao.aggregate.readback import is_aggregate
+    from nianbao.reader.aggregate import is_aggregate
 
     def props(kind: str) -> bytes:
         return (
