@@ -31,7 +31,6 @@ from ..guard import (
     OUTPUT_PROPERTY,
     Package,
     Unreadable,
-    is_own_output,
     open_package,
     sniff,
 )
