@@ -593,3 +593,16 @@ def test_import_json_points_at_the_written_workbook(tmp_path):
     (cell,) = only["cells"]
     assert (cell["sheet"], cell["cell"], cell["actual"], cell["suggested"]) == ("表三", "J7", 360, 359)
     assert openpyxl.load_workbook(out)[cell["sheet"]][cell["cell"]].value == 360
+
+
+def test_a_blank_cell_to_change_is_called_blank():
+    """Under --blank zero a blank is an observed 0, and the message says it was blank."""
+    vals = next(v for v in map(lambda n: consistent_values(S21, n), range(50)) if v["nb_t3_r_open_natural"])
+    report = in_memory(S21, vals)  # consistent; now D9 is left blank
+    assert localise(report, S21) is None
+    report.values["nb_t3_r_open_natural"] = None
+    report.blank = ["nb_t3_r_open_natural"]
+    run_checks(report, S21)
+    (f,) = [f for f in report.findings if f.code == "NB401"]
+    assert f.cell == "D9" and f.actual == "空白（按 0 计）" and "实为 空白（按 0 计）" in f.message
+    assert f.expected == str(vals["nb_t3_r_open_natural"])

@@ -70,6 +70,8 @@ def _unique(report, spec: Spec, part: Part) -> list[Finding]:
             f = make("NB403", f"{text}（由勾稽关系推得）", expected=want, **lab, **loc)
         else:
             actual = fmt_number(ch.actual)
+            if ch.key in report.blank:  # --blank zero: an empty cell is an observed 0
+                actual = "空白（按 0 计）"
             msg = (
                 f"最可能填错：{_name(report, spec, ch.key)}（{lab['row']} / {lab['column']}）"
                 f"应为 {want}，实为 {actual}；改正后{tables}全部勾稽关系成立"
