@@ -889,3 +889,18 @@ def test_dates_are_shown_normalised_and_kept_as_typed_in_detail(tmp_path):
     de = wb["明细"]
     col = [c.value for c in de[4]].index("填报日期")
     assert {r[0]: r[col] for r in de.iter_rows(min_row=5, values_only=True)} == typed
+
+
+def test_rollup_run_again_does_not_count_its_own_output(tmp_path):
+    jia = _county_aggregate(tmp_path, "甲县", 2)
+    city = tmp_path / "市"
+    out = city / "市汇总.xlsx"  # written among the county aggregates on purpose
+    for _ in range(2):
+        res = CliRunner().invoke(app, ["aggregate", str(city), "-o", str(out), "--unit", "某市", "--force"])
+        assert res.exit_code == 0, res.output
+    ws = openpyxl.load_workbook(out)["报送情况"]
+    assert [r[0] for r in ws.iter_rows(min_row=2, values_only=True)] == ["甲县人民政府"]
+    key = "nb_t3_new_total"
+    sheet, ref = next(iter(openpyxl.load_workbook(out).defined_names[key].destinations))
+    got = openpyxl.load_workbook(out)[sheet][ref.replace("$", "")].value
+    assert Decimal(str(got)) == sum(Decimal(str(v[key])) for v in jia.values())

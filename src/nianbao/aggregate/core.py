@@ -255,6 +255,15 @@ class _Intake:
         self.annotate_failed |= not res.ok
         return str(res.target) if res.made else ""
 
+    def _is_output(self, item) -> bool:
+        """Is ``item`` the file this run writes (a roll-up run again with --force)?"""
+        out = getattr(getattr(self.detail, "book", None), "out", None)
+        path = getattr(item, "path", None)
+        try:
+            return out is not None and path is not None and Path(path).resolve() == Path(out).resolve()
+        except OSError:
+            return False
+
     def _kind(self, idx: int, report: Report) -> str:
         """Note a lower level's aggregate (a unit of this one, named by its --unit) or a unit's
         return; for an aggregate, the units it covers (计入 37/40 个单位), flagged (NB008) when
@@ -278,6 +287,10 @@ class _Intake:
 
     def put(self, idx: int, item, report: Report) -> None:
         """Reduce one checked file to its row and spool record."""
+        if report.source == "aggregate" and self._is_output(item):
+            from ..inputs import SKIP_OUTPUT
+
+            report.skipped = SKIP_OUTPUT  # last run's output, about to be replaced: never a unit
         if report.skipped:  # one of our own outputs (the reader looked at its properties)
             self.skipped.append((report.path, report.skipped))
             self.dropped.append(idx)
