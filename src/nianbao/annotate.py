@@ -415,11 +415,32 @@ def fit_height(cells: list[tuple[object, float]]) -> float:
 
 
 def _summary(wb, report: Report, src_name: str, notes: list[str], links: dict[int, str]) -> None:
+    """The 审核结果 sheet, first and selected: what was checked, the outcome, every finding."""
     from openpyxl.packaging.custom import StringProperty
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.worksheet.hyperlink import Hyperlink
     from openpyxl.worksheet.properties import PageSetupProperties
 
+    ws = _summary_sheet(wb)
+    _summary_head(ws, report, src_name, notes)
+    _summary_findings(ws, report, links, top=11)
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = 9
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+
+    props = wb.custom_doc_props
+    if OUTPUT_PROPERTY[0] in props.names:
+        del props[OUTPUT_PROPERTY[0]]
+    props.append(StringProperty(name=OUTPUT_PROPERTY[0], value=OUTPUT_PROPERTY[1]))
+
+
+def _fill(colour: str):
+    from openpyxl.styles import PatternFill
+
+    return PatternFill(fill_type="solid", start_color=colour, end_color=colour)
+
+
+def _summary_sheet(wb):
+    """A new first sheet (under a free name), the only one selected, with the summary's widths."""
     title = SUMMARY_SHEET
     n = 2
     while title in wb.sheetnames:
@@ -436,11 +457,15 @@ def _summary(wb, report: Report, src_name: str, notes: list[str], links: dict[in
     ws.sheet_view.tabSelected = True
     for i, w in enumerate(WIDTHS):
         ws.column_dimensions[a1(0, i)[:-1]].width = w
+    return ws
+
+
+def _summary_head(ws, report: Report, src_name: str, notes: list[str]) -> None:
+    """Rows 1–9: title, how the copy was made, unit, year, form, status, counts, what was lost."""
+    from openpyxl.styles import Alignment, Font
+
     last = a1(0, len(HEADERS) - 1)[:-1]
     bold, wrap = Font(bold=True), Alignment(wrap_text=True, vertical="top", horizontal="left")
-
-    def fill(colour):
-        return PatternFill(fill_type="solid", start_color=colour, end_color=colour)
 
     def line(row: int, label: str, value, merge_from: int = 2) -> None:
         put(ws.cell(row, 1), label)
@@ -472,7 +497,7 @@ def _summary(wb, report: Report, src_name: str, notes: list[str], links: dict[in
     ws.cell(6, 1).font = bold
     put(ws.cell(6, 2), status.zh)
     colour, hint = _STATUS_LOOK.get(status, (ERROR_FILL, ""))
-    ws.cell(6, 2).fill = fill(colour)
+    ws.cell(6, 2).fill = _fill(colour)
     ws.cell(6, 2).font = Font(bold=True, size=12)
     put(ws.cell(6, 3), hint)
     ws.row_dimensions[6].height = fit_height([(hint, sum(WIDTHS[2:]))])
@@ -484,18 +509,26 @@ def _summary(wb, report: Report, src_name: str, notes: list[str], links: dict[in
     if notes:
         ws.cell(9, 2).font = Font(color="FFC00000")
 
-    top = 11
+
+def _summary_findings(ws, report: Report, links: dict[int, str], top: int) -> None:
+    """The findings from row ``top`` (suggested changes first), each linked to its cell; a big
+    通过 when there are none."""
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.worksheet.hyperlink import Hyperlink
+
+    last = a1(0, len(HEADERS) - 1)[:-1]
+    bold, wrap = Font(bold=True), Alignment(wrap_text=True, vertical="top", horizontal="left")
     if not report.findings:
         put(ws.cell(top, 1), "通过：本文件未发现任何错误或警告。")
         ws.cell(top, 1).font = Font(bold=True, size=16, color="FF006100")
-        ws.cell(top, 1).fill = fill(PASS_FILL)
+        ws.cell(top, 1).fill = _fill(PASS_FILL)
         ws.merge_cells(f"A{top}:{last}{top}")
         ws.row_dimensions[top].height = 30
     else:
         for c, h in enumerate(HEADERS, 1):
             put(ws.cell(top, c), h)
             ws.cell(top, c).font = bold
-            ws.cell(top, c).fill = fill("FFD9D9D9")
+            ws.cell(top, c).fill = _fill("FFD9D9D9")
         for i, f in enumerate(_suggestions_first(report.findings), 1):
             r = top + i
             where = f"{f.sheet}!{f.cell}" if f.sheet and f.cell else (f.sheet or f.cell)
@@ -517,8 +550,8 @@ def _summary(wb, report: Report, src_name: str, notes: list[str], links: dict[in
             ws.row_dimensions[r].height = fit_height(
                 [(ws.cell(r, c).value, w) for c, w in enumerate(WIDTHS, 1)]
             )
-            ws.cell(r, 3).fill = fill(ROW_ERROR_FILL if f.is_error else ROW_WARNING_FILL)
-            ws.cell(r, 10).fill = fill(ROW_ERROR_FILL if f.is_error else ROW_WARNING_FILL)
+            ws.cell(r, 3).fill = _fill(ROW_ERROR_FILL if f.is_error else ROW_WARNING_FILL)
+            ws.cell(r, 10).fill = _fill(ROW_ERROR_FILL if f.is_error else ROW_WARNING_FILL)
             loc = links.get(id(f))
             if loc:
                 link = ws.cell(r, 7)
@@ -528,12 +561,3 @@ def _summary(wb, report: Report, src_name: str, notes: list[str], links: dict[in
                 link.font = Font(color="FF0563C1", underline="single")
         ws.auto_filter.ref = f"A{top}:{last}{top + len(report.findings)}"
         ws.print_title_rows = f"{top}:{top}"
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = 9
-    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
-    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
-
-    props = wb.custom_doc_props
-    if OUTPUT_PROPERTY[0] in props.names:
-        del props[OUTPUT_PROPERTY[0]]
-    props.append(StringProperty(name=OUTPUT_PROPERTY[0], value=OUTPUT_PROPERTY[1]))

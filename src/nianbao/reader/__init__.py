@@ -155,34 +155,10 @@ def _sniff(data: bytes, suffix: str) -> str:
 
 def _read_workbook(item) -> Report:
     report = Report(path=item.display, mtime=getattr(item, "mtime", 0.0) or 0.0)
-    try:
-        data = item.read_bytes()
-    except FileNotFoundError:
-        raise Unreadable("文件不存在（请检查路径是否正确）") from None
-    except PermissionError:
-        raise Unreadable("没有读取该文件的权限（文件可能正被其他程序独占打开）") from None
-    except OSError as e:
-        raise Unreadable(f"无法打开文件（{e.strerror or type(e).__name__}）") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise Unreadable(
-            f"文件大小 {len(data) / 2**20:.0f} MB，超过 {MAX_FILE_BYTES // 2**20} MB 的上限，已拒绝读取"
-        )
-    kind = _sniff(data, (getattr(item, "suffix", "") or "").lower())
-    pkg = open_package(data) if kind == "zip" else None
-    output = pkg.custom.get(OUTPUT_PROPERTY) if pkg is not None else None
-    check = getattr(item, "output_check", False)
-    if output is not None and check:
-        from ..inputs import READ_AGGREGATES, SKIP_OUTPUT
-
-        if not (output == OUTPUT_AGGREGATE and check == READ_AGGREGATES):
-            report.skipped = SKIP_OUTPUT  # an annotated copy or an aggregate: not a submission
-            return report
-    if pkg is not None and pkg.custom.get(OUTPUT_PROPERTY) == OUTPUT_AGGREGATE:
-        from .aggregate import read_aggregate_report  # an aggregate: its county sums
-
-        agg = read_aggregate_report(item)
-        if agg is not None:
-            return agg
+    data, pkg = _open(item)
+    done = _own_output(item, report, pkg)
+    if done is not None:
+        return done
     book = Book(item, data, pkg if pkg is None or pkg.kind == "xlsx" else None)
 
     meta = dict(pkg.custom) if pkg else {}
@@ -197,6 +173,58 @@ def _read_workbook(item) -> Report:
     if year is None:
         year = parse_year(meta.get("nianbao_year", meta.get("year")))
 
+    spec, located = _locate(book, spec, year, report)
+    report.form = spec.version
+    report.form_id = spec.form_id
+    report.spec_digest = meta.get("nianbao_spec_digest", meta.get("spec_digest", ""))
+    _read_cells(report, book, spec, located)
+    _cover_fields(report, item, book, spec, cover, meta, year)
+    return report
+
+
+def _open(item) -> tuple[bytes, Package | None]:
+    """The input's bytes within the size limit, and its package when it is a zip (checked by
+    the guard); Unreadable with the reason otherwise."""
+    try:
+        data = item.read_bytes()
+    except FileNotFoundError:
+        raise Unreadable("文件不存在（请检查路径是否正确）") from None
+    except PermissionError:
+        raise Unreadable("没有读取该文件的权限（文件可能正被其他程序独占打开）") from None
+    except OSError as e:
+        raise Unreadable(f"无法打开文件（{e.strerror or type(e).__name__}）") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise Unreadable(
+            f"文件大小 {len(data) / 2**20:.0f} MB，超过 {MAX_FILE_BYTES // 2**20} MB 的上限，已拒绝读取"
+        )
+    kind = _sniff(data, (getattr(item, "suffix", "") or "").lower())
+    pkg = open_package(data) if kind == "zip" else None
+    return data, pkg
+
+
+def _own_output(item, report: Report, pkg: Package | None) -> Report | None:
+    """The report for one of nianbao's own outputs (skipped, or an aggregate read back); None
+    for anything else."""
+    output = pkg.custom.get(OUTPUT_PROPERTY) if pkg is not None else None
+    check = getattr(item, "output_check", False)
+    if output is not None and check:
+        from ..inputs import READ_AGGREGATES, SKIP_OUTPUT
+
+        if not (output == OUTPUT_AGGREGATE and check == READ_AGGREGATES):
+            report.skipped = SKIP_OUTPUT  # an annotated copy or an aggregate: not a submission
+            return report
+    if pkg is not None and pkg.custom.get(OUTPUT_PROPERTY) == OUTPUT_AGGREGATE:
+        from .aggregate import read_aggregate_report  # an aggregate: its county sums
+
+        agg = read_aggregate_report(item)
+        if agg is not None:
+            return agg
+    return None
+
+
+def _locate(book: Book, spec, year: int | None, report: Report) -> tuple:
+    """The form (the one named in the metadata, else the one detected) and where each of its
+    tables is; Unreadable when no table is found."""
     located: dict[str, Located] = {}
     if spec is not None:
         lay = workbook_layout(spec)
@@ -221,10 +249,11 @@ def _read_workbook(item) -> Report:
             f"未在工作簿中找到政府信息公开年报统计表（{names}）的表头，请使用统一下发的模板填报",
             book.findings,
         )
+    return spec, located
 
-    report.form = spec.version
-    report.form_id = spec.form_id
-    report.spec_digest = meta.get("nianbao_spec_digest", meta.get("spec_digest", ""))
+
+def _read_cells(report: Report, book: Book, spec, located: dict[str, Located]) -> None:
+    """The values of every value cell (missing cells as NB003), merged value cells, 未填写."""
     cells: dict[str, Pos] = {}
     missing_keys: list[str] = []
     for t in spec.tables:
@@ -243,6 +272,9 @@ def _read_workbook(item) -> Report:
     bad = report.invalid - set(missing_keys)
     report.empty = bool(cells) and not bad and len(report.blank) == len(cells)
 
+
+def _cover_fields(report: Report, item, book: Book, spec, cover: dict, meta: dict, year: int | None) -> None:
+    """Unit, year, filler, phone, date; NB004 pointing at the cover cell when unit or year lack."""
     stated_unit = cell_text(cover.get("unit")) or meta.get("nianbao_unit", meta.get("unit", ""))
     report.unit = stated_unit or unit_from_filename(getattr(item, "name", "") or item.display)
     report.year = year
@@ -258,4 +290,3 @@ def _read_workbook(item) -> Report:
             first = "unit" if not stated_unit else "year"
             where = {"sheet": lay.cover_sheet, "cell": lay.cover[first][1].ref}
         report.findings.append(make("NB004", f"未填写{'、'.join(lack)}{guess}", **where))
-    return report
