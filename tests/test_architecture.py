@@ -1,6 +1,7 @@
 """House rules of the code itself, read from src/ with ``ast``: no module imports another
-module's ``_private`` name, and the module import graph has no cycles (imports inside functions
-and ``from . import x`` count like top-level ones). Tests may import privates; only src/ is read."""
+module's ``_private`` name, the module import graph has no cycles (imports inside functions
+and ``from . import x`` count like top-level ones), and no function is longer than 80 lines.
+Tests may import privates; only src/ is read."""
 
 from __future__ import annotations
 
@@ -139,3 +140,43 @@ def test_no_module_imports_another_modules_private_names():
 
 def test_the_import_graph_has_no_cycles():
     assert cycles(import_graph()) == []
+
+
+# ---- function length ----------------------------------------------------------------------
+MAX_LINES = 80  # house rule: no function in src/ is longer (decorators not counted)
+
+
+def long_functions(root: Path = SRC, limit: int = MAX_LINES) -> dict[str, int]:
+    """ "path:Class.function" -> lines (from ``def`` to its last line) of every longer function."""
+    found: dict[str, int] = {}
+
+    def visit(node: ast.AST, prefix: str, rel: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = f"{prefix}{child.name}"
+                if not isinstance(child, ast.ClassDef):
+                    lines = child.end_lineno - child.lineno + 1
+                    if lines > limit:
+                        found[f"{rel}:{name}"] = lines
+                visit(child, name + ".", rel)
+            else:
+                visit(child, prefix, rel)
+
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        visit(ast.parse(path.read_text(encoding="utf-8"), str(path)), "", rel)
+    return found
+
+
+def test_the_length_scan_sees_nested_and_method_functions(tmp_path):
+    body = "".join(f"    x{i} = {i}\n" for i in range(80))
+    (tmp_path / "m.py").write_text(
+        f"def short():\n    pass\n\n\nclass C:\n    def long(self):\n{body.replace('    ', '        ')}"
+        f"\n\ndef outer():\n    def inner():\n{body.replace('    ', '        ')}    return inner\n",
+        encoding="utf-8",
+    )
+    assert long_functions(tmp_path) == {"m.py:C.long": 81, "m.py:outer": 83, "m.py:outer.inner": 81}
+
+
+def test_no_function_in_src_is_longer_than_80_lines():
+    assert long_functions() == {}
