@@ -230,6 +230,7 @@ def statuses(doc) -> dict[str, list[str]]:
     return {k: sorted(x) for k, x in out.items()}
 
 
+@pytest.mark.slow
 def test_every_status(county):
     doc = county["doc"]
     # with --previous, the unit that does not follow last year gets warnings (NB301)
@@ -283,6 +284,7 @@ def test_every_status(county):
     assert doc["summary"]["statuses"]["missing"] == 2
 
 
+@pytest.mark.slow
 def test_sums_are_exact_and_only_over_passed_units(county):
     doc, sums = county["doc"], county["sums"]
     assert set(doc["sums"]) == set(S21.cells)
@@ -488,6 +490,7 @@ def test_rerun_does_not_count_the_output(county, tmp_path):
     assert doc["sums"] == county["doc"]["sums"]
 
 
+@pytest.mark.slow
 def test_renamed_outputs_among_many_files_are_skipped_by_the_workers(tmp_path):
     """With enough files for the worker pool, outputs renamed like submissions (found by the
     reader from their properties) are skipped, and leave no empty rows behind."""
@@ -565,6 +568,7 @@ def _crashing_work(work, items, failed):
 _real_work = engine.run_chunk
 
 
+@pytest.mark.slow
 def test_stream_survives_a_dying_worker(tmp_path, monkeypatch):
     src = tmp_path / "in"
     src.mkdir()
@@ -629,6 +633,7 @@ def _both_ways(src: Path, tmp: Path, **kw) -> tuple:
     return used, _sheets(early_out), _sheets(plain_out)
 
 
+@pytest.mark.slow
 def test_detail_written_while_reading_equals_the_plain_workbook(tmp_path, monkeypatch):
     """A clean batch, enough files for the workers, arriving in any order: 明细 is written as
     they are read, in input order, and the workbook is the same as one written afterwards."""
@@ -724,6 +729,7 @@ def test_early_rows_are_handed_over_in_input_order():
     assert not rows.held and len(rows.written) == len(book.got)
 
 
+@pytest.mark.slow
 def test_output_being_written_inside_the_input_folder_is_not_an_input(tmp_path, monkeypatch):
     """明细 is written while the folders are still walked: the output's temporary file, in a
     sub-folder walked later, is neither read nor listed as skipped."""
@@ -748,6 +754,7 @@ def test_output_being_written_inside_the_input_folder_is_not_an_input(tmp_path, 
     assert out.is_file() and not list((src / "zz").glob(".~nianbao-*"))
 
 
+@pytest.mark.slow
 def test_unit_with_a_readable_and_an_unreadable_file_is_counted_once(tmp_path):
     src = tmp_path / "in"
     src.mkdir()
@@ -818,6 +825,7 @@ def _county_aggregate(base: Path, county: str, n: int, *, bad: int = 0, year: in
     return counted
 
 
+@pytest.mark.slow
 def test_rollup_sums_county_aggregates_with_their_coverage(tmp_path):
     jia = _county_aggregate(tmp_path, "甲县", 3)
     yi = _county_aggregate(tmp_path, "乙县", 3, bad=1)  # counts 2 of 3: flagged
@@ -891,6 +899,7 @@ def test_dates_are_shown_normalised_and_kept_as_typed_in_detail(tmp_path):
     assert {r[0]: r[col] for r in de.iter_rows(min_row=5, values_only=True)} == typed
 
 
+@pytest.mark.slow
 def test_rollup_run_again_does_not_count_its_own_output(tmp_path):
     jia = _county_aggregate(tmp_path, "甲县", 2)
     city = tmp_path / "市"

@@ -442,6 +442,7 @@ def _annotated_with_long_explanations(tmp_path: Path) -> list[Path]:
     return sorted(out.iterdir())
 
 
+@pytest.mark.slow
 def test_result_rows_are_as_tall_as_their_wrapped_text(tmp_path):
     """Rows of default height clip wrapped explanations (…应为 359（六类申): every row of
     审核结果 is given the height of its longest text at the column's width."""

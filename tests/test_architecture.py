@@ -9,6 +9,8 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 SRC = Path(__file__).resolve().parent.parent / "src"
 
 
@@ -126,6 +128,7 @@ def test_the_walker_sees_relative_lazy_and_package_imports(tmp_path):
     assert cycles(mods) == [["p.a", "p.c", "p.sub.b"]]
 
 
+@pytest.mark.slow
 def test_src_is_found():
     mods = import_graph()
     assert len(mods) > 50
@@ -133,11 +136,13 @@ def test_src_is_found():
     assert "nianbao.spec" in mods["nianbao.aggregate.core"].imports
 
 
+@pytest.mark.slow
 def test_no_module_imports_another_modules_private_names():
     bad = {name: mod.private for name, mod in import_graph().items() if mod.private}
     assert bad == {}
 
 
+@pytest.mark.slow
 def test_the_import_graph_has_no_cycles():
     assert cycles(import_graph()) == []
 

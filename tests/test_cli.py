@@ -120,6 +120,7 @@ def test_zip_with_gbk_member_names(batch, tmp_path):
     assert {f["unit"] for f in doc["files"]} == {"县教育局", "县卫健局"}
 
 
+@pytest.mark.slow
 def test_blank_error_mode_and_previous_year(tmp_path):
     vals = consistent_values(S21, 3)
     vals["nb_t4_review_upheld"] = None
@@ -153,6 +154,7 @@ def test_usage_errors_exit_2(tmp_path):
     assert run("check", tmp_path, "--previous", tmp_path / "无此文件.xlsx").exit_code == 2
 
 
+@pytest.mark.slow
 def test_annotate_end_to_end(batch, tmp_path):
     before = {p.name: sha(p) for p in batch.iterdir()}
     out = tmp_path / "审核"
@@ -225,6 +227,7 @@ def test_a_missing_folder_is_called_a_folder(tmp_path):
     assert res.exit_code == 1 and "文件夹不存在" in out and "甲.xlsx：文件不存在" in out.replace(" ", "")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["check", "aggregate"])
 def test_a_wrong_previous_file_is_said_not_ignored(tmp_path, command):
     """Garbage, the roster or a blank template given as --previous: exit 2 with the reason,

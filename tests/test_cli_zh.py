@@ -99,6 +99,7 @@ def _help(*args: str) -> str:
     return proc.stdout
 
 
+@pytest.mark.slow
 def test_help_wraps_chinese_text_and_says_usage_in_chinese():
     """At 80 columns no help line is cut with …; the usage line has no English placeholders;
     the commands come in the order of the year's work."""

@@ -197,6 +197,7 @@ def test_unit_template_is_filled_and_checks_clean_once_completed(desk, coll, tmp
     assert any(c.value == u["name"] for row in cover.iter_rows() for c in row)
 
 
+@pytest.mark.slow
 def test_aggregate_sums_only_accepted_returns(desk, coll, tmp_path):
     spec = get_spec("2021")
     accepted = {}
@@ -361,6 +362,7 @@ def test_qr_code_decodes_to_the_link(desk, coll, tmp_path):
     assert out.stdout.strip() == link
 
 
+@pytest.mark.slow
 def test_publish_from_accepted_returns_refuses_partial_unless_forced(tmp_path):
     import docx
 
@@ -394,6 +396,7 @@ def test_publish_from_accepted_returns_refuses_partial_unless_forced(tmp_path):
         d.close()
 
 
+@pytest.mark.slow
 def test_a_county_reports_its_aggregate_to_the_city_through_a_unit_link(tmp_path):
     from nianbao.desk.outputs import aggregate_accepted
 
@@ -423,6 +426,7 @@ def test_a_county_reports_its_aggregate_to_the_city_through_a_unit_link(tmp_path
         city.close()
 
 
+@pytest.mark.slow
 def test_the_city_aggregate_sums_the_county_aggregates(tmp_path):
     from nianbao.desk.outputs import aggregate_accepted
 

@@ -34,6 +34,7 @@ def _expected(n: int) -> dict[int, object]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ordered", [True, False])
 @pytest.mark.parametrize("as_list", [True, False])
 def test_every_input_gets_its_result_whatever_happens(monkeypatch, ordered, as_list):
@@ -72,6 +73,7 @@ def test_forced_workers_pin_a_crash_on_its_input_even_in_a_small_batch():
     assert [r for _, _, r in got] == [4, "crashed 11", 9]
 
 
+@pytest.mark.slow
 def test_import_of_a_large_batch_goes_through_the_workers_in_input_order(tmp_path, capsys):
     import json
     from pathlib import Path

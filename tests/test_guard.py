@@ -72,11 +72,13 @@ def _violations(src: Path) -> dict[tuple[str, str], list[int]]:
     return found
 
 
+@pytest.mark.slow
 def test_only_the_guard_opens_zip_members_or_parses_package_xml():
     stray = {k: v for k, v in _violations(SRC).items() if k not in ALLOWED}
     assert not stray, f"zip reading / XML parsing outside nianbao.guard (add it to the guard): {stray}"
 
 
+@pytest.mark.slow
 def test_allowances_are_all_used():
     assert set(ALLOWED) <= set(_violations(SRC))
 

@@ -92,6 +92,7 @@ def test_html_with_spans_round_trip(form):
     assert r.body[spec.body[4]].startswith("（一）存在的主要问题")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("form", FORMS)
 def test_docx_round_trip(form, tmp_path):
     spec = get_spec(form)
@@ -257,6 +258,7 @@ def test_text_in_numeric_cell_is_reported_not_guessed(kind):
     assert [x.code for x in r.findings if x.severity == "error"] == ["NB102"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["rows", "cell_lines", "pipe_lines", "html", "docx"])
 def test_blank_cells_stay_blank(kind, tmp_path):
     spec = get_spec("2021")
@@ -412,6 +414,7 @@ def _pieces():
     )
 
 
+@pytest.mark.slow
 def test_garbage_never_raises():
     from hypothesis import given, settings
     from hypothesis import strategies as st

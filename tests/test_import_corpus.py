@@ -25,6 +25,7 @@ PARTIAL = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rel", sorted(TRUTH))
 def test_corpus_file(rel):
     facts = TRUTH[rel]

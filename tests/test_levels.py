@@ -184,6 +184,7 @@ def _issues(book) -> list[tuple]:
     return [dict(zip(head, r, strict=False)) for r in rows[1:]]
 
 
+@pytest.mark.slow
 def test_aggregate_takes_the_level_from_the_roster(tmp_path):
     """Two units whose names say nothing of their level; the roster's 层级 does."""
     from typer.testing import CliRunner

@@ -161,6 +161,7 @@ def assert_matches_oracle(spec: Spec, report: Report, unknown: set[str]) -> None
     assert more == (len(want) > 10)
 
 
+@pytest.mark.slow
 @MEMORY
 @given(damaged())
 def test_minimum_sets_equal_brute_force(case):
@@ -169,6 +170,7 @@ def test_minimum_sets_equal_brute_force(case):
     assert_matches_oracle(spec, report, texts)
 
 
+@pytest.mark.slow
 @MEMORY
 @given(damaged())
 def test_suggested_values_make_every_relation_hold(case):
@@ -191,6 +193,7 @@ def test_suggested_values_make_every_relation_hold(case):
                 assert sum(c * fixed[k] for k, c in co.items()) == 0
 
 
+@pytest.mark.slow
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(damaged(max_changes=3), st.data())
 def test_three_changes_search_equals_milp(case, data):
@@ -210,6 +213,7 @@ def _read(path: Path):
     return read_report(collect([path]).items[0])
 
 
+@pytest.mark.slow
 @FILES
 @given(damaged())
 def test_through_our_template(case):
@@ -246,6 +250,7 @@ def _assert_cells_are_the_files(report: Report) -> None:
             assert c["actual"] == (None if want is None else float(want) if want % 1 else int(want))
 
 
+@pytest.mark.slow
 @FILES
 @given(damaged())
 def test_through_a_hand_made_layout(case):
@@ -353,6 +358,7 @@ def test_wrong_leaf_is_named_where_row_and_column_cross(tmp_path):
     assert all(f.expected is None and "由 D9 引起" in f.message for f in rel.values())
 
 
+@pytest.mark.slow
 def test_sample_seven_total_never_proposes_a_negative_value(tmp_path):
     from nianbao.samples import build_samples
 
@@ -464,6 +470,7 @@ def _relation_formats(ws) -> list[str]:
     return [r.formula[0] for cf in ws.conditional_formatting for r in cf.rules if "ROUND(" in r.formula[0]]
 
 
+@pytest.mark.slow
 def test_text_in_table_four_is_explained_on_the_summary(tmp_path):
     """ "无" in 表四 A7: the template's own live check (SUM skips text) would paint E7 red; in
     the copy A7 is red and explained, E7 is not painted, and every red cell has its line."""
@@ -486,6 +493,7 @@ def test_text_in_table_four_is_explained_on_the_summary(tmp_path):
     assert wb["表四"]["A7"].comment.text.startswith("应改为 ")
 
 
+@pytest.mark.slow
 def test_copy_paints_only_the_cell_to_change(tmp_path):
     from nianbao.annotate import ERROR_FILL
     from nianbao.template import write_template
@@ -503,6 +511,7 @@ def test_copy_paints_only_the_cell_to_change(tmp_path):
     assert rows[0][1] == "NB401" and rows[0][6] == "表三!J7"  # the suggested change comes first
 
 
+@pytest.mark.slow
 def test_copy_paints_every_candidate_orange(tmp_path):
     from nianbao.annotate import CANDIDATE_FILL, ERROR_FILL
     from nianbao.template import write_template
@@ -524,6 +533,7 @@ def test_copy_paints_every_candidate_orange(tmp_path):
     assert "以下任一处改正都能使勾稽关系成立" in wb["表四"]["D7"].comment.text
 
 
+@pytest.mark.slow
 def test_web_page_names_the_cell_to_change(tmp_path):
     from markupsafe import escape
 

@@ -210,6 +210,7 @@ def _write_read(spec: Spec, vals: dict, folder: Path):
     return read_report(collect([p]).items[0])
 
 
+@pytest.mark.slow
 @FILES
 @given(reports())
 def test_template_fill_read_check_round_trip(case):
@@ -221,6 +222,7 @@ def test_template_fill_read_check_round_trip(case):
     assert r.findings == [] and check_report(r, spec) == []
 
 
+@pytest.mark.slow
 @FILES
 @given(one_change())
 def test_one_changed_cell_through_a_real_file(case):

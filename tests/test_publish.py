@@ -88,6 +88,7 @@ def heading_texts(d) -> list[str]:
     return [p.text for p in d.paragraphs if p.style.name == "Heading 1"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("form", FORMS)
 def test_docx_tables_follow_the_layout(published, form):
     spec, values, path, _ = published[form]
@@ -124,6 +125,7 @@ def test_docx_tables_follow_the_layout(published, form):
         assert table._tbl.tblPr.find(qn("w:tblLayout")).get(qn("w:type")) == "fixed"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("form", FORMS)
 def test_docx_page_setup_fonts_and_page_numbers(published, form):
     _, _, path, _ = published[form]
@@ -261,6 +263,7 @@ def broken_values(spec) -> dict:
     return values
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("form", FORMS)
 def test_refuses_a_workbook_with_errors_unless_forced(tmp_path, form):
     from nianbao.inputs import collect
@@ -340,6 +343,7 @@ def test_parse_text_plain_and_markdown():
     assert [p.text for p in parts[5]] == ["无。"]
 
 
+@pytest.mark.slow
 def test_text_fills_parts_and_placeholders_mark_the_rest(tmp_path):
     spec = get_spec("2021")
     wb = make_workbook(tmp_path / "表.xlsx", spec, consistent_values(spec, seed=1))
@@ -365,6 +369,7 @@ def test_text_fills_parts_and_placeholders_mark_the_rest(tmp_path):
     assert page.count("<mark>【待填写】</mark>") == 1 and "<p>本局全面推进政务公开。</p>" in page
 
 
+@pytest.mark.slow
 def test_text_file_in_gbk_is_read(tmp_path):
     spec = get_spec("2021")
     wb = make_workbook(tmp_path / "表.xlsx", spec, consistent_values(spec, seed=1))
@@ -414,6 +419,7 @@ def test_generated_sentences_state_the_table_figures(published, form):
     assert "较上年" not in text and "与上年" not in text
 
 
+@pytest.mark.slow
 def test_previous_year_changes(tmp_path):
     spec = get_spec("2021")
     cur, old = consistent_values(spec, seed=11), consistent_values(spec, seed=12)
@@ -437,6 +443,7 @@ def test_previous_year_changes(tmp_path):
     assert f"行政复议案件数{change('nb_t4_review_total')}" in text
 
 
+@pytest.mark.slow
 def test_previous_from_the_2019_form(tmp_path):
     """Last year on the 2019 form, this year on 2021: the shared totals still compare."""
     cur_spec, old_spec = get_spec("2021"), get_spec("2019")
@@ -451,6 +458,7 @@ def test_previous_from_the_2019_form(tmp_path):
 
 
 # ---------------------------------------------------------------- blanks, unit, year, CLI errors
+@pytest.mark.slow
 def test_blank_cells_stay_blank(tmp_path):
     spec = get_spec("2021")
     values = consistent_values(spec, seed=4)
@@ -467,6 +475,7 @@ def test_blank_cells_stay_blank(tmp_path):
     assert html_grid(p.tables[0])[(box.row - tl.first_row, box.col)]["text"] == ""
 
 
+@pytest.mark.slow
 def test_unit_and_year_options(tmp_path):
     spec = get_spec("2021")
     wb = make_workbook(tmp_path / "表.xlsx", spec, consistent_values(spec, seed=4), unit=None, year=None)
@@ -529,6 +538,7 @@ def test_round_trip_through_import(published, form, kind):
     assert not [f for f in report.findings if f.is_error], [f.message for f in report.findings]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("form", FORMS)
 def test_nianbao_import_cli_gives_the_workbook_back(published, form, tmp_path):
     """`nianbao import` of the .docx and the .html writes a workbook with the same data."""
@@ -631,6 +641,7 @@ def test_libreoffice_converts_to_pdf_within_the_page(published, tmp_path):
 
 
 # ---------------------------------------------------------------- text vs tables, self-check, aggregate
+@pytest.mark.slow
 def test_text_that_contradicts_the_tables_is_reported(tmp_path):
     spec = get_spec("2021")
     values = consistent_values(spec, seed=8)
@@ -644,6 +655,7 @@ def test_text_that_contradicts_the_tables_is_reported(tmp_path):
     assert out.exists()
 
 
+@pytest.mark.slow
 def test_generated_text_never_contradicts_the_tables(tmp_path):
     """With last year's data and the user's text, the importer finds no number that disagrees."""
     from nianbao.importers import read_report_file
@@ -667,6 +679,7 @@ def test_generated_text_never_contradicts_the_tables(tmp_path):
         assert {k: back.values[k] for k in spec.cells} == {k: Decimal(v) for k, v in cur.items()}
 
 
+@pytest.mark.slow
 def test_nothing_is_written_when_the_document_does_not_read_back(tmp_path, monkeypatch):
     import nianbao.publish as pub
 
@@ -678,6 +691,7 @@ def test_nothing_is_written_when_the_document_does_not_read_back(tmp_path, monke
     assert not (tmp_path / "年报.docx").exists() and not (tmp_path / "年报.html").exists()
 
 
+@pytest.mark.slow
 def test_publish_an_aggregate_workbook(tmp_path):
     from nianbao.aggregate import aggregate
     from nianbao.aggregate.workbook import write_aggregate
@@ -727,6 +741,7 @@ def _county(tmp_path: Path, units: dict, *extra: str, roster: list[str] | None =
     return tmp_path / "汇总.xlsx"
 
 
+@pytest.mark.slow
 def test_aggregate_unit_is_the_author_of_the_county_report(tmp_path):
     spec = get_spec("2021")
     units = {"甲局": consistent_values(spec, 31), "乙局": consistent_values(spec, 32)}
@@ -741,6 +756,7 @@ def test_aggregate_unit_is_the_author_of_the_county_report(tmp_path):
     assert "仅供核对" not in body_text(out)  # both units counted: nothing partial about it
 
 
+@pytest.mark.slow
 def test_text_skeleton_is_a_text_to_start_from(tmp_path):
     spec = get_spec("2021")
     skeleton = tmp_path / "正文.md"
@@ -764,6 +780,7 @@ def test_text_skeleton_is_a_text_to_start_from(tmp_path):
     assert "本县推进政务公开。" in body and "概述本年度" not in body and body.count("【待填写】") == 2
 
 
+@pytest.mark.slow
 def test_partial_aggregate_is_not_published_silently(tmp_path):
     """3 of 8 units counted (2 未报送, 2 有错误, 1 无法读取): refused, or marked with --force."""
     spec = get_spec("2021")

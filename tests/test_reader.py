@@ -578,6 +578,7 @@ def _read_in_child(p: Path) -> tuple:
     return tuple(json.loads(out.stdout))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ref", ["XFD1048576", "A1000000"])
 def test_far_away_cell_does_not_kill_the_process(tmp_path, ref):
     p = _far_cell_workbook(tmp_path, ref, "far.xlsx")
@@ -600,6 +601,7 @@ def test_password_protected_workbook(tmp_path):
     assert r.status == "unreadable" and "密码" in r.findings[0].message
 
 
+@pytest.mark.slow
 def test_xlsm_with_macros_is_read(tmp_path):
     p = tmp_path / "t.xlsx"
     vals = numbered(S21)
@@ -731,6 +733,7 @@ def test_spec_labels_do_not_collide():
                             assert a == b or not label_matches(a, b), (a, b)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", ["second", "after_empty"])
 def test_far_cell_in_another_sheet_data_element(tmp_path, layout):
     """The guards scan a sheet up to the end of its first <sheetData> (what python-calamine
@@ -756,6 +759,7 @@ def test_far_cell_in_another_sheet_data_element(tmp_path, layout):
         assert ["NB006", "XFD1048576"] in findings
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", [1, 5, 11, 12, 13, 700, 4096, 1 << 20])
 def test_read_until_stops_right_after_the_marker(tmp_path, step):
     """A part inflated up to a marker is exactly the start of the whole part, however the

@@ -142,6 +142,7 @@ def _formula_and_cells(op, pos: list, neg: list) -> tuple[str, dict]:
     return op.formula(difference_formula(refs("A", len(pos)), refs("B", len(neg)))), cells
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("op", OPS.values(), ids=str)
 @settings(max_examples=300, deadline=None)
 @given(pos=_terms(PLACES + 2), neg=_terms(PLACES + 2))
@@ -151,6 +152,7 @@ def test_check_holds_exactly_when_the_formula_says_so(op, pos, neg):
     assert op.holds(sum(pos, Decimal(0)), sum(neg, Decimal(0))) is (not fails), formula
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("op", OPS.values(), ids=str)
 @settings(max_examples=300, deadline=None)
 @given(pos=_terms(PLACES), neg=_terms(PLACES))
@@ -161,6 +163,7 @@ def test_spreadsheet_floats_agree_with_the_check_on_valid_values(op, pos, neg):
     assert op.holds(sum(pos, Decimal(0)), sum(neg, Decimal(0))) is (not fails), formula
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("op", OPS.values(), ids=str)
 @settings(max_examples=300, deadline=None)
 @given(coeff=st.sampled_from([1, -1, 2, -3]), rest=_decimals(PLACES), current=_decimals(PLACES))
@@ -216,6 +219,7 @@ def _values_strategy(spec):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec", all_specs(), ids=lambda s: s.version)
 @settings(max_examples=40, deadline=None)
 @given(data=st.data())

@@ -97,6 +97,7 @@ BROKEN = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mutate,entry,words", [c[1:] for c in BROKEN], ids=[c[0] for c in BROKEN])
 def test_broken_spec_is_refused_naming_file_and_entry(tmp_path, mutate, entry, words):
     raw = yaml.safe_load(newest_spec_path().read_text(encoding="utf-8"))

@@ -69,6 +69,7 @@ def book(spec, tmp_path):
     return spec, openpyxl.load_workbook(path)
 
 
+@pytest.mark.slow
 def test_sheet_order_and_meta_sheet(book):
     spec, wb = book
     lay = workbook_layout(spec)
@@ -133,6 +134,7 @@ def _width(ws, col: int) -> float:
     raise AssertionError(f"{ws.title}: column {col} has no explicit width")
 
 
+@pytest.mark.slow
 def test_value_cells_unlocked_validated_named(book):
     spec, wb = book
     lay = workbook_layout(spec)
@@ -177,6 +179,7 @@ def _split(ref: str) -> tuple[str, str]:
     return ref[:i], ref[i:]
 
 
+@pytest.mark.slow
 def test_live_checks_formulas(book):
     spec, wb = book
     for tl in workbook_layout(spec).tables:
@@ -193,6 +196,7 @@ def test_live_checks_formulas(book):
             assert any("ISNUMBER" in f for r in _cf_rules(ws, b.ref) for f in r.formula)
 
 
+@pytest.mark.slow
 def test_print_setup(book):
     spec, wb = book
     for tl in workbook_layout(spec).tables:
@@ -211,6 +215,7 @@ def test_print_setup(book):
         assert c.font.name == "宋体"
 
 
+@pytest.mark.slow
 def test_cover_block(book, tmp_path):
     spec, wb = book
     lay = workbook_layout(spec)
@@ -235,6 +240,7 @@ def test_cover_block(book, tmp_path):
     assert not ws2.cell(val.row + 1, val.col + 1).protection.locked
 
 
+@pytest.mark.slow
 def test_filled_values_and_cached_status(spec, tmp_path):
     lay = workbook_layout(spec)
     good, bad = consistent_values(spec, 3), wrong_values(spec, 3)
@@ -255,6 +261,7 @@ def test_filled_values_and_cached_status(spec, tmp_path):
                 assert n >= 1
 
 
+@pytest.mark.slow
 def test_blank_and_partly_filled_templates_do_not_read_pass(spec, tmp_path):
     """An untouched table says 未填写 (not 通过); a partly filled one says how many cells are left."""
     lay = workbook_layout(spec)
@@ -357,6 +364,7 @@ def test_safe_filename():
 runner = CliRunner()
 
 
+@pytest.mark.slow
 def test_cli_single_file(tmp_path):
     out = tmp_path / "模板.xlsx"
     args = ["template", "-o", str(out), "--year", "2025", "--unit", UNIT]
@@ -391,6 +399,7 @@ def test_cli_form_2019_and_usage_errors(tmp_path):
     assert r.exit_code == 2 and "--out-dir" in r.output
 
 
+@pytest.mark.slow
 def test_cli_roster(tmp_path):
     roster = _xlsx_roster(tmp_path / "名单.xlsx")
     out_dir = tmp_path / "模板"

@@ -86,11 +86,13 @@ def _vocabulary_literals() -> dict[tuple[str, str], list[int]]:
     return found
 
 
+@pytest.mark.slow
 def test_status_and_severity_words_exist_only_in_vocab():
     stray = {k: v for k, v in _vocabulary_literals().items() if _allowance(*k) is None}
     assert not stray, f"status/severity literals outside vocab.py (use vocab.Status/Severity): {stray}"
 
 
+@pytest.mark.slow
 def test_allowances_are_all_used():
     assert set(ALLOWED) <= {_allowance(*k) for k in _vocabulary_literals()}
 

@@ -146,6 +146,7 @@ def test_template_bad_year_is_refused_in_chinese(server):
     assert "报告年度应为" in r.text
 
 
+@pytest.mark.slow
 def test_roster_gives_a_zip_of_one_template_per_unit(server, tmp_path):
     client, _ = server
     roster = "单位名称,类别\n示例县教育局,部门\n示例县某某镇,乡镇\n".encode("utf-8-sig")
@@ -182,6 +183,7 @@ def test_roster_without_header_gets_a_chinese_message(server):
 
 
 # ---------------------------------------------------------------- checking a batch
+@pytest.mark.slow
 def test_batch_page_shows_the_wrong_cell_message(server, batch, county):
     client, _ = server
     _folder, vals = county
@@ -203,6 +205,7 @@ def test_batch_page_shows_the_wrong_cell_message(server, batch, county):
     assert page.index("乙局-有错.xlsx") < page.index("甲局.xlsx")
 
 
+@pytest.mark.slow
 def test_annotated_copy_has_a_red_error_cell(server, batch, county, tmp_path):
     client, _ = server
     rule = county[1]["rule"]
@@ -227,6 +230,7 @@ def test_annotated_copy_has_a_red_error_cell(server, batch, county, tmp_path):
     assert sorted(z.namelist()) == sorted(["甲局_审核.xlsx", "乙局-有错_审核.xlsx"])
 
 
+@pytest.mark.slow
 def test_findings_csv(server, batch, county):
     client, _ = server
     r = client.get(f"/batches/{batch}/findings.csv")
@@ -235,6 +239,7 @@ def test_findings_csv(server, batch, county):
     assert any(row[0] == "乙局-有错.xlsx" and row[2] == county[1]["rule"].code for row in rows[1:])
 
 
+@pytest.mark.slow
 def test_hostile_files_do_not_break_the_batch(server):
     client, _ = server
     zip_bomb = io.BytesIO()
@@ -261,6 +266,7 @@ def test_hostile_files_do_not_break_the_batch(server):
     assert client.get("/").status_code == 200
 
 
+@pytest.mark.slow
 def test_published_report_is_read_and_checked(server, tmp_path):
     from nianbao.model import Report
     from nianbao.publish import build_document, write_html
@@ -310,6 +316,7 @@ def test_batches_survive_a_restart(server, batch):
         assert "乙局-有错.xlsx" in page and "下载全部批注副本" in page
 
 
+@pytest.mark.slow
 def test_unfinished_batch_is_resumed_after_a_restart(tmp_path, county):
     folder, _ = county
     data = tmp_path / "data"
@@ -323,6 +330,7 @@ def test_unfinished_batch_is_resumed_after_a_restart(tmp_path, county):
 
 
 # ---------------------------------------------------------------- aggregate
+@pytest.mark.slow
 def test_aggregate_board_and_summed_cell(server, batch, county, tmp_path):
     client, _ = server
     _folder, vals = county
@@ -370,6 +378,7 @@ def test_aggregate_board_and_summed_cell(server, batch, county, tmp_path):
     assert "上年汇总表：上年汇总.xlsx" in client.get(url2).text
 
 
+@pytest.mark.slow
 def test_a_batch_can_be_deleted(server, county):
     client, data = server
     folder, _ = county
@@ -455,6 +464,7 @@ def test_traversal_in_urls_is_refused(server, batch):
 
 
 # ---------------------------------------------------------------- access control
+@pytest.mark.slow
 def test_token_is_required_when_configured(tmp_path):
     app = create_app(tmp_path / "d", token="县里的口令-2025", host="0.0.0.0")
     with browser(app, "http://192.0.2.10:8765") as client:
@@ -511,6 +521,7 @@ def test_serve_reports_a_busy_port(tmp_path):
     assert "--port" in res.output and "Address" not in res.output and "in use" not in res.output
 
 
+@pytest.mark.slow
 def test_wps_and_opendocument_returns_are_checked_and_annotated(server, tmp_path):
     client, _ = server
     samples = Path(__file__).resolve().parents[1] / "samples"

@@ -57,6 +57,7 @@ def create(client) -> tuple[str, dict[str, str]]:
     return cid, links
 
 
+@pytest.mark.slow
 def test_campaign_over_http(site, tmp_path):
     cid, links = create(site)
     edu, fin = links["示例县教育局"], links["示例县财政局"]
@@ -112,6 +113,7 @@ def test_campaign_over_http(site, tmp_path):
     assert forced.status_code == 200 and forced.content[:2] == b"PK"
 
 
+@pytest.mark.slow
 def test_a_unit_link_reaches_only_its_own_unit(site, tmp_path):
     cid, links = create(site)
     anon = TestClient(site.app, base_url=BASE)

@@ -13,6 +13,7 @@ import pytest
 from nianbao.web.leases import CANCELLED, LOST, OK, Leases
 
 
+@pytest.mark.slow
 def test_a_lease_has_one_holder_until_it_expires_or_is_released(tmp_path):
     leases = Leases(tmp_path)
     assert leases.acquire("b1", "old", 1, ttl=0.3) == OK

@@ -57,6 +57,7 @@ def site(tmp_path_factory):
 
 
 # ---------------------------------------------------------------- 6: a zip counts its workbooks
+@pytest.mark.slow
 def test_a_zip_counts_the_workbooks_in_it(site, tmp_path):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
@@ -83,6 +84,7 @@ def checked_here(client, files: list[tuple[str, bytes]]) -> dict:
     return storage.manifest(r.json()["id"])
 
 
+@pytest.mark.slow
 def test_batch_lists_show_units_and_can_be_searched_and_paged(tmp_path):
     with browser(create_app(tmp_path / "d", run_jobs=False)) as client:
         first = checked_here(client, [("甲.xlsx", workbook(tmp_path, "a.xlsx", "示例县教育局", 1))])
@@ -102,6 +104,7 @@ def test_batch_lists_show_units_and_can_be_searched_and_paged(tmp_path):
 
 
 # ---------------------------------------------------------------- 10: a slash in a unit name
+@pytest.mark.slow
 def test_a_unit_name_with_a_slash_names_the_file(site):
     r = site.post(
         "/templates/download", data={"form": "2021", "year": "2025", "unit": "县文化和旅游局/县新闻出版局"}
@@ -123,6 +126,7 @@ def english_words(text: str) -> set[str]:
     return {w for w in ENGLISH.findall(text) if w not in ALLOWED}
 
 
+@pytest.mark.slow
 def test_broken_pdf_and_roster_are_explained_in_chinese(site):
     m = finished(site, [("坏.pdf", b"%PDF-1.4\n not really a pdf")])
     (message,) = [f["message"] for f in m["results"][0]["findings"]]
@@ -141,6 +145,7 @@ def test_year_field_has_a_chinese_validity_message(site):
     assert "setCustomValidity" in site.get("/static/app.js").text
 
 
+@pytest.mark.slow
 def test_a_batch_without_annotated_copies_offers_no_zip(site):
     m = finished(site, [("说明.txt", "这不是年度报告。".encode())])
     page = site.get(f"/batches/{m['id']}").text
@@ -160,6 +165,7 @@ def test_start_up_prints_addresses_people_can_open(capsys):
 
 
 # ---------------------------------------------------------------- 8: roster templates
+@pytest.mark.slow
 def test_roster_templates_report_progress_and_refuse_a_second_press(site):
     import threading
 

@@ -74,6 +74,7 @@ def test_token_of_another_browser_session_is_refused(tmp_path):
         assert r.status_code == 403 and batch_count(b) == 0
 
 
+@pytest.mark.slow
 def test_urlencoded_forms_and_deleting_need_the_token_too(client):
     r = client.post("/templates/download", data={"form": "2021"})
     assert r.status_code == 403
@@ -133,6 +134,7 @@ def test_pages_need_no_inline_script_or_style(client):
 
 
 # ---------------------------------------------------------------- password guessing
+@pytest.mark.slow
 def test_guessing_is_slowed_down_then_allowed_again(tmp_path, caplog):
     app = create_app(tmp_path / "d", token=TOKEN, host="0.0.0.0", run_jobs=False)
     now = [1000.0]
@@ -160,6 +162,7 @@ def test_guessing_is_slowed_down_then_allowed_again(tmp_path, caplog):
     assert any("访问口令错误" in m and "testclient" in m for m in caplog.messages)
 
 
+@pytest.mark.slow
 def test_parallel_guesses_cannot_outrun_the_throttle(tmp_path):
     import concurrent.futures
 

@@ -75,6 +75,7 @@ def test_unreadable_wps_file_says_save_as_xlsx(tmp_path, data):
     assert "Error" not in msg and "Exception" not in msg
 
 
+@pytest.mark.slow
 def test_annotated_copy_of_a_wps_file_is_xlsx_with_a_note(tmp_path):
     for src_name, stem in (("旧版Excel-97-2003.xls", "旧版"), (ORIGINALS[1], "勾稽")):
         src = tmp_path / f"{stem}.et"

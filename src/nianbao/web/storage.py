@@ -95,7 +95,11 @@ def unique_name(folder: Path, name: str, taken: set[str]) -> str:
 
 
 def new_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+    """Time-ordered id: the second, then five hex digits of the microsecond (so ids made within
+    one second still sort in creation order) and one random digit."""
+    now = time.time()
+    micro = int((now % 1) * 1_000_000) // 16
+    return time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + f"-{micro:05x}{secrets.randbelow(16):x}"
 
 
 def read_json(path: Path) -> dict | None:
