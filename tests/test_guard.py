@@ -23,7 +23,6 @@ WRITE_MODES = {"w", "x", "a"}
 ALLOWED = {
     ("publish/docx_writer.py", "lxml"): "edits the XML of the Word document nianbao itself is writing",
     ("publish/docx_writer.py", "fromstring"): "the same: a part of nianbao's own Word output",
-    ("desk/outputs.py", "ZipFile(read)"): "reads back the desk's own export archive (collection.json, blobs)",
 }
 
 
@@ -219,3 +218,20 @@ def test_guard_is_importable_alone():
     assert not any(m is None or m.startswith("nianbao") for m in mods if m) and all(
         n.level == 0 for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
     )
+
+
+def test_a_desk_import_reads_its_archive_through_the_guard(tmp_path):
+    from nianbao.desk import Desk
+    from nianbao.desk.outputs import import_collection
+    from nianbao.desk.store import DeskError
+
+    desk = Desk(tmp_path / "d")
+    try:
+        for name, data in [("a.zip", b"not a zip"), ("b.zip", _zip({"x.txt": b"x"}))]:
+            (tmp_path / name).write_bytes(data)
+            with pytest.raises(DeskError, match="不是 nianbao 报送台导出的文件"):
+                import_collection(desk, tmp_path / name)
+        with pytest.raises(DeskError):
+            import_collection(desk, tmp_path / "missing.zip")
+    finally:
+        desk.close()

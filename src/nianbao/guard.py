@@ -49,6 +49,8 @@ MAX_DOCX_PART_BYTES = 60 * 1024 * 1024  # uncompressed size of any one part of a
 MAX_ROSTER_UNZIPPED = 64 * 1024 * 1024  # a roster workbook, inflated
 MAX_PROPERTIES_BYTES = 1024 * 1024  # docProps/custom.xml read for nianbao's own marker
 MAX_AGGREGATE_UNZIPPED = 256 * 1024 * 1024  # last year's aggregate, inflated
+MAX_EXPORT_DOC_BYTES = 512 * 1024 * 1024  # collection.json of a 报送台 export
+MAX_EXPORT_BLOB_BYTES = 200 * 1024 * 1024  # one stored upload in a 报送台 export
 
 # ---- report years -------------------------------------------------------------------------
 YEAR_MIN, YEAR_MAX = 2000, 2100  # a report year given on the command line, in a form or a cell
@@ -666,9 +668,10 @@ def member_mtime(info: zipfile.ZipInfo) -> float:
 class Archive:
     """The members of a .zip the user gave, each inflated only when asked for, within limits."""
 
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes | Path):
+        """``data``: the archive's bytes, or the path of a file (read as needed, not all at once)."""
         try:
-            self._zf = zipfile.ZipFile(io.BytesIO(data))
+            self._zf = zipfile.ZipFile(io.BytesIO(data) if isinstance(data, bytes) else data)
             infos = self._zf.infolist()
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
             raise ArchiveError("压缩包已损坏或不是 zip 格式，无法解压") from None
@@ -690,15 +693,19 @@ class Archive:
             return "压缩包中的文件设有密码，无法解压"
         return None
 
-    def read(self, info: zipfile.ZipInfo) -> bytes:
-        """A member's bytes (call :meth:`refusal` first); ArchiveError when it cannot be had."""
+    def read(self, info: zipfile.ZipInfo | str, limit: int | None = None) -> bytes:
+        """A member's bytes, by member or by name (call :meth:`refusal` first), at most ``limit``
+        (MAX_MEMBER_BYTES) of them; ArchiveError when it cannot be had."""
+        limit = MAX_MEMBER_BYTES if limit is None else limit
         try:
             with self._zf.open(info) as f:
-                blob = f.read(MAX_MEMBER_BYTES + 1)
+                blob = f.read(limit + 1)
+        except KeyError:
+            raise ArchiveError(f"压缩包中没有 {info}") from None
         except _ZIP_ERRORS as e:
             raise ArchiveError(f"压缩包中的文件已损坏，无法解压（技术信息：{type(e).__name__}）") from None
-        if len(blob) > MAX_MEMBER_BYTES:
-            raise ArchiveError(f"解压后超过 {MAX_MEMBER_BYTES // 2**20} MB，未读取")
+        if len(blob) > limit:
+            raise ArchiveError(f"解压后超过 {limit // 2**20} MB，未读取")
         self.total += len(blob)
         return blob
 

@@ -10,6 +10,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from ..guard import MAX_EXPORT_BLOB_BYTES, MAX_EXPORT_DOC_BYTES, Archive, ArchiveError
 from ..roster import ALIAS, CATEGORY, NAME, safe_filename
 from ..vocab import UnitState
 from .service import Desk
@@ -204,18 +205,21 @@ def export_collection(desk: Desk, cid: str, out: Path) -> Path:
 def import_collection(desk: Desk, path: Path) -> str:
     """Load a collection written by :func:`export_collection`; refuses one that is already here."""
     try:
-        z = zipfile.ZipFile(path)
-        doc = json.loads(z.read("collection.json"))
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError):
+        archive = Archive(Path(path))
+        doc = json.loads(archive.read("collection.json", limit=MAX_EXPORT_DOC_BYTES))
+    except (ArchiveError, ValueError):
         raise DeskError(f"{path} 不是 nianbao 报送台导出的文件") from None
     if doc.get("kind") != EXPORT_KIND or doc.get("version") != EXPORT_VERSION:
         raise DeskError(f"{path} 不是本版本 nianbao 报送台导出的文件")
     cid = doc["tables"]["collections"][0]["id"]
     if desk.store.one("SELECT id FROM collections WHERE id = ?", cid):
         raise DeskError("该报送任务已存在，无需重复导入", 409)
-    for info in z.infolist():
-        if info.filename.startswith(f"{BLOBS}/") and info.file_size <= 200 * 2**20:
-            sha = desk.store.put_blob(z.read(info))
+    for _, info in archive.members:
+        if info.filename.startswith(f"{BLOBS}/") and info.file_size <= MAX_EXPORT_BLOB_BYTES:
+            try:
+                sha = desk.store.put_blob(archive.read(info, limit=MAX_EXPORT_BLOB_BYTES))
+            except ArchiveError as e:
+                raise DeskError(f"{path} 中的文件 {info.filename} 无法读取：{e}") from None
             if sha != info.filename.split("/", 1)[1]:
                 raise DeskError(f"{path} 中的文件 {info.filename} 已损坏")
     with desk.store.tx() as con:
