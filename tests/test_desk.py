@@ -458,3 +458,15 @@ def test_the_city_aggregate_sums_the_county_aggregates(tmp_path):
     finally:
         county.close()
         city.close()
+
+
+def test_a_return_naming_another_unit_is_pointed_out(desk, coll, tmp_path):
+    u = unit_named(desk, coll, "示例县教育局")
+    up = desk.upload(u["id"], "a.xlsx", filled(tmp_path, "示例县水务局", 70))
+    assert up["result"]["notes"] == [
+        "文件中的填报单位是“示例县水务局”，不是“示例县教育局”：请确认上传的是本单位的报表"
+    ]
+    row = next(r for r in desk.board(coll["id"])["units"] if r["unit"] == "示例县教育局")
+    assert row["notes"] == up["result"]["notes"]
+    same = desk.upload(u["id"], "b.xlsx", filled(tmp_path, "示例县 教育局", 70))  # spacing differs only
+    assert same["result"]["notes"] == []

@@ -262,6 +262,7 @@ class Desk:
         name = Path(filename.replace("\\", "/")).name.strip() or "未命名文件.xlsx"
         sha = self.store.put_blob(data)
         result = check_file(self.store.blob_path(sha), name, form=c["form"], year=c["year"])
+        result["notes"] = self._unit_notes(u, result)
         upid, state = new_id(), _state_of(result)
         with self.store.tx() as con:
             con.execute(
@@ -303,6 +304,17 @@ class Desk:
                 },
             )
         return self.upload_record(upid)
+
+    @staticmethod
+    def _unit_notes(u: dict, result: dict) -> list[str]:
+        """What the desk notices beyond the checks: a return that names another unit."""
+        from ..aggregate import norm_name
+
+        reported = (result.get("unit") or "").strip()
+        names = [u["name"], *u["aliases"].replace(",", "、").split("、")]
+        if reported and norm_name(reported) not in {norm_name(n) for n in names if n.strip()}:
+            return [f"文件中的填报单位是“{reported}”，不是“{u['name']}”：请确认上传的是本单位的报表"]
+        return []
 
     def upload_record(self, upid: str) -> dict:
         r = self.store.one("SELECT * FROM uploads WHERE id = ?", upid)
@@ -473,6 +485,7 @@ class Desk:
                     "to_explain": len(wants),
                     "comment": u["comment"],
                     "coverage": up["result"].get("coverage", "") if up else "",
+                    "notes": up["result"].get("notes", []) if up else [],
                     "link": self.link(c, u),
                 }
             )
