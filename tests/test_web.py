@@ -542,3 +542,19 @@ def test_wps_and_opendocument_returns_are_checked_and_annotated(server, tmp_path
         p.write_bytes(got.content)
         ws = openpyxl.load_workbook(p)["审核结果"]
         assert "WPS 表格" in " ".join(str(c.value) for row in ws.iter_rows() for c in row if c.value)
+
+
+def test_aggregate_page_records_whose_aggregate_it_is(server, batch, tmp_path):
+    from nianbao.inputs import Input
+    from nianbao.pipeline import read_and_check
+
+    client, _ = server
+    r = client.post("/aggregates", data={"batch": batch, "issuer": "示例县人民政府"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    url = r.headers["location"]
+    doc = wait(client, f"/api/batches/{batch}/aggregates/{url.rsplit('/', 1)[1]}")
+    assert doc["state"] == "done", doc
+    p = tmp_path / "汇总.xlsx"
+    p.write_bytes(client.get(url + "/download").content)
+    report = read_and_check(Input(display=p.name, name=p.name, suffix=".xlsx", path=p, kind="workbook"))
+    assert report.unit == "示例县人民政府"

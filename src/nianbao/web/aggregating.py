@@ -55,8 +55,10 @@ def aggregate_batch(uploads: Path, folder: Path, m: dict) -> dict:
         roster=roster,
         previous=previous,
         year=m.get("year"),
+        mixed=bool(m.get("mixed")),
         progress_factory=lambda n: ProgressFile(folder, "正在读取、审核并汇总", n, 0, 0.9),
     )
+    res.unit = m.get("unit") or ""  # whose aggregate it is: publish titles the report with it
     try:
         name = sanitize_filename(f"汇总-{res.year}年度.xlsx" if res.year else "汇总.xlsx")
         try:

@@ -230,7 +230,10 @@ class Storage:
         roster: tuple[str, object] | None,
         previous: tuple[str, object] | None,
         year: int | None = None,
+        options: dict | None = None,
     ) -> str:
+        """A queued aggregate of the batch; ``options``: ``unit`` (whose aggregate it is) and
+        ``mixed`` (sum county aggregates found among unit returns too)."""
         d = self.batch_dir(batch_id)
         assert d is not None
         agg_id = new_id()
@@ -244,6 +247,8 @@ class Storage:
             "roster": None,
             "previous": None,
             "year": year,
+            "unit": (options or {}).get("unit", ""),
+            "mixed": bool((options or {}).get("mixed")),
             "units": [],
             "summary": {},
             "output": None,

@@ -10,7 +10,7 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse
 from starlette.routing import Route
 
 from ...guard import ROSTER_SUFFIXES, SPREADSHEET_SUFFIXES
-from ..common import XLSX, UploadError, mb, read_uploads, wants_json, web_of, year_of
+from ..common import XLSX, UploadError, clean_text, mb, read_uploads, wants_json, web_of, year_of
 from ..storage import DONE, FAILED, sanitize_filename
 
 
@@ -52,7 +52,8 @@ async def create_aggregate(req: Request):
         return web.refuse(req, e, "aggregate.html", **ctx)
     roster = (files[0].filename, files[0].file) if files else None
     previous = (prev[0].filename, prev[0].file) if prev else None
-    agg_id = await run_in_threadpool(web.storage.create_aggregate, batch_id, roster, previous, year)
+    options = {"unit": clean_text(fields.get("issuer"), 100), "mixed": fields.get("mixed") == "1"}
+    agg_id = await run_in_threadpool(web.storage.create_aggregate, batch_id, roster, previous, year, options)
     web.runner.submit(batch_id, agg_id)
     url = f"/batches/{batch_id}/aggregates/{agg_id}"
     if wants_json(req):
