@@ -26,7 +26,7 @@ def facts(path: Path):
     return r.form, r.unit, r.year, dict(r.values), sorted(r.blank), msgs
 
 
-def same_as(copy: Path, original: Path) -> None:
+def assert_same_as(copy: Path, original: Path) -> None:
     got, want = facts(copy), facts(original)
     assert got[:5] == want[:5]
     assert got[5] == want[5]
@@ -37,7 +37,7 @@ def same_as(copy: Path, original: Path) -> None:
 def test_wps_file_with_ooxml_inside_checks_like_the_original(tmp_path, name, suffix):
     copy = tmp_path / (Path(name).stem + suffix)
     shutil.copyfile(SAMPLES / name, copy)
-    same_as(copy, SAMPLES / name)
+    assert_same_as(copy, SAMPLES / name)
 
 
 @pytest.mark.parametrize("suffix", [".et", ".ett"])
@@ -45,7 +45,7 @@ def test_wps_file_with_biff_inside_checks_like_the_xls(tmp_path, suffix):
     xls = SAMPLES / "旧版Excel-97-2003.xls"
     copy = tmp_path / ("旧版" + suffix)
     shutil.copyfile(xls, copy)
-    same_as(copy, xls)
+    assert_same_as(copy, xls)
     assert facts(copy)[3]  # values were read
 
 
@@ -128,7 +128,7 @@ def converted(tmp_path_factory):
 @pytest.mark.parametrize("fmt", ["ods", "xls", "xlsx"])
 @pytest.mark.parametrize("name", ORIGINALS)
 def test_libreoffice_saved_return_checks_like_the_original(converted, name, fmt):
-    same_as(converted[(name, fmt)], SAMPLES / name)
+    assert_same_as(converted[(name, fmt)], SAMPLES / name)
 
 
 @pytest.mark.libreoffice
@@ -136,7 +136,7 @@ def test_ods_renamed_and_annotated(converted, tmp_path):
     ods = converted[(ORIGINALS[1], "ods")]
     as_et = tmp_path / "单位.et"  # a WPS name over OpenDocument content: read by content
     shutil.copyfile(ods, as_et)
-    same_as(as_et, SAMPLES / ORIGINALS[1])
+    assert_same_as(as_et, SAMPLES / ORIGINALS[1])
     r = read_and_check(Input.of(ods))
     out = tmp_path / output_name(ods.name)
     assert out.suffix == ".xlsx"
