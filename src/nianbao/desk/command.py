@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -30,15 +29,11 @@ def _err(msg: str) -> int:
 
 
 def lan_address() -> str | None:
-    """This machine's address on the office network (no packet is sent: a UDP socket is only
-    routed), or None."""
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("10.255.255.255", 1))
-            ip = s.getsockname()[0]
-    except OSError:
-        return None
-    return None if ip.startswith(("127.", "0.")) else ip
+    """This machine's first address on the office network, or None."""
+    from ..netinfo import lan_addresses
+
+    found = lan_addresses()
+    return found[0] if found else None
 
 
 def check_public_url(url: str) -> str:

@@ -13,6 +13,7 @@ import time
 import webbrowser
 from pathlib import Path
 
+from ..netinfo import lan_addresses
 from .storage import default_data_dir
 
 MIN_TOKEN = 12
@@ -128,27 +129,10 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _lan_addresses() -> list[str]:
-    """This computer's IPv4 addresses others on the network can reach (best effort, no traffic)."""
-    found: list[str] = []
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("192.0.2.1", 9))  # a documentation address: nothing is sent
-            found.append(s.getsockname()[0])
-    except OSError:
-        pass
-    try:
-        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
-            found.append(info[4][0])
-    except OSError:
-        pass
-    return [a for a in dict.fromkeys(found) if not a.startswith(("127.", "0.", "169.254."))]
-
-
 def open_urls(host: str, port: int, scheme: str = "http") -> list[str]:
     """The addresses people can type into a browser for a server bound to ``host``."""
     if host in ("0.0.0.0", "::", "[::]", ""):
-        hosts = ["127.0.0.1", *_lan_addresses()]
+        hosts = ["127.0.0.1", *lan_addresses()]
     else:
         hosts = [f"[{host.strip('[]')}]" if ":" in host else host]
     return [f"{scheme}://{h}:{port}/" for h in hosts]
