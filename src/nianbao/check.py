@@ -128,7 +128,30 @@ def rules_markdown() -> str:
     for r in rule_catalogue():
         cells = (r["code"], r["severity"].zh, r["name"], r["forms"])
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _relation_sections()) + "\n"
+
+
+def _relation_sections() -> list[str]:
+    """Per form, what each relation rule says, in the words of the form's own labels."""
+    from .relations import describe
+    from .spec import all_specs
+
+    out = []
+    for spec in sorted(all_specs(), key=lambda s: s.version, reverse=True):
+        out += [
+            "",
+            f"## {spec.version} 表式（{spec.basis}）的表内与跨年度关系",
+            "",
+            "| 代码 | 表 | 关系 |",
+            "|---|---|---|",
+        ]
+        seen: set[str] = set()
+        for rule in spec.rules:
+            if rule.code not in seen:
+                seen.add(rule.code)
+                text = describe(rule, spec.cells).replace("|", "\\|")
+                out.append(f"| {rule.code} | {rule.table.name} | {text} |")
+    return out
 
 
 def rules_command(fmt: str = "table") -> int:

@@ -153,3 +153,31 @@ def linear_form(
     if previous is not None:
         constant = -sum((c * (previous.get(k) or _ZERO) for k, c in prev.items()), _ZERO)
     return Linear(coeffs, op, constant, prev)
+
+
+_SYMBOL = {"eq": "=", "le": "≤", "ge": "≥"}
+
+
+def describe(rule, cells) -> str:
+    """The relation of one expanded rule in words, from the labels of its cells: "每行：总计 =
+    自然人 + …" when its cells share a row, "每列：…" when they share a column (``cells``: the
+    spec's cell map; last year's terms are marked 上年)."""
+    terms = [*rule.lhs, *rule.rhs]
+    rows = {cells[t.cell].row_label for t in terms}
+    cols = {cells[t.cell].col_label for t in terms}
+    if len(rows) == 1 and len(cols) > 1:
+        lead, label = "每行：", lambda c: c.col_label
+    elif len(cols) == 1 and len(rows) > 1:
+        lead, label = "每列：", lambda c: c.row_label
+    else:
+        lead, label = "", lambda c: f"{c.row_label} / {c.col_label}"
+
+    def side(ts) -> str:
+        parts: list[str] = []
+        for t in ts:
+            text = ("上年" if t.prev else "") + f"“{label(cells[t.cell])}”"
+            sign = "−" if t.sign < 0 else ("+" if parts else "")
+            parts.append(f"{sign} {text}".strip() if parts else f"{sign}{text}")
+        return " ".join(parts) or "0"
+
+    return f"{lead}{side(rule.lhs)} {_SYMBOL[rule.op.name]} {side(rule.rhs)}"
