@@ -24,7 +24,19 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-# ---- limits (documented in the README's reliability section) ----------------------------
+# What inflating a damaged member raises: such a part is unreadable, never an internal error.
+DAMAGED = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+    struct.error,
+)
+
+# ---- limits (documented in docs/reliability.md) ---------------------------------------
 MAX_FILE_BYTES = 50 * 1024 * 1024  # a workbook file
 MAX_PART_BYTES = 50 * 1024 * 1024  # one part of an .xlsx package, uncompressed
 MAX_PACKAGE_BYTES = 200 * 1024 * 1024  # all parts together, uncompressed
@@ -311,16 +323,7 @@ class Package:
         info = self.infos[name]
         try:
             blob = self._inflate(info)
-        except (
-            zipfile.BadZipFile,
-            zlib.error,
-            EOFError,
-            OSError,
-            ValueError,
-            NotImplementedError,
-            RuntimeError,
-            struct.error,
-        ) as e:
+        except DAMAGED as e:
             raise Unreadable(
                 f"文件已损坏：其中的 {name} 无法解压（技术信息：{type(e).__name__}），请重新报送"
             ) from None
@@ -426,16 +429,7 @@ class Package:
                 continue  # these very bytes passed in an earlier file
             try:
                 head = self.head(name)
-            except (
-                zipfile.BadZipFile,
-                zlib.error,
-                EOFError,
-                OSError,
-                ValueError,
-                NotImplementedError,
-                RuntimeError,
-                struct.error,
-            ):
+            except DAMAGED:
                 continue  # a damaged part is reported when (if) it is read
             if _ROOT_START.search(head) is None and info.file_size > len(head):
                 self.read(name)  # the prolog runs on (comments, padding): read() checks all of it

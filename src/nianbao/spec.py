@@ -97,6 +97,17 @@ class Cell:
     def col_label(self) -> str:
         return self.col.label
 
+    def location(self, sheet: str, ref: str) -> dict:
+        """The finding fields that place a finding at this cell (labels and where it was read)."""
+        return {
+            "table": self.table.name,
+            "row": self.row_label,
+            "column": self.col_label,
+            "sheet": sheet,
+            "cell": ref,
+            "key": self.key,
+        }
+
 
 @dataclass(eq=False)
 class Section:

@@ -7,7 +7,7 @@ import math
 from decimal import Decimal
 from functools import cache
 
-from ..findings import fmt_number
+from ..findings import CSV_HEADER, fmt_number
 from ..guard import OUTPUT_AGGREGATE
 from ..layout import a1, workbook_layout
 from ..spec import Spec
@@ -43,20 +43,8 @@ STATUS_COLUMNS = [
     "计入汇总",
     "说明",
 ]
-FINDING_COLUMNS = [
-    "单位",
-    "文件",
-    "代码",
-    "级别",
-    "表",
-    "行",
-    "列",
-    "工作表",
-    "单元格",
-    "应为",
-    "实为",
-    "说明",
-]
+# 问题清单: a finding row of findings.CSV_HEADER, the unit first
+FINDING_COLUMNS = ["单位", "文件", *CSV_HEADER[2:]]
 DETAIL_LEAD = ["单位名称", "类别", "状态", "计入汇总", "文件", "填报日期"]  # 填报日期 as written
 LABEL_ROWS = ("表", "行", "列")  # Chinese labels above the cell-key header of 明细/分类汇总
 STATUS_COLOURS = {

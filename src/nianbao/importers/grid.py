@@ -372,15 +372,7 @@ def _leaf_cells(table: Table, section: Section, leaf: Node) -> list:
 
 
 def _loc(spec: Spec, where, cell) -> dict:
-    sheet, ref = where[cell.key]
-    return {
-        "table": cell.table.name,
-        "row": cell.row_label,
-        "column": cell.col_label,
-        "sheet": sheet,
-        "cell": ref,
-        "key": cell.key,
-    }
+    return cell.location(*where[cell.key])
 
 
 def _label_pad(spec: Spec, table: Table, leaf: Node) -> int:

@@ -151,7 +151,7 @@ def _read_cell(spec: Spec, report: Report, ctx: _Sheet, key: str, r: int, c: int
                         "NB105",
                         f"{_where(cell, sheet, ref)}的公式“{shown}”无法计算，请直接填写数字",
                         actual=shown,
-                        **_labels(cell, sheet, ref),
+                        **cell.location(sheet, ref),
                     )
                 )
                 return
@@ -182,7 +182,7 @@ def _read_value(spec: Spec, report: Report, ctx: _Sheet, key: str, r: int, c: in
                 "NB102",
                 f"{_where(cell, ctx.name, ref)}填写了“{shown}”，{problem}",
                 actual=shown,
-                **_labels(cell, ctx.name, ref),
+                **cell.location(ctx.name, ref),
             )
         )
     elif value is None:
@@ -191,17 +191,6 @@ def _read_value(spec: Spec, report: Report, ctx: _Sheet, key: str, r: int, c: in
 
 def _where(cell, sheet: str, ref: str) -> str:
     return f"{cell.table.name}“{cell.row_label} / {cell.col_label}”（{sheet}!{ref}）"
-
-
-def _labels(cell, sheet: str, ref: str) -> dict:
-    return {
-        "table": cell.table.name,
-        "row": cell.row_label,
-        "column": cell.col_label,
-        "sheet": sheet,
-        "cell": ref,
-        "key": cell.key,
-    }
 
 
 def _tidy(d: Decimal) -> Decimal:
